@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the library's files share and nobody else sees. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "macro.h"
+#include "smapsaudit.h"
+
+#define SA_PAGE_SIZE 4096ULL
+#define SA_PSS_SHIFT 12
+#define SA_PMD_PAGES 512ULL
+
+/* ---------------------------------------------------------------- fields */
+
+/*
+ * The smaps fields in the kernel's print order, then the status counters,
+ * which the walk recomputes in the same pass. Values are kept in the
+ * kernel's own units: bytes, or bytes << SA_PSS_SHIFT for the PSS family,
+ * so that per-VMA truncation and rollup sums come out as the kernel's do.
+ */
+enum sa_field {
+        SA_RSS,
+        SA_PSS,
+        SA_PSS_DIRTY,
+        SA_PSS_ANON,
+        SA_PSS_FILE,
+        SA_PSS_SHMEM,
+        SA_SHARED_CLEAN,
+        SA_SHARED_DIRTY,
+        SA_PRIVATE_CLEAN,
+        SA_PRIVATE_DIRTY,
+        SA_REFERENCED,
+        SA_ANONYMOUS,
+        SA_KSM,
+        SA_LAZYFREE,
+        SA_ANON_HUGE,
+        SA_SHMEM_PMD,
+        SA_FILE_PMD,
+        SA_SHARED_HUGETLB,
+        SA_PRIVATE_HUGETLB,
+        SA_SWAP,
+        SA_SWAP_PSS,
+        SA_LOCKED,
+        _SA_SMAPS_FIELD_MAX,
+        /* sums the kernel does not print but whose parts are approximate */
+        SA_SHARED = _SA_SMAPS_FIELD_MAX, /* Shared_Clean + Shared_Dirty */
+        SA_PRIVATE,                      /* Private_Clean + Private_Dirty */
+        /* status counters */
+        SA_ST_RSS,
+        SA_ST_RSS_ANON,
+        SA_ST_RSS_FILE,
+        SA_ST_RSS_SHMEM,
+        SA_ST_SWAP,
+        SA_ST_HUGETLB,
+        _SA_FIELD_MAX,
+};
+
+enum sa_unit {
+        SA_UNIT_BYTES,
+        SA_UNIT_PSS, /* bytes << SA_PSS_SHIFT */
+};
+
+enum sa_exactness {
+        SA_EXACT,  /* the walk reproduces the kernel's number to the page */
+        SA_APPROX, /* the walk gives a range the kernel's number must fall in */
+};
+
+struct sa_field_info {
+        const char *name;        /* the kernel's key */
+        enum sa_unit unit;
+        enum sa_exactness exact;
+        bool rollup_only;        /* printed only by smaps_rollup */
+        const char *why_approx;  /* for the report */
+};
+
+extern const struct sa_field_info sa_fields[_SA_FIELD_MAX];
+int sa_field_from_name(const char *name);
+uint64_t sa_field_to_kb(enum sa_field f, uint64_t raw);
+
+/* A closed range of possible values, in the field's unit. */
+struct sa_range {
+        uint64_t lo, hi;
+};
+
+static inline void sa_range_add(struct sa_range *r, uint64_t lo, uint64_t hi) {
+        r->lo += lo;
+        r->hi += hi;
+}
+
+/* ---------------------------------------------------------------- ctx */
+
+struct sa_node_map;
+
+enum sa_mapcount_mode {
+        SA_MAPCOUNT_PRECISE, /* CONFIG_PAGE_MAPCOUNT: per-page mapcount */
+        SA_MAPCOUNT_AVERAGE, /* CONFIG_NO_PAGE_MAPCOUNT: folio average, "maybe shared" */
+};
+
+struct sa_kernel {
+        char release[128];
+        unsigned major, minor, patch;
+        enum sa_mapcount_mode mapcount;
+        bool mapcount_known;
+        unsigned nr_cpus;
+};
+
+struct smapsaudit_ctx {
+        unsigned n_ref;
+        char *proc_root;
+        char *sys_root;
+        bool live;                  /* proc root is the running kernel's procfs */
+        smapsaudit_log_fn log_fn;
+        void *log_userdata;
+        int log_priority;
+        bool kernel_loaded;
+        struct sa_kernel kernel;
+        int kpageflags_fd;          /* -1: not opened yet, -2: unavailable */
+        int kpagecount_fd;
+        int kpage_errno;
+        struct sa_node_map *nodes;  /* NULL until first needed */
+};
+
+void sa_log(struct smapsaudit_ctx *ctx, int priority, const char *fmt, ...) _printf_(3, 4);
+#define sa_debug(ctx, ...) sa_log(ctx, 7, __VA_ARGS__)
+#define sa_info(ctx, ...) sa_log(ctx, 6, __VA_ARGS__)
+#define sa_warn(ctx, ...) sa_log(ctx, 4, __VA_ARGS__)
+
+/* kernel.c */
+const struct sa_kernel *sa_kernel_get(struct smapsaudit_ctx *ctx);
+bool sa_kernel_at_least(const struct sa_kernel *k, unsigned major, unsigned minor);
+int sa_kernel_parse_release(const char *release, unsigned *major, unsigned *minor, unsigned *patch);
+/* How far the status RSS counters may lag the page tables, in pages per counter. */
+uint64_t sa_kernel_status_slack_pages(const struct sa_kernel *k, unsigned threads);
+
+/* ---------------------------------------------------------------- procfs */
+
+/* Reads a whole file; *ret is NUL-terminated. Missing file: -ENOENT. */
+int sa_read_file(const char *path, char **ret, size_t *ret_len);
+int sa_read_file_at(int dirfd, const char *name, char **ret, size_t *ret_len);
+int sa_proc_path(const struct smapsaudit_ctx *ctx, pid_t pid, const char *name, char **ret);
+int sa_sys_path(const struct smapsaudit_ctx *ctx, const char *name, char **ret);
+int sa_read_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, char **ret, size_t *len);
+int sa_read_proc_file(struct smapsaudit_ctx *ctx, const char *name, char **ret, size_t *len);
+int sa_read_sys_file(struct smapsaudit_ctx *ctx, const char *name, char **ret, size_t *len);
+int sa_read_sys_u64(struct smapsaudit_ctx *ctx, const char *name, uint64_t *ret);
+int sa_open_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, int flags);
+/* Full pread; a short read at EOF returns the bytes read. */
+ssize_t sa_pread_full(int fd, void *buf, size_t len, off_t off);
+
+/* ---------------------------------------------------------------- parsers */
+
+/*
+ * Every parser takes a NUL-terminated buffer (what sa_read_file returns)
+ * and never trusts it: a malformed line is skipped or -EBADMSG, never a
+ * crash. They are fuzzed (tests/fuzz/).
+ */
+
+/* "key: value" and "key value" lines, used by status, ksm_stat, vmstat, sched. */
+struct sa_keyed {
+        const char *key;
+        size_t offset;    /* into the destination struct, of an int64_t */
+        unsigned bit;     /* set in the destination's have mask */
+};
+int sa_parse_keyed(const char *buf, const struct sa_keyed *table, size_t n, void *dest, uint64_t *have);
+int sa_parse_u64(const char *s, uint64_t *ret);
+
+/* VmFlags two-letter codes. */
+enum sa_vmflag {
+        SA_VM_RD, SA_VM_WR, SA_VM_EX, SA_VM_SH, SA_VM_MR, SA_VM_MW, SA_VM_ME, SA_VM_MS,
+        SA_VM_GD, SA_VM_PF, SA_VM_LO, SA_VM_IO, SA_VM_SR, SA_VM_RR, SA_VM_DC, SA_VM_DE,
+        SA_VM_AC, SA_VM_NR, SA_VM_HT, SA_VM_SF, SA_VM_NL, SA_VM_AR, SA_VM_WF, SA_VM_DD,
+        SA_VM_SD, SA_VM_MM, SA_VM_HG, SA_VM_NH, SA_VM_MG, SA_VM_UM, SA_VM_UW, SA_VM_SS,
+        SA_VM_SL, SA_VM_BT, SA_VM_MT, SA_VM_GU, SA_VM_OTHER,
+        _SA_VM_MAX,
+};
+#define SA_VMF(f) (1ULL << (f))
+
+struct sa_smaps_vma {
+        uint64_t start, end, pgoff, inode;
+        unsigned dev_major, dev_minor;
+        char perms[5];
+        char *name;
+        uint64_t kb[_SA_SMAPS_FIELD_MAX];
+        uint64_t have;           /* bit per enum sa_field printed */
+        uint64_t size_kb, kernel_page_kb, mmu_page_kb;
+        uint64_t vmflags;        /* SA_VMF() bits */
+        bool have_vmflags;
+        int thp_eligible;        /* -1: not printed */
+};
+
+struct sa_smaps {
+        struct sa_smaps_vma *vmas;
+        size_t n;
+};
+/* smaps_rollup comes out as a single pseudo-VMA. */
+int sa_smaps_parse(const char *buf, struct sa_smaps *ret);
+void sa_smaps_done(struct sa_smaps *s);
+bool sa_smaps_vma_equal(const struct sa_smaps_vma *a, const struct sa_smaps_vma *b);
+
+struct sa_status {
+        int64_t vm_rss, rss_anon, rss_file, rss_shmem, vm_swap, hugetlb; /* kB */
+        int64_t threads, tracer_pid, uid, euid;
+        int64_t ngid;
+        uint64_t have;
+        char name[64];
+};
+enum {
+        SA_STATUS_VM_RSS = 1u << 0, SA_STATUS_RSS_ANON = 1u << 1, SA_STATUS_RSS_FILE = 1u << 2,
+        SA_STATUS_RSS_SHMEM = 1u << 3, SA_STATUS_VM_SWAP = 1u << 4, SA_STATUS_HUGETLB = 1u << 5,
+        SA_STATUS_THREADS = 1u << 6, SA_STATUS_TRACER = 1u << 7, SA_STATUS_UID = 1u << 8,
+        SA_STATUS_NAME = 1u << 9,
+};
+int sa_status_parse(const char *buf, struct sa_status *ret);
+/* The live reader prefers libproc2 for the counters it has. */
+int sa_status_read(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_status *ret);
+bool sa_status_counters_equal(const struct sa_status *a, const struct sa_status *b);
+
+struct sa_node_count {
+        int node;
+        uint64_t pages;
+};
+
+struct sa_numa_vma {
+        uint64_t start;
+        bool huge;
+        uint64_t kernel_page_kb;  /* 0 when not printed */
+        uint64_t anon, dirty, mapped, mapmax;
+        struct sa_node_count *nodes;
+        size_t n_nodes;
+};
+struct sa_numa_maps {
+        struct sa_numa_vma *vmas;
+        size_t n;
+};
+int sa_numa_maps_parse(const char *buf, struct sa_numa_maps *ret);
+void sa_numa_maps_done(struct sa_numa_maps *m);
+const struct sa_numa_vma *sa_numa_maps_find(const struct sa_numa_maps *m, uint64_t start);
+bool sa_numa_vma_equal(const struct sa_numa_vma *a, const struct sa_numa_vma *b);
+
+struct sa_ksm_stat {
+        int64_t rmap_items, zero_pages, merging_pages, process_profit;
+        int64_t merge_any, mergeable; /* 1 yes, 0 no */
+        uint64_t have;
+};
+enum {
+        SA_KSM_STAT_RMAP_ITEMS = 1u << 0, SA_KSM_STAT_ZERO_PAGES = 1u << 1,
+        SA_KSM_STAT_MERGING = 1u << 2, SA_KSM_STAT_PROFIT = 1u << 3,
+        SA_KSM_STAT_MERGE_ANY = 1u << 4, SA_KSM_STAT_MERGEABLE = 1u << 5,
+};
+int sa_ksm_stat_parse(const char *buf, struct sa_ksm_stat *ret);
+
+struct sa_ksm_sys {
+        int64_t run, pages_to_scan, sleep_millisecs, max_page_sharing, use_zero_pages,
+                merge_across_nodes, pages_shared, pages_sharing, pages_unshared,
+                pages_volatile, pages_scanned, full_scans, stable_node_chains,
+                stable_node_dups, ksm_zero_pages, general_profit;
+        uint64_t have;
+};
+int sa_ksm_sys_read(struct smapsaudit_ctx *ctx, struct sa_ksm_sys *ret);
+
+struct sa_vmstat_numa {
+        int64_t numa_pte_updates, numa_huge_pte_updates, numa_hint_faults,
+                numa_hint_faults_local, numa_pages_migrated;
+        int64_t numa_balancing; /* /proc/sys/kernel/numa_balancing, -1 unknown */
+        uint64_t have;
+};
+int sa_vmstat_parse(const char *buf, struct sa_vmstat_numa *ret);
+int sa_vmstat_read(struct smapsaudit_ctx *ctx, struct sa_vmstat_numa *ret);
+
+struct sa_sched_numa {
+        int64_t numa_scan_seq, numa_pages_migrated, numa_preferred_nid, total_numa_faults;
+        uint64_t have;
+};
+int sa_sched_parse(const char *buf, struct sa_sched_numa *ret);
+
+/* ---------------------------------------------------------------- walk */
+
+/* One pagemap entry joined with what the walk learned about it. */
+struct sa_page {
+        uint64_t addr;
+        uint64_t pme;        /* raw pagemap entry */
+        uint64_t kpf;        /* kpageflags, 0 when not read */
+        uint64_t kpc;        /* kpagecount */
+        int node;            /* -1 unknown */
+        bool pmd_mapped;     /* part of a PMD-mapped THP */
+        bool pfn_zero;       /* PAGEMAP_SCAN said PAGE_IS_PFNZERO */
+        bool joined;         /* kpf/kpc were read */
+};
+
+enum sa_walk_mode {
+        SA_WALK_SCAN = 1u << 0,     /* PAGEMAP_SCAN found the populated ranges */
+        SA_WALK_PFN = 1u << 1,      /* PFNs visible (CAP_SYS_ADMIN) */
+        SA_WALK_KPAGE = 1u << 2,    /* kpageflags/kpagecount readable */
+        SA_WALK_NODES = 1u << 3,    /* PFN → node map available */
+};
+
+struct sa_walker;
+typedef int (*sa_walk_batch_fn)(void *userdata, const struct sa_page *pages, size_t n);
+
+struct sa_walk_stats {
+        uint64_t pagemap_reads, scan_ioctls, kpage_reads, entries, pfn_runs;
+};
+
+int sa_walker_new(struct smapsaudit_ctx *ctx, pid_t pid, unsigned audit_flags, struct sa_walker **ret);
+void sa_walker_free(struct sa_walker *w);
+unsigned sa_walker_mode(const struct sa_walker *w);
+const struct sa_walk_stats *sa_walker_stats(const struct sa_walker *w);
+/* Calls fn with batches of populated pages (present or swap-type) of [start, end). */
+int sa_walk_range(struct sa_walker *w, uint64_t start, uint64_t end, bool hugetlb,
+                  sa_walk_batch_fn fn, void *userdata);
+
+/* pageinfo.c: the PFN join. */
+int sa_kpage_open(struct smapsaudit_ctx *ctx);
+int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, uint64_t *reads);
+int sa_node_of_pfn(struct smapsaudit_ctx *ctx, uint64_t pfn);
+bool sa_nodes_available(struct smapsaudit_ctx *ctx);
+void sa_node_map_free(struct sa_node_map *m);
+
+/* ---------------------------------------------------------------- account */
+
+struct sa_acc {
+        struct sa_range f[_SA_FIELD_MAX];
+        struct sa_node_count *nodes;  /* pages per node, as numa_maps counts them */
+        size_t n_nodes;
+        uint64_t numa_unknown_pages;
+        uint64_t pmd_thps, ksm_pages, zero_pages, guard_pages, migration_pages;
+        uint64_t present_pages, swap_pages;
+};
+
+/* What the rules need to know of the VMA a page belongs to. */
+struct sa_vma_class {
+        bool special;     /* VM_PFNMAP / VM_IO: nothing is counted */
+        bool hugetlb;
+        bool locked;      /* VM_LOCKED */
+        bool mergeable;
+        bool shmem;       /* shmem-backed mapping: swap may hide from pagemap */
+        uint64_t hugetlb_page_size;
+        uint64_t size;
+};
+
+struct sa_account_rules {
+        enum sa_mapcount_mode mapcount;
+        bool pfns;        /* PFNs and the join are available */
+        bool scan;        /* PMD mapping known exactly */
+        bool real_swap;   /* swap areas exist: PM_SWAP entries may be real swap */
+        unsigned max_swap_type;
+};
+
+void sa_account_rules_init(struct smapsaudit_ctx *ctx, unsigned walk_mode, struct sa_account_rules *r);
+void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class *c,
+                     const struct sa_page *p, struct sa_acc *acc);
+/* Once all pages are in: shmem swap, sums. */
+void sa_account_finish(const struct sa_account_rules *r, const struct sa_vma_class *c, struct sa_acc *acc);
+void sa_acc_add(struct sa_acc *dst, const struct sa_acc *src);
+void sa_acc_done(struct sa_acc *acc);
+int sa_acc_add_node(struct sa_acc *acc, int node, uint64_t pages);
+void sa_vma_classify(const struct sa_smaps_vma *v, struct sa_vma_class *ret);
+
+/* ---------------------------------------------------------------- tags */
+
+struct sa_numa_state {
+        int64_t balancing;       /* numa_balancing sysctl; -1 unknown */
+        int64_t scan_seq;        /* mm->numa_scan_seq; -1 unknown */
+        int64_t threads;
+};
+unsigned sa_vma_tags(const struct sa_smaps_vma *v, const struct sa_acc *acc, const struct sa_numa_state *n);
+
+/* ---------------------------------------------------------------- report */
+
+struct sa_field_cmp {
+        bool judged;             /* kernel value stable and compared */
+        uint64_t kernel_kb;
+        uint64_t walk_lo_kb, walk_hi_kb;
+        enum smapsaudit_verdict verdict;
+};
+
+struct sa_vma_report {
+        struct sa_smaps_vma kernel;     /* owns kernel.name */
+        struct sa_acc walk;
+        unsigned tags;
+        enum smapsaudit_verdict verdict;
+        bool stable;
+        struct sa_field_cmp cmp[_SA_FIELD_MAX];
+        struct sa_node_count *numa_kernel;  /* numa_maps N<n>= (4K pages) */
+        size_t n_numa_kernel;
+        bool numa_judged;
+        enum smapsaudit_verdict numa_verdict;
+};
+
+struct sa_total {
+        bool have_kernel, have_smaps_sum, have_status;
+        uint64_t kernel_kb, smaps_sum_kb, walk_lo_kb, walk_hi_kb, status_kb;
+};
+
+struct smapsaudit_report {
+        unsigned n_ref;
+        pid_t pid;
+        char comm[64];
+        char kernel[128];
+        enum smapsaudit_verdict verdict;
+        char *error;
+        struct sa_vma_report *vmas;
+        size_t n_vmas;
+        struct sa_total totals[_SA_FIELD_MAX];
+        struct smapsaudit_finding *findings;
+        size_t n_findings;
+        char **notes;
+        size_t n_notes;
+        unsigned walk_mode;
+        enum sa_mapcount_mode mapcount;
+        unsigned passes;
+        unsigned unstable_vmas;
+        uint64_t cpu_usec;
+        struct sa_walk_stats walk_stats;
+        struct sa_status status;
+        bool have_status;
+        struct sa_numa_state numa;
+        struct sa_vmstat_numa vmstat;
+        struct sa_ksm_stat ksm_stat;
+        bool have_ksm_stat;
+        bool frozen;
+};
+
+int sa_report_new(pid_t pid, struct smapsaudit_report **ret);
+int sa_report_note(struct smapsaudit_report *r, const char *fmt, ...) _printf_(2, 3);
+int sa_report_add_finding(struct smapsaudit_report *r, const struct smapsaudit_finding *f);
+
+/* compare.c */
+int sa_compare_vma(struct smapsaudit_report *r, struct sa_vma_report *v);
+int sa_compare_totals(struct smapsaudit_report *r, const struct sa_smaps_vma *rollup,
+                      const struct sa_acc *walk_total, const struct sa_status *st,
+                      const struct sa_kernel *k);
+void sa_compare_verdict(struct smapsaudit_report *r);
+
+/* freeze.c */
+struct sa_freeze;
+int sa_freeze(pid_t pid, struct sa_freeze **ret);
+void sa_thaw(struct sa_freeze *f);
