@@ -1,0 +1,820 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * workload: build a known memory shape in this process, print the truth about it as one JSON line
+ * on stdout, then wait for SIGTERM or SIGINT and exit 0.
+ *
+ *   workload SHAPE [--size-mb N] [--seconds N] [--dir DIR] [--keep-busy]
+ *
+ * The integration tests audit this process with smapsaudit and compare the walk with the truth
+ * printed here, which comes from how the memory was built, not from any kernel view. The one
+ * exception is a sanity check: THP regions are checked in our own smaps while they are still
+ * accessible and not NUMA-hinted (reported correctly by every kernel), and a region the kernel
+ * did not back with THPs turns into {"skip": "..."} rather than a wrong truth.
+ *
+ * Every region gets its own mapping with a PROT_READ guard page on each side, so that its VMA
+ * never merges with a neighbour. Only written pages are present: read faults on anonymous memory
+ * do not map the zero page on the kernels we test.
+ */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE_SZ ((size_t) 4096)
+#define THP_SZ ((size_t) 2 << 20)
+#define MIB ((size_t) 1 << 20)
+#define KB(bytes) ((long long) ((bytes) >> 10))
+#define ALIGN_UP(x, a) (((x) + (a) - 1) / (a) * (a))
+#define TMPFS_MAGIC_ 0x01021994
+
+#define KSM_BYTE 0x5a
+#define TOUCH_BYTE 0xa5
+
+struct kv {
+        const char *key;
+        long long value;
+};
+/* A NULL-terminated list of expected kB values: EXPECT({"Rss", 4096}, {"Anonymous", 0}). */
+#define EXPECT(...) ((const struct kv[]) { __VA_ARGS__, { NULL, 0 } })
+
+struct options {
+        size_t size;            /* bytes; 0: the shape's default */
+        unsigned seconds;
+        const char *dir;
+        bool keep_busy;
+};
+
+/* Everything main() undoes after the stop signal. */
+static struct {
+        pid_t child;
+        char *unlink_path;
+} cleanup;
+
+/* The truth line under construction: scalar members in "head", region objects in "regions". */
+struct truth {
+        FILE *head, *regions;
+        char *head_buf, *regions_buf;
+        size_t head_size, regions_size;
+        unsigned n_regions;
+        char *skip;             /* set: print {"skip": reason} instead */
+};
+
+static sigset_t stop_signals;
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+        va_list ap;
+        int saved = errno;
+
+        fputs("workload: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, ": %s\n", strerror(saved));
+        if (cleanup.child > 0)
+                kill(cleanup.child, SIGKILL);
+        if (cleanup.unlink_path)
+                unlink(cleanup.unlink_path);
+        exit(1);
+}
+
+/* ------------------------------------------------------------------ JSON truth line */
+
+static void json_string(FILE *f, const char *s)
+{
+        fputc('"', f);
+        for (; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+                if (c == '"' || c == '\\')
+                        fprintf(f, "\\%c", c);
+                else if (c < 0x20)
+                        fprintf(f, "\\u%04x", c);
+                else
+                        fputc(c, f);
+        }
+        fputc('"', f);
+}
+
+static void json_kv_object(FILE *f, const struct kv *list)
+{
+        fputc('{', f);
+        for (const struct kv *k = list; k->key; k++) {
+                if (k != list)
+                        fputc(',', f);
+                json_string(f, k->key);
+                fprintf(f, ":%lld", k->value);
+        }
+        fputc('}', f);
+}
+
+static void truth_init(struct truth *t, const char *shape)
+{
+        memset(t, 0, sizeof(*t));
+        t->head = open_memstream(&t->head_buf, &t->head_size);
+        t->regions = open_memstream(&t->regions_buf, &t->regions_size);
+        if (!t->head || !t->regions)
+                die("open_memstream");
+        fputs("{\"shape\":", t->head);
+        json_string(t->head, shape);
+        fprintf(t->head, ",\"pid\":%d,\"page_size\":%zu", (int) getpid(), PAGE_SZ);
+}
+
+static void truth_int(struct truth *t, const char *key, long long value)
+{
+        fputc(',', t->head);
+        json_string(t->head, key);
+        fprintf(t->head, ":%lld", value);
+}
+
+static void truth_str(struct truth *t, const char *key, const char *value)
+{
+        fputc(',', t->head);
+        json_string(t->head, key);
+        fputc(':', t->head);
+        json_string(t->head, value);
+}
+
+static void truth_object(struct truth *t, const char *key, const struct kv *list)
+{
+        fputc(',', t->head);
+        json_string(t->head, key);
+        fputc(':', t->head);
+        json_kv_object(t->head, list);
+}
+
+/* One VMA of the shape. "merged", if not NULL, holds what is expected once ksmd has merged. */
+static void truth_region(struct truth *t, const char *name, const void *start, size_t len,
+                         const char *perms, const struct kv *expect, const struct kv *merged)
+{
+        FILE *f = t->regions;
+
+        if (t->n_regions++)
+                fputc(',', f);
+        fputs("{\"name\":", f);
+        json_string(f, name);
+        fprintf(f, ",\"start\":\"0x%" PRIxPTR "\",\"end\":\"0x%" PRIxPTR "\",\"perms\":",
+                (uintptr_t) start, (uintptr_t) start + len);
+        json_string(f, perms);
+        fprintf(f, ",\"pages\":%zu,\"expect\":", len / PAGE_SZ);
+        json_kv_object(f, expect);
+        if (merged) {
+                fputs(",\"expect_merged\":", f);
+                json_kv_object(f, merged);
+        }
+        fputc('}', f);
+}
+
+static void truth_skip(struct truth *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void truth_skip(struct truth *t, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (t->skip)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&t->skip, fmt, ap) < 0)
+                die("vasprintf");
+        va_end(ap);
+}
+
+static void truth_print(struct truth *t)
+{
+        if (t->skip) {
+                truth_str(t, "skip", t->skip);
+                fclose(t->regions);
+                fclose(t->head);
+                printf("%s,\"regions\":[]}\n", t->head_buf);
+        } else {
+                fclose(t->regions);
+                fclose(t->head);
+                printf("%s,\"regions\":[%s]}\n", t->head_buf, t->regions_buf);
+        }
+        fflush(stdout);
+        free(t->head_buf);
+        free(t->regions_buf);
+        free(t->skip);
+}
+
+/* ------------------------------------------------------------------ memory helpers */
+
+/*
+ * Map len bytes at an align-aligned address, between two PROT_READ guard pages: neither a
+ * rw-p nor a ---p region can merge with an r--p neighbour. Returns NULL with errno set.
+ */
+static void *map_region(size_t len, size_t align, int prot, int flags, int fd)
+{
+        size_t span = len + align + 2 * PAGE_SZ;
+        char *res, *start, *p;
+        int saved;
+
+        res = mmap(NULL, span, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (res == MAP_FAILED)
+                return NULL;
+        start = (char *) ALIGN_UP((uintptr_t) res + PAGE_SZ, align);
+        p = mmap(start, len, prot, flags | MAP_FIXED, fd, 0);
+        if (p == MAP_FAILED) {
+                saved = errno;
+                munmap(res, span);
+                errno = saved;
+                return NULL;
+        }
+        if (start - PAGE_SZ > res)
+                munmap(res, (size_t) (start - PAGE_SZ - res));
+        if (start + len + PAGE_SZ < res + span)
+                munmap(start + len + PAGE_SZ, (size_t) (res + span - (start + len + PAGE_SZ)));
+        return p;
+}
+
+static void *map_anon(size_t len, size_t align, int advice)
+{
+        void *p = map_region(len, align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+
+        if (!p)
+                die("mmap %zu bytes", len);
+        if (advice >= 0 && madvise(p, len, advice) < 0)
+                die("madvise(%d)", advice);
+        return p;
+}
+
+/* Write one nonzero byte to every 4 KiB page: each page becomes present, private and dirty. */
+static void touch_pages(void *p, size_t len)
+{
+        for (size_t off = 0; off < len; off += PAGE_SZ)
+                ((volatile unsigned char *) p)[off] = TOUCH_BYTE;
+}
+
+/* A "Key:   N kB" value of the VMA that starts at start, from our own smaps; -1 if absent. */
+static long long self_smaps_kb(const void *start, const char *key)
+{
+        char line[512];
+        size_t keylen = strlen(key);
+        long long value = -1;
+        bool in_vma = false;
+        uintptr_t lo, hi;
+        FILE *f = fopen("/proc/self/smaps", "re");
+
+        if (!f)
+                die("open /proc/self/smaps");
+        while (fgets(line, sizeof(line), f)) {
+                /* VMA header lines are "start-end perms offset dev inode [name]"; no field
+                 * line ("Rss:", "AnonHugePages:") parses as a hex range. */
+                if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " ", &lo, &hi) == 2) {
+                        if (in_vma)
+                                break;
+                        in_vma = lo == (uintptr_t) start;
+                } else if (in_vma && strncmp(line, key, keylen) == 0 && line[keylen] == ':') {
+                        value = strtoll(line + keylen + 1, NULL, 10);
+                        break;
+                }
+        }
+        fclose(f);
+        return value;
+}
+
+/* One "name value" line of /proc/vmstat; -1 if absent. */
+static long long vmstat_value(const char *name)
+{
+        char key[128];
+        long long v, value = -1;
+        FILE *f = fopen("/proc/vmstat", "re");
+
+        if (!f)
+                return -1;
+        while (fscanf(f, "%127s %lld", key, &v) == 2)
+                if (strcmp(key, name) == 0) {
+                        value = v;
+                        break;
+                }
+        fclose(f);
+        return value;
+}
+
+/* mm->numa_scan_seq from our own /proc/self/sched; -1 if absent. */
+static long long self_numa_scan_seq(void)
+{
+        char line[256];
+        long long value = -1;
+        FILE *f = fopen("/proc/self/sched", "re");
+
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, "mm->numa_scan_seq", 17) == 0) {
+                        const char *colon = strchr(line, ':');
+                        if (colon)
+                                value = strtoll(colon + 1, NULL, 10);
+                        break;
+                }
+        fclose(f);
+        return value;
+}
+
+static double now_seconds(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------------ region builders */
+
+/*
+ * A written, 2 MiB-aligned THP region of len bytes; NULL (and a skip reason in t) when the kernel
+ * did not back all of it with PMD-mapped THPs, checked while it is still accessible.
+ */
+static char *build_thp(struct truth *t, size_t len)
+{
+        char *p = map_anon(len, THP_SZ, MADV_HUGEPAGE);
+        long long huge;
+
+        touch_pages(p, len);
+        huge = self_smaps_kb(p, "AnonHugePages");
+        if (huge != KB(len)) {
+                truth_skip(t, "THP unavailable: AnonHugePages %lld kB of %lld kB after MADV_HUGEPAGE "
+                           "(check /sys/kernel/mm/transparent_hugepage/enabled)", huge, KB(len));
+                return NULL;
+        }
+        return p;
+}
+
+/* A THP region whose second half is then made PROT_NONE: two VMAs, rw-p and ---p. */
+static void build_thp_protnone(struct truth *t, size_t len, const char *name_rw, const char *name_none)
+{
+        size_t half = len / 2;
+        char *p = build_thp(t, len);
+
+        if (!p)
+                return;
+        if (mprotect(p + half, half, PROT_NONE) < 0)
+                die("mprotect(PROT_NONE)");
+        truth_region(t, name_rw, p, half, "rw-p",
+                     EXPECT({ "Rss", KB(half) }, { "Pss", KB(half) }, { "Anonymous", KB(half) },
+                            { "AnonHugePages", KB(half) }), NULL);
+        truth_region(t, name_none, p + half, half, "---p",
+                     EXPECT({ "Rss", KB(half) }, { "Pss", KB(half) }, { "Anonymous", KB(half) },
+                            { "AnonHugePages", KB(half) }), NULL);
+}
+
+/*
+ * A MADV_MERGEABLE region of identical nonzero pages, without THP. With protnone_half its second
+ * half is made PROT_NONE. Once ksmd has merged, every page is a KSM page.
+ */
+static void build_ksm(struct truth *t, size_t len, bool protnone_half, const char *name_rw,
+                      const char *name_none)
+{
+        size_t rw = protnone_half ? len / 2 : len, none = len - rw;
+        char *p = map_anon(len, PAGE_SZ, MADV_NOHUGEPAGE);
+
+        if (madvise(p, len, MADV_MERGEABLE) < 0)
+                die("madvise(MADV_MERGEABLE)");
+        memset(p, KSM_BYTE, len);
+        if (none && mprotect(p + rw, none, PROT_NONE) < 0)
+                die("mprotect(PROT_NONE)");
+        truth_region(t, name_rw, p, rw, "rw-p",
+                     EXPECT({ "Rss", KB(rw) }, { "Anonymous", KB(rw) }, { "AnonHugePages", 0 }),
+                     EXPECT({ "Rss", KB(rw) }, { "Anonymous", KB(rw) }, { "KSM", KB(rw) }));
+        if (none)
+                truth_region(t, name_none, p + rw, none, "---p",
+                             EXPECT({ "Rss", KB(none) }, { "Anonymous", KB(none) }, { "AnonHugePages", 0 }),
+                             EXPECT({ "Rss", KB(none) }, { "Anonymous", KB(none) }, { "KSM", KB(none) }));
+}
+
+/* A written memfd (shmem) of len bytes, mapped shared. */
+static void build_memfd(struct truth *t, size_t len, const char *name)
+{
+        int fd = memfd_create("smapsaudit-workload", MFD_CLOEXEC);
+        char *p;
+
+        if (fd < 0)
+                die("memfd_create");
+        if (ftruncate(fd, (off_t) len) < 0)
+                die("ftruncate memfd");
+        p = map_region(len, PAGE_SZ, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+        if (!p)
+                die("mmap memfd");
+        close(fd);
+        touch_pages(p, len);
+        truth_region(t, name, p, len, "rw-s",
+                     EXPECT({ "Rss", KB(len) }, { "Pss", KB(len) }, { "Anonymous", 0 },
+                            { "AnonHugePages", 0 }), NULL);
+}
+
+/* ------------------------------------------------------------------ shapes */
+
+static void shape_thp_protnone(struct truth *t, const struct options *o)
+{
+        build_thp_protnone(t, o->size, "thp-rw", "thp-protnone");
+}
+
+static void shape_protnone_4k(struct truth *t, const struct options *o)
+{
+        char *p = map_anon(o->size, PAGE_SZ, MADV_NOHUGEPAGE);
+
+        touch_pages(p, o->size);
+        if (mprotect(p, o->size, PROT_NONE) < 0)
+                die("mprotect(PROT_NONE)");
+        truth_region(t, "protnone-4k", p, o->size, "---p",
+                     EXPECT({ "Rss", KB(o->size) }, { "Pss", KB(o->size) }, { "Anonymous", KB(o->size) },
+                            { "AnonHugePages", 0 }), NULL);
+}
+
+/* numa-thp: the spinning threads and their rendezvous. */
+enum spin_state { SPIN, PARK };
+static struct {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        enum spin_state state;
+        unsigned parked;
+} spin = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, SPIN, 0 };
+#define N_SPINNERS 2
+static unsigned char spin_buf[N_SPINNERS][64 * 1024];
+
+static void *spinner(void *arg)
+{
+        volatile unsigned char *buf = arg;
+
+        /* Busy on the CPU (the NUMA scanner runs from the tick of a running task), touching
+         * only this small buffer, never the THP region under test. */
+        while (__atomic_load_n(&spin.state, __ATOMIC_RELAXED) == SPIN)
+                for (size_t i = 0; i < sizeof(spin_buf[0]); i += 64)
+                        buf[i]++;
+
+        pthread_mutex_lock(&spin.lock);
+        spin.parked++;
+        pthread_cond_broadcast(&spin.cond);
+        for (;;)        /* stay alive, so the mm stays multi-threaded */
+                pthread_cond_wait(&spin.cond, &spin.lock);
+        return NULL;
+}
+
+static void shape_numa_thp(struct truth *t, const struct options *o)
+{
+        long long huge_before, huge_after, pte_before, pte_after;
+        pthread_t threads[N_SPINNERS];
+        double start, deadline;
+        char *p = build_thp(t, o->size);
+        int r;
+
+        if (!p)
+                return;
+        huge_before = vmstat_value("numa_huge_pte_updates");
+        pte_before = vmstat_value("numa_pte_updates");
+        for (unsigned i = 0; i < N_SPINNERS; i++) {
+                r = pthread_create(&threads[i], NULL, spinner, spin_buf[i]);
+                if (r) {
+                        errno = r;
+                        die("pthread_create");
+                }
+                pthread_detach(threads[i]);
+        }
+
+        start = now_seconds();
+        deadline = start + o->seconds;
+        while (now_seconds() < deadline) {
+                usleep(100 * 1000);
+                if (vmstat_value("numa_huge_pte_updates") - huge_before >= 1)
+                        break;
+        }
+
+        /* Park the spinners and wait until both are idle: the auditor audits idle memory. */
+        if (!o->keep_busy) {
+                pthread_mutex_lock(&spin.lock);
+                __atomic_store_n(&spin.state, PARK, __ATOMIC_RELAXED);
+                while (spin.parked < N_SPINNERS)
+                        pthread_cond_wait(&spin.cond, &spin.lock);
+                pthread_mutex_unlock(&spin.lock);
+        }
+        huge_after = vmstat_value("numa_huge_pte_updates");
+        pte_after = vmstat_value("numa_pte_updates");
+
+        truth_region(t, "numa-thp", p, o->size, "rw-p",
+                     EXPECT({ "Rss", KB(o->size) }, { "Pss", KB(o->size) }, { "Anonymous", KB(o->size) },
+                            { "AnonHugePages", KB(o->size) }), NULL);
+        truth_int(t, "threads", 1 + N_SPINNERS);
+        truth_int(t, "busy", o->keep_busy);
+        truth_int(t, "spun_ms", (long long) ((now_seconds() - start) * 1000));
+        truth_int(t, "numa_huge_pte_updates_before", huge_before);
+        truth_int(t, "numa_huge_pte_updates_after", huge_after);
+        truth_int(t, "numa_pte_updates_before", pte_before);
+        truth_int(t, "numa_pte_updates_after", pte_after);
+        truth_int(t, "numa_scan_seq", self_numa_scan_seq());
+}
+
+static void shape_ksm(struct truth *t, const struct options *o)
+{
+        build_ksm(t, o->size, true, "ksm-rw", "ksm-protnone");
+}
+
+static void cow_child(pid_t parent)
+{
+        int sig;
+
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(0);
+        while (sigwait(&stop_signals, &sig) != 0)
+                ;
+        _exit(0);
+}
+
+static void shape_cow_fork(struct truth *t, const struct options *o)
+{
+        char *p = map_anon(o->size, PAGE_SZ, MADV_NOHUGEPAGE);
+        pid_t parent = getpid(), child;
+
+        touch_pages(p, o->size);
+        fflush(NULL);
+        child = fork();
+        if (child < 0)
+                die("fork");
+        if (child == 0)
+                cow_child(parent);
+        cleanup.child = child;
+
+        /* Every page is now mapped by both processes: Pss is half of Rss in each. */
+        truth_region(t, "cow", p, o->size, "rw-p",
+                     EXPECT({ "Rss", KB(o->size) }, { "Pss", KB(o->size) / 2 }, { "Anonymous", KB(o->size) },
+                            { "AnonHugePages", 0 }), NULL);
+        truth_int(t, "child_pid", child);
+        truth_object(t, "child_expect", EXPECT({ "Rss", KB(o->size) }, { "Pss", KB(o->size) / 2 }));
+}
+
+static void shape_memfd(struct truth *t, const struct options *o)
+{
+        build_memfd(t, o->size, "memfd");
+        truth_object(t, "expect_status", EXPECT({ "RssShmem", KB(o->size) }));
+}
+
+static volatile unsigned char read_sink;
+
+static void shape_file(struct truth *t, const struct options *o)
+{
+        const char *dir = o->dir ? o->dir : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        unsigned char *page = malloc(PAGE_SZ);
+        struct statfs sfs;
+        char *p;
+        int fd;
+
+        if (!page || asprintf(&cleanup.unlink_path, "%s/smapsaudit-workload-XXXXXX", dir) < 0)
+                die("malloc");
+        fd = mkostemp(cleanup.unlink_path, O_CLOEXEC);
+        if (fd < 0) {
+                int saved = errno;
+                free(cleanup.unlink_path);
+                cleanup.unlink_path = NULL;
+                errno = saved;
+                die("mkstemp in %s", dir);
+        }
+        for (size_t off = 0; off < o->size; off += PAGE_SZ) {
+                memset(page, (int) (1 + (off / PAGE_SZ) % 255), PAGE_SZ);
+                if (write(fd, page, PAGE_SZ) != (ssize_t) PAGE_SZ)
+                        die("write %s", cleanup.unlink_path);
+        }
+        free(page);
+        if (fsync(fd) < 0)
+                die("fsync %s", cleanup.unlink_path);
+        if (fstatfs(fd, &sfs) < 0)
+                die("fstatfs");
+        p = map_region(o->size, PAGE_SZ, PROT_READ, MAP_PRIVATE, fd);
+        if (!p)
+                die("mmap %s", cleanup.unlink_path);
+        close(fd);
+        /* Read faults on a file mapping map its page cache pages. */
+        for (size_t off = 0; off < o->size; off += PAGE_SZ)
+                read_sink += ((volatile unsigned char *) p)[off];
+
+        truth_region(t, "file", p, o->size, "r--p",
+                     EXPECT({ "Rss", KB(o->size) }, { "Anonymous", 0 }, { "AnonHugePages", 0 }), NULL);
+        truth_str(t, "path", cleanup.unlink_path);
+        truth_int(t, "tmpfs", sfs.f_type == TMPFS_MAGIC_);
+}
+
+static void shape_hugetlb(struct truth *t, const struct options *o)
+{
+        char *p = map_region(o->size, THP_SZ, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1);
+
+        if (!p) {
+                truth_skip(t, "mmap(MAP_HUGETLB) of %zu bytes failed: %s (reserve /proc/sys/vm/nr_hugepages)",
+                           o->size, strerror(errno));
+                return;
+        }
+        /* MAP_PRIVATE hugetlb reserves its pages at mmap time, so these faults cannot fail. */
+        for (size_t off = 0; off < o->size; off += THP_SZ)
+                p[off] = (char) TOUCH_BYTE;
+        truth_region(t, "hugetlb", p, o->size, "rw-p",
+                     EXPECT({ "Rss", 0 }, { "Anonymous", 0 }, { "Private_Hugetlb", KB(o->size) },
+                            { "Shared_Hugetlb", 0 }), NULL);
+}
+
+static void shape_demo(struct truth *t, const struct options *o)
+{
+        (void) o;
+        build_thp_protnone(t, 16 * MIB, "thp-rw", "thp-protnone");
+        build_ksm(t, 4 * MIB, false, "ksm", NULL);
+        build_memfd(t, 4 * MIB, "memfd");
+}
+
+/* Has a stop signal arrived? Consumes it. */
+static bool stop_pending(void)
+{
+        const struct timespec zero = { 0, 0 };
+
+        return sigtimedwait(&stop_signals, NULL, &zero) > 0;
+}
+
+/* churn: map, touch, reprotect and unmap small regions until told to stop. */
+static void churn(void)
+{
+        enum { SLOTS = 16 };
+        struct { char *p; size_t len; } slot[SLOTS] = { { 0 } };
+        const struct timespec pause_ts = { 0, 1000 * 1000 };
+        unsigned long rnd = (unsigned long) getpid();
+
+        for (unsigned long n = 0;; n++) {
+                unsigned i;
+
+                rnd = rnd * 6364136223846793005UL + 1442695040888963407UL;
+                i = (unsigned) (rnd >> 33) % SLOTS;
+                if (slot[i].p) {
+                        if ((rnd >> 20) & 1)
+                                mprotect(slot[i].p, slot[i].len, PROT_NONE);
+                        munmap(slot[i].p, slot[i].len);
+                        slot[i].p = NULL;
+                } else {
+                        size_t len = (1 + (rnd >> 40) % 64) * PAGE_SZ;
+                        char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                        if (p == MAP_FAILED)
+                                die("mmap");
+                        touch_pages(p, len);
+                        slot[i].p = p;
+                        slot[i].len = len;
+                }
+                if (n % 64 == 0) {
+                        if (stop_pending())
+                                break;
+                        nanosleep(&pause_ts, NULL);
+                }
+        }
+        for (unsigned i = 0; i < SLOTS; i++)
+                if (slot[i].p)
+                        munmap(slot[i].p, slot[i].len);
+}
+
+static void shape_churn(struct truth *t, const struct options *o)
+{
+        /* No regions: the truth is only that this process keeps changing (see churn()). */
+        (void) t;
+        (void) o;
+}
+
+/* ------------------------------------------------------------------ main */
+
+struct shape {
+        const char *name;
+        void (*build)(struct truth *t, const struct options *o);
+        size_t default_size;
+        size_t size_multiple;   /* --size-mb must be a multiple of this */
+};
+
+static const struct shape shapes[] = {
+        { "thp-protnone", shape_thp_protnone, 32 * MIB, 2 * THP_SZ },
+        { "protnone-4k",  shape_protnone_4k,   4 * MIB, PAGE_SZ },
+        { "numa-thp",     shape_numa_thp,     32 * MIB, THP_SZ },
+        { "ksm",          shape_ksm,           8 * MIB, 2 * PAGE_SZ },
+        { "cow-fork",     shape_cow_fork,      8 * MIB, PAGE_SZ },
+        { "memfd",        shape_memfd,         8 * MIB, PAGE_SZ },
+        { "file",         shape_file,          4 * MIB, PAGE_SZ },
+        { "hugetlb",      shape_hugetlb,       4 * MIB, THP_SZ },
+        { "demo",         shape_demo,                0, 1 },
+        { "churn",        shape_churn,               0, 1 },
+};
+
+static void usage(FILE *f)
+{
+        fputs("usage: workload SHAPE [--size-mb N] [--seconds N] [--dir DIR] [--keep-busy]\n"
+              "shapes:", f);
+        for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+                fprintf(f, " %s", shapes[i].name);
+        fputc('\n', f);
+}
+
+static const struct shape *parse_args(int argc, char **argv, struct options *o)
+{
+        static const struct option longopts[] = {
+                { "size-mb",   required_argument, NULL, 's' },
+                { "seconds",   required_argument, NULL, 't' },
+                { "dir",       required_argument, NULL, 'd' },
+                { "keep-busy", no_argument,       NULL, 'b' },
+                { "help",      no_argument,       NULL, 'h' },
+                {}
+        };
+        const struct shape *shape = NULL;
+        unsigned long mb = 0;
+        char *end;
+        int c;
+
+        *o = (struct options) { .seconds = 12 };
+        while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
+                switch (c) {
+                case 's':
+                        mb = strtoul(optarg, &end, 10);
+                        if (*end || mb == 0 || mb > 64 * 1024) {
+                                fprintf(stderr, "workload: bad --size-mb %s\n", optarg);
+                                exit(2);
+                        }
+                        break;
+                case 't':
+                        o->seconds = (unsigned) strtoul(optarg, &end, 10);
+                        if (*end) {
+                                fprintf(stderr, "workload: bad --seconds %s\n", optarg);
+                                exit(2);
+                        }
+                        break;
+                case 'd':
+                        o->dir = optarg;
+                        break;
+                case 'b':
+                        o->keep_busy = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        exit(0);
+                default:
+                        usage(stderr);
+                        exit(2);
+                }
+        if (optind + 1 != argc) {
+                usage(stderr);
+                exit(2);
+        }
+        for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+                if (strcmp(argv[optind], shapes[i].name) == 0)
+                        shape = &shapes[i];
+        if (!shape) {
+                fprintf(stderr, "workload: unknown shape %s\n", argv[optind]);
+                usage(stderr);
+                exit(2);
+        }
+        o->size = mb ? mb * MIB : shape->default_size;
+        if (o->size % shape->size_multiple) {
+                fprintf(stderr, "workload: --size-mb for %s must be a multiple of %zu KiB\n",
+                        shape->name, shape->size_multiple >> 10);
+                exit(2);
+        }
+        return shape;
+}
+
+int main(int argc, char **argv)
+{
+        struct options o;
+        const struct shape *shape = parse_args(argc, argv, &o);
+        struct truth t;
+        int sig;
+
+        /* Blocked before any thread or child exists, so that only sigwait() sees them. */
+        sigemptyset(&stop_signals);
+        sigaddset(&stop_signals, SIGTERM);
+        sigaddset(&stop_signals, SIGINT);
+        sigprocmask(SIG_BLOCK, &stop_signals, NULL);
+
+        truth_init(&t, shape->name);
+        shape->build(&t, &o);
+        truth_print(&t);
+
+        if (shape->build == shape_churn)
+                churn();
+        else
+                while (sigwait(&stop_signals, &sig) != 0)
+                        ;
+
+        if (cleanup.child > 0) {
+                kill(cleanup.child, SIGKILL);
+                waitpid(cleanup.child, NULL, 0);
+        }
+        if (cleanup.unlink_path) {
+                unlink(cleanup.unlink_path);
+                free(cleanup.unlink_path);
+        }
+        return 0;
+}
