@@ -164,7 +164,7 @@ ssize_t sa_pread_full(int fd, void *buf, size_t len, off_t off);
 struct sa_keyed {
         const char *key;
         size_t offset;    /* into the destination struct, of an int64_t */
-        unsigned bit;     /* set in the destination's have mask */
+        uint64_t mask;    /* set in the destination's have mask */
 };
 int sa_parse_keyed(const char *buf, const struct sa_keyed *table, size_t n, void *dest, uint64_t *have);
 int sa_parse_u64(const char *s, uint64_t *ret);
@@ -289,6 +289,7 @@ struct sa_page {
         int node;            /* -1 unknown */
         bool pmd_mapped;     /* part of a PMD-mapped THP */
         bool pfn_zero;       /* PAGEMAP_SCAN said PAGE_IS_PFNZERO */
+        bool scanned;        /* PAGEMAP_SCAN saw it: pfn_zero and pmd_mapped are known */
         bool joined;         /* kpf/kpc were read */
 };
 
@@ -346,7 +347,6 @@ struct sa_vma_class {
 struct sa_account_rules {
         enum sa_mapcount_mode mapcount;
         bool pfns;        /* PFNs and the join are available */
-        bool scan;        /* PMD mapping known exactly */
         bool real_swap;   /* swap areas exist: PM_SWAP entries may be real swap */
         unsigned max_swap_type;
 };
@@ -388,6 +388,7 @@ struct sa_vma_report {
         struct sa_field_cmp cmp[_SA_FIELD_MAX];
         struct sa_node_count *numa_kernel;  /* numa_maps N<n>= (4K pages) */
         size_t n_numa_kernel;
+        bool have_numa_kernel;
         bool numa_judged;
         enum smapsaudit_verdict numa_verdict;
 };
@@ -407,6 +408,10 @@ struct smapsaudit_report {
         struct sa_vma_report *vmas;
         size_t n_vmas;
         struct sa_total totals[_SA_FIELD_MAX];
+        struct sa_field_cmp rollup_cmp[_SA_FIELD_MAX]; /* smaps_rollup vs Σ smaps (or walk) */
+        struct sa_field_cmp status_cmp[_SA_FIELD_MAX]; /* status counters vs walk */
+        uint64_t status_slack_kb;
+        bool totals_judged;
         struct smapsaudit_finding *findings;
         size_t n_findings;
         char **notes;
@@ -427,15 +432,24 @@ struct smapsaudit_report {
 };
 
 int sa_report_new(pid_t pid, struct smapsaudit_report **ret);
+void sa_vma_report_done(struct sa_vma_report *v);
 int sa_report_note(struct smapsaudit_report *r, const char *fmt, ...) _printf_(2, 3);
 int sa_report_add_finding(struct smapsaudit_report *r, const struct smapsaudit_finding *f);
 
+struct json_object;
+struct json_object *sa_report_json_object(const struct smapsaudit_report *r, unsigned flags);
+
 /* compare.c */
-int sa_compare_vma(struct smapsaudit_report *r, struct sa_vma_report *v);
-int sa_compare_totals(struct smapsaudit_report *r, const struct sa_smaps_vma *rollup,
-                      const struct sa_acc *walk_total, const struct sa_status *st,
-                      const struct sa_kernel *k);
-void sa_compare_verdict(struct smapsaudit_report *r);
+uint64_t sa_stable_fields(const struct sa_smaps_vma *a, const struct sa_smaps_vma *b);
+void sa_compare_vma(struct sa_vma_report *v, uint64_t stable, bool nodes);
+/* A disagreement mask: bit f under-, bit f+32 over-accounted; bit 31 numa_maps. */
+uint64_t sa_disagreements(const struct sa_field_cmp *cmp, size_t n);
+void sa_compare_totals(struct smapsaudit_report *r, const struct sa_smaps_vma *rollup,
+                       const struct sa_smaps_vma *smaps_sum, uint64_t pss_slack_kb,
+                       const struct sa_acc *walk, const struct sa_status *st, const struct sa_kernel *k);
+int sa_findings_from_vma(struct smapsaudit_report *r, const struct sa_vma_report *v, uint64_t confirmed);
+int sa_findings_from_totals(struct smapsaudit_report *r, uint64_t confirmed_rollup, uint64_t confirmed_status);
+const char *sa_tag_name(unsigned bit);
 
 /* freeze.c */
 struct sa_freeze;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -48,4 +49,9 @@ static inline int negative_errno(void) {
 }
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
-#define startswith(s, p) (strncmp((s), (p), strlen(p)) == 0 ? (s) + strlen(p) : NULL)
+
+/* The rest of s after prefix p, or NULL. */
+static inline const char *startswith(const char *s, const char *p) {
+        size_t l = strlen(p);
+        return strncmp(s, p, l) == 0 ? s + l : NULL;
+}

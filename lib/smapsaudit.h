@@ -130,6 +130,8 @@ enum smapsaudit_report_flags {
 /* JSON (schema smapsaudit.report/1); *ret is malloc()ed. */
 int smapsaudit_report_to_json(const struct smapsaudit_report *r, unsigned flags, char **ret);
 int smapsaudit_report_print_text(const struct smapsaudit_report *r, FILE *f, unsigned flags);
+/* A JSON report (e.g. from smapsauditd) as a report object again. */
+int smapsaudit_report_from_json(const char *json, struct smapsaudit_report **ret);
 
 /* Processes with an mm, largest first; kernel threads skipped. */
 struct smapsaudit_proc {

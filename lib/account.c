@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The kernel's rules, applied to one page at a time (fs/proc/task_mmu.c
+ * smaps_account, smaps_pte_entry, smaps_pmd_entry, smaps_hugetlb_range;
+ * task_mem for status). Every field becomes a range [lo, hi]: exact where
+ * the walk sees what the kernel sees, wider where it cannot (the PTE dirty
+ * and accessed bits, swap counts, shmem swap, pages it could not join).
+ */
+#include <sys/stat.h>
+
+#include "internal.h"
+#include "missing.h"
+
+/*
+ * Swap types at and above this are the kernel's special entries
+ * (migration, device, hwpoison, PTE markers): MAX_SWAPFILES is
+ * 32 minus their number, 23 with every option on.
+ */
+#define SWAP_TYPE_SPECIAL_MIN 23u
+
+void sa_account_rules_init(struct smapsaudit_ctx *ctx, unsigned walk_mode, struct sa_account_rules *r) {
+        const struct sa_kernel *k = sa_kernel_get(ctx);
+        _cleanup_free_ char *swaps = NULL;
+
+        *r = (struct sa_account_rules) {
+                .mapcount = k->mapcount,
+                .pfns = (walk_mode & SA_WALK_PFN) && (walk_mode & SA_WALK_KPAGE),
+                .max_swap_type = SWAP_TYPE_SPECIAL_MIN,
+        };
+        /* /proc/swaps has a header line; any second line is a swap area */
+        if (sa_read_proc_file(ctx, "swaps", &swaps, NULL) >= 0) {
+                const char *nl = strchr(swaps, '\n');
+                r->real_swap = nl && nl[1] != 0;
+        } else
+                r->real_swap = true;
+}
+
+void sa_vma_classify(const struct sa_smaps_vma *v, struct sa_vma_class *c) {
+        const char *n = v->name ? v->name : "";
+
+        *c = (struct sa_vma_class) {
+                .special = v->vmflags & (SA_VMF(SA_VM_PF) | SA_VMF(SA_VM_IO)),
+                .hugetlb = v->vmflags & SA_VMF(SA_VM_HT),
+                .locked = v->vmflags & SA_VMF(SA_VM_LO),
+                .mergeable = v->vmflags & SA_VMF(SA_VM_MG),
+                .hugetlb_page_size = v->kernel_page_kb * 1024,
+                .size = v->end - v->start,
+        };
+        /* shmem objects: memfd, POSIX and SysV shm, shared anonymous memory */
+        c->shmem = startswith(n, "/memfd:") || startswith(n, "/dev/shm/") || startswith(n, "/SYSV") ||
+                   streq(n, "/dev/zero (deleted)") || startswith(n, "[anon_shmem");
+}
+
+int sa_acc_add_node(struct sa_acc *acc, int node, uint64_t pages) {
+        struct sa_node_count *nn;
+
+        for (size_t i = 0; i < acc->n_nodes; i++)
+                if (acc->nodes[i].node == node) {
+                        acc->nodes[i].pages += pages;
+                        return 0;
+                }
+        nn = realloc(acc->nodes, (acc->n_nodes + 1) * sizeof(*nn));
+        if (!nn)
+                return -ENOMEM;
+        acc->nodes = nn;
+        acc->nodes[acc->n_nodes++] = (struct sa_node_count) { node, pages };
+        return 0;
+}
+
+static void add(struct sa_acc *a, enum sa_field f, uint64_t lo, uint64_t hi) {
+        sa_range_add(&a->f[f], lo, hi);
+}
+
+static void add_exact(struct sa_acc *a, enum sa_field f, uint64_t v) {
+        sa_range_add(&a->f[f], v, v);
+}
+
+static void account_hugetlb(const struct sa_page *p, struct sa_acc *acc) {
+        /* pagemap sets bit 56 for a hugetlb entry exactly when smaps calls it private */
+        if (!(p->pme & PM_PRESENT))
+                return;
+        add_exact(acc, (p->pme & PM_MMAP_EXCLUSIVE) ? SA_PRIVATE_HUGETLB : SA_SHARED_HUGETLB, SA_PAGE_SIZE);
+        add_exact(acc, SA_ST_HUGETLB, SA_PAGE_SIZE);
+        acc->present_pages++;
+        if (p->node >= 0)
+                (void) sa_acc_add_node(acc, p->node, 1);
+        else
+                acc->numa_unknown_pages++;
+}
+
+/* Migration and device entries: smaps counts them (full PSS, shared) but they are transient. */
+static void account_maybe_present(struct sa_acc *acc) {
+        static const enum sa_field loose[] = {
+                SA_RSS, SA_PSS, SA_PSS_DIRTY, SA_PSS_ANON, SA_PSS_FILE, SA_PSS_SHMEM, SA_SHARED_CLEAN,
+                SA_SHARED_DIRTY, SA_PRIVATE_CLEAN, SA_PRIVATE_DIRTY, SA_REFERENCED, SA_ANONYMOUS,
+                SA_KSM, SA_LAZYFREE, SA_LOCKED, SA_SHARED, SA_PRIVATE, SA_ST_RSS, SA_ST_RSS_ANON,
+                SA_ST_RSS_FILE, SA_ST_RSS_SHMEM,
+        };
+        for (size_t i = 0; i < ELEMENTSOF(loose); i++)
+                add(acc, loose[i], 0, sa_fields[loose[i]].unit == SA_UNIT_PSS ? SA_PAGE_SIZE << SA_PSS_SHIFT
+                                                                             : SA_PAGE_SIZE);
+        acc->migration_pages++;
+}
+
+static void account_swap_entry(const struct sa_account_rules *r, const struct sa_page *p, struct sa_acc *acc) {
+        const uint64_t full = SA_PAGE_SIZE << SA_PSS_SHIFT;
+        unsigned type = PM_SWAP_TYPE(p->pme);
+
+        /* Guard regions and uffd-wp markers set PM_SWAP too; smaps ignores them. */
+        if (p->pme & PM_GUARD_REGION) {
+                acc->guard_pages++;
+                return;
+        }
+        if (r->pfns && type >= r->max_swap_type) {
+                account_maybe_present(acc);
+                return;
+        }
+        if (!r->real_swap) {
+                /* no swap area: a marker or a migration entry */
+                if (!(p->pme & PM_UFFD_WP))
+                        account_maybe_present(acc);
+                return;
+        }
+        add_exact(acc, SA_SWAP, SA_PAGE_SIZE);
+        add(acc, SA_SWAP_PSS, 0, full);
+        add_exact(acc, SA_ST_SWAP, SA_PAGE_SIZE);
+        acc->swap_pages++;
+}
+
+/*
+ * A present page the walk could not join (no PFN without CAP_SYS_ADMIN,
+ * kpageflags unreadable): pagemap still says anon or not (bit 61) and
+ * exclusively mapped or not (bit 56); the rest becomes a range.
+ */
+static void account_unjoined(const struct sa_account_rules *r, const struct sa_vma_class *c,
+                             const struct sa_page *p, struct sa_acc *acc) {
+        const uint64_t sz = SA_PAGE_SIZE, full = SA_PAGE_SIZE << SA_PSS_SHIFT;
+        bool zero_known = p->scanned;
+        uint64_t lo = zero_known ? sz : 0;
+        bool anon = !(p->pme & PM_FILE);
+        bool excl = p->pme & PM_MMAP_EXCLUSIVE;
+        uint64_t pss_lo = excl && zero_known ? full : 0;
+        uint64_t pss_hi = excl || r->mapcount == SA_MAPCOUNT_AVERAGE ? full : full / 2;
+
+        if (p->pfn_zero) {
+                acc->zero_pages++;
+                return;
+        }
+        add(acc, SA_RSS, lo, sz);
+        add(acc, SA_ST_RSS, lo, sz);
+        add(acc, SA_PSS, pss_lo, pss_hi);
+        add(acc, SA_PSS_DIRTY, 0, pss_hi);
+        add(acc, anon ? SA_PSS_ANON : SA_PSS_FILE, 0, pss_hi);
+        if (!anon)
+                add(acc, SA_PSS_SHMEM, 0, pss_hi);
+        add(acc, excl ? SA_PRIVATE : SA_SHARED, lo, sz);
+        add(acc, excl ? SA_PRIVATE_CLEAN : SA_SHARED_CLEAN, 0, sz);
+        add(acc, excl ? SA_PRIVATE_DIRTY : SA_SHARED_DIRTY, 0, sz);
+        add(acc, SA_REFERENCED, 0, sz);
+        if (anon) {
+                add(acc, SA_ANONYMOUS, lo, sz);
+                add(acc, SA_ST_RSS_ANON, lo, sz);
+                add(acc, SA_LAZYFREE, 0, sz);
+                if (c->mergeable)
+                        add(acc, SA_KSM, 0, sz);
+        } else {
+                add(acc, SA_ST_RSS_FILE, 0, sz);
+                add(acc, SA_ST_RSS_SHMEM, 0, sz);
+        }
+        if (p->pmd_mapped)
+                add(acc, anon ? SA_ANON_HUGE : SA_FILE_PMD, lo, sz);
+        if (p->pmd_mapped && !anon)
+                add(acc, SA_SHMEM_PMD, 0, sz);
+        if (c->locked)
+                add(acc, SA_LOCKED, pss_lo, pss_hi);
+        acc->present_pages++;
+        acc->numa_unknown_pages++;
+}
+
+void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class *c,
+                     const struct sa_page *p, struct sa_acc *acc) {
+        const uint64_t sz = SA_PAGE_SIZE;
+        uint64_t kpf = p->kpf, mapcount, pss;
+        bool anon, swapbacked, excl, dirty;
+
+        if (c->special)
+                return;
+        if (c->hugetlb) {
+                account_hugetlb(p, acc);
+                return;
+        }
+        if (!(p->pme & PM_PRESENT)) {
+                if (p->pme & PM_SWAP)
+                        account_swap_entry(r, p, acc);
+                return;
+        }
+        if (!p->joined) {
+                account_unjoined(r, c, p, acc);
+                return;
+        }
+        acc->present_pages++;
+        /* vm_normal_page() refuses the zero pages and frames without a struct page */
+        if (p->pfn_zero || (kpf & KPF(KPF_ZERO_PAGE))) {
+                acc->zero_pages++;
+                return;
+        }
+        if (kpf == 0 || (kpf & KPF(KPF_NOPAGE)))
+                return;
+
+        /*
+         * PSS per 4 KiB page, truncated per page as the kernel does:
+         * (PAGE_SIZE << PSS_SHIFT) / mapcount. kpagecount is the per-page
+         * mapcount (folio_precise_page_mapcount) or, with
+         * CONFIG_NO_PAGE_MAPCOUNT, the folio average the kernel uses too.
+         */
+        mapcount = p->kpc ? p->kpc : 1;
+        pss = mapcount >= 2 ? (sz << SA_PSS_SHIFT) / mapcount : sz << SA_PSS_SHIFT;
+        if (r->mapcount == SA_MAPCOUNT_AVERAGE)
+                excl = p->pme & PM_MMAP_EXCLUSIVE;   /* !folio_maybe_mapped_shared() */
+        else
+                excl = mapcount < 2;
+        anon = kpf & KPF(KPF_ANON);
+        swapbacked = kpf & KPF(KPF_SWAPBACKED);
+        dirty = kpf & KPF(KPF_DIRTY);
+
+        add_exact(acc, SA_RSS, sz);
+        add_exact(acc, SA_PSS, pss);
+        add_exact(acc, SA_ST_RSS, sz);
+        if (anon) {
+                add_exact(acc, SA_ANONYMOUS, sz);
+                add_exact(acc, SA_PSS_ANON, pss);
+                add_exact(acc, SA_ST_RSS_ANON, sz);
+                if (!swapbacked && !dirty)
+                        add(acc, SA_LAZYFREE, 0, sz);
+        } else if (swapbacked) {
+                add_exact(acc, SA_PSS_SHMEM, pss);
+                add_exact(acc, SA_ST_RSS_SHMEM, sz);
+        } else {
+                add_exact(acc, SA_PSS_FILE, pss);
+                add_exact(acc, SA_ST_RSS_FILE, sz);
+        }
+        if (kpf & KPF(KPF_KSM)) {
+                add_exact(acc, SA_KSM, sz);
+                acc->ksm_pages++;
+        }
+        /* dirty: PTE/PMD dirty bit (not exported) or PG_dirty (KPF_DIRTY) */
+        add(acc, SA_PSS_DIRTY, dirty ? pss : 0, pss);
+        add_exact(acc, excl ? SA_PRIVATE : SA_SHARED, sz);
+        add(acc, excl ? SA_PRIVATE_DIRTY : SA_SHARED_DIRTY, dirty ? sz : 0, sz);
+        add(acc, excl ? SA_PRIVATE_CLEAN : SA_SHARED_CLEAN, 0, dirty ? 0 : sz);
+        add(acc, SA_REFERENCED, (kpf & KPF(KPF_REFERENCED)) ? sz : 0, sz);
+        if (c->locked)
+                add_exact(acc, SA_LOCKED, pss);
+
+        if (p->pmd_mapped) {
+                add_exact(acc, anon ? SA_ANON_HUGE : swapbacked ? SA_SHMEM_PMD : SA_FILE_PMD, sz);
+                if (p->addr % (SA_PMD_PAGES * SA_PAGE_SIZE) == 0)
+                        acc->pmd_thps++;
+        }
+        /* numa_maps skips reserved frames (can_gather_numa_stats) */
+        if (kpf & KPF(KPF_RESERVED))
+                return;
+        if (p->node >= 0)
+                (void) sa_acc_add_node(acc, p->node, 1);
+        else
+                acc->numa_unknown_pages++;
+}
+
+void sa_account_finish(const struct sa_account_rules *r, const struct sa_vma_class *c, struct sa_acc *acc) {
+        /*
+         * Swapped-out shmem has no PTE, so pagemap cannot show it, but
+         * smaps adds it to Swap (shmem_swap_usage): allow up to the part of
+         * the mapping that is neither present nor a swap entry.
+         */
+        if (c->shmem && r->real_swap) {
+                uint64_t seen = (acc->present_pages + acc->swap_pages) * SA_PAGE_SIZE;
+                uint64_t hole = c->size > seen ? c->size - seen : 0;
+                add(acc, SA_SWAP, 0, hole);
+                add(acc, SA_SWAP_PSS, 0, hole << SA_PSS_SHIFT);
+        }
+}
+
+void sa_acc_add(struct sa_acc *dst, const struct sa_acc *src) {
+        for (size_t f = 0; f < _SA_FIELD_MAX; f++)
+                sa_range_add(&dst->f[f], src->f[f].lo, src->f[f].hi);
+        for (size_t i = 0; i < src->n_nodes; i++)
+                (void) sa_acc_add_node(dst, src->nodes[i].node, src->nodes[i].pages);
+        dst->numa_unknown_pages += src->numa_unknown_pages;
+        dst->pmd_thps += src->pmd_thps;
+        dst->ksm_pages += src->ksm_pages;
+        dst->zero_pages += src->zero_pages;
+        dst->guard_pages += src->guard_pages;
+        dst->migration_pages += src->migration_pages;
+        dst->present_pages += src->present_pages;
+        dst->swap_pages += src->swap_pages;
+}
+
+void sa_acc_done(struct sa_acc *acc) {
+        free(acc->nodes);
+        memset(acc, 0, sizeof(*acc));
+}

@@ -1,0 +1,638 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * One audit: sources → walk → account → compare, in sandwiched passes.
+ *
+ * A live process changes while it is read, and so do ksmd, khugepaged and
+ * NUMA migration. Each pass reads the kernel's views, walks, and reads the
+ * views again; a VMA whose exact fields moved between the two reads is
+ * walked again in the next pass. A disagreement found on a stable VMA must
+ * show again, same field and direction, in a later pass before it becomes
+ * a finding. What is still undecided after the last pass is inconclusive,
+ * never a finding.
+ */
+#include <inttypes.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "internal.h"
+#include "missing.h"
+
+#define DEFAULT_PASSES 5
+#define NUMA_BIT (1ULL << 31)
+
+struct views {
+        struct sa_smaps smaps;
+        struct sa_smaps rollup;
+        struct sa_status status;
+        bool have_status;
+        struct sa_numa_maps numa;
+        bool have_numa;
+};
+
+enum vma_state {
+        VMA_PENDING,
+        VMA_DONE,
+};
+
+struct vma_track {
+        enum vma_state state;
+        bool seen_stable;
+        bool present;             /* in the latest views */
+        uint64_t prev_mask;       /* disagreements seen in an earlier stable pass */
+};
+
+struct audit {
+        struct smapsaudit_ctx *ctx;
+        pid_t pid;
+        const struct smapsaudit_audit_opts *opts;
+        struct smapsaudit_report *r;
+        struct sa_walker *walker;
+        struct sa_account_rules rules;
+        struct vma_track *track;
+        int pidfd;
+        uint64_t start_time;
+        bool totals_done;
+        uint64_t prev_rollup_mask, prev_status_mask;
+};
+
+static void views_done(struct views *v) {
+        sa_smaps_done(&v->smaps);
+        sa_smaps_done(&v->rollup);
+        sa_numa_maps_done(&v->numa);
+        memset(v, 0, sizeof(*v));
+}
+
+static int start_time_of(struct smapsaudit_ctx *ctx, pid_t pid, uint64_t *ret) {
+        _cleanup_free_ char *buf = NULL;
+        const char *p;
+        unsigned long long st;
+        int r;
+
+        r = sa_read_pid_file(ctx, pid, "stat", &buf, NULL);
+        if (r < 0)
+                return r;
+        /* comm may hold spaces and parentheses: fields resume after the last ')' */
+        p = strrchr(buf, ')');
+        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                         &st) != 1)
+                return -EBADMSG;
+        *ret = st;
+        return 0;
+}
+
+/* The target is gone, or its PID now names another process. */
+static bool target_gone(struct audit *a) {
+        uint64_t st;
+
+        if (a->pidfd >= 0) {
+                struct pollfd p = { .fd = a->pidfd, .events = POLLIN };
+                if (poll(&p, 1, 0) > 0)
+                        return true;
+        }
+        if (!a->ctx->live)
+                return false;
+        return start_time_of(a->ctx, a->pid, &st) < 0 || st != a->start_time;
+}
+
+static int read_views(struct audit *a, struct views *v) {
+        _cleanup_free_ char *buf = NULL;
+        int r;
+
+        memset(v, 0, sizeof(*v));
+        r = sa_read_pid_file(a->ctx, a->pid, "smaps", &buf, NULL);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        r = sa_smaps_parse(buf, &v->smaps);
+        if (r < 0)
+                return r;
+        free(TAKE_PTR(buf));
+
+        if (sa_read_pid_file(a->ctx, a->pid, "smaps_rollup", &buf, NULL) >= 0)
+                (void) sa_smaps_parse(buf, &v->rollup);
+        else
+                sa_report_note(a->r, "smaps_rollup not readable: the rollup is not compared");
+        free(TAKE_PTR(buf));
+
+        v->have_status = sa_status_read(a->ctx, a->pid, &v->status) >= 0;
+        if (!v->have_status)
+                sa_report_note(a->r, "status not readable: its counters are not compared");
+
+        if (sa_read_pid_file(a->ctx, a->pid, "numa_maps", &buf, NULL) >= 0 &&
+            sa_numa_maps_parse(buf, &v->numa) >= 0)
+                v->have_numa = true;
+        else
+                sa_report_note(a->r, "numa_maps not readable (kernel without CONFIG_NUMA?): nodes are not compared");
+        return 0;
+}
+
+static const struct sa_smaps_vma *find_vma(const struct sa_smaps *s, uint64_t start, uint64_t end) {
+        size_t lo = 0, hi = s->n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (s->vmas[mid].start == start)
+                        return s->vmas[mid].end == end ? &s->vmas[mid] : NULL;
+                if (s->vmas[mid].start < start)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}
+
+static int track_vma(struct audit *a, const struct sa_smaps_vma *k, size_t *ret) {
+        struct smapsaudit_report *r = a->r;
+        struct sa_vma_report *nv;
+        struct vma_track *nt;
+
+        for (size_t i = 0; i < r->n_vmas; i++)
+                if (r->vmas[i].kernel.start == k->start && r->vmas[i].kernel.end == k->end) {
+                        *ret = i;
+                        return 0;
+                }
+        nv = realloc(r->vmas, (r->n_vmas + 1) * sizeof(*nv));
+        if (!nv)
+                return -ENOMEM;
+        r->vmas = nv;
+        nt = realloc(a->track, (r->n_vmas + 1) * sizeof(*nt));
+        if (!nt)
+                return -ENOMEM;
+        a->track = nt;
+        memset(&r->vmas[r->n_vmas], 0, sizeof(*nv));
+        r->vmas[r->n_vmas].kernel = *k;
+        r->vmas[r->n_vmas].kernel.name = strdup(k->name ? k->name : "");
+        if (!r->vmas[r->n_vmas].kernel.name)
+                return -ENOMEM;
+        a->track[r->n_vmas] = (struct vma_track) { .state = VMA_PENDING };
+        *ret = r->n_vmas++;
+        return 0;
+}
+
+static bool skip_walk(const struct sa_smaps_vma *k) {
+        /* [vsyscall] lies above TASK_SIZE, outside pagemap */
+        return streq(k->name ? k->name : "", "[vsyscall]") || k->start >= 0x800000000000ULL;
+}
+
+struct batch_ctx {
+        const struct sa_account_rules *rules;
+        const struct sa_vma_class *cls;
+        struct sa_acc *acc;
+};
+
+static int on_batch(void *userdata, const struct sa_page *pages, size_t n) {
+        struct batch_ctx *b = userdata;
+
+        for (size_t i = 0; i < n; i++)
+                sa_account_page(b->rules, b->cls, &pages[i], b->acc);
+        return 0;
+}
+
+static int walk_vma(struct audit *a, const struct sa_smaps_vma *k, struct sa_acc *acc) {
+        struct sa_vma_class cls;
+        struct batch_ctx b = { &a->rules, &cls, acc };
+        int r;
+
+        memset(acc, 0, sizeof(*acc));
+        sa_vma_classify(k, &cls);
+        if (skip_walk(k) || cls.special)
+                return 0;
+        r = sa_walk_range(a->walker, k->start, k->end, cls.hugetlb, on_batch, &b);
+        if (r < 0)
+                return r;
+        sa_account_finish(&a->rules, &cls, acc);
+        return 0;
+}
+
+/* numa_maps counts in the VMA's page size; the walk in 4 KiB pages. */
+static int set_numa_kernel(struct sa_vma_report *v, const struct sa_numa_vma *nv) {
+        uint64_t unit = nv->kernel_page_kb ? nv->kernel_page_kb / 4 : MAX(v->kernel.kernel_page_kb / 4, 1u);
+
+        free(v->numa_kernel);
+        v->numa_kernel = NULL;
+        v->n_numa_kernel = 0;
+        v->have_numa_kernel = true;
+        if (!nv->n_nodes)
+                return 0;
+        v->numa_kernel = calloc(nv->n_nodes, sizeof(*v->numa_kernel));
+        if (!v->numa_kernel)
+                return -ENOMEM;
+        for (size_t i = 0; i < nv->n_nodes; i++)
+                v->numa_kernel[i] = (struct sa_node_count) { nv->nodes[i].node, nv->nodes[i].pages * unit };
+        v->n_numa_kernel = nv->n_nodes;
+        return 0;
+}
+
+static uint64_t exact_field_mask(const struct sa_smaps_vma *k) {
+        uint64_t m = 0;
+
+        for (unsigned f = 0; f <= SA_PRIVATE; f++)
+                if (sa_fields[f].exact == SA_EXACT && !sa_fields[f].rollup_only)
+                        m |= 1ULL << f;
+        return m;
+}
+
+static void load_numa_state(struct audit *a) {
+        _cleanup_free_ char *buf = NULL;
+        struct sa_sched_numa sched;
+
+        a->r->numa.balancing = a->r->vmstat.numa_balancing;
+        if (sa_read_pid_file(a->ctx, a->pid, "sched", &buf, NULL) >= 0 && sa_sched_parse(buf, &sched) >= 0)
+                a->r->numa.scan_seq = sched.numa_scan_seq;
+        a->r->numa.threads = a->r->status.threads;
+}
+
+/*
+ * Judges one tracked VMA with views A (before the walk) and B (after).
+ * Returns true when the VMA was stable in this pass.
+ */
+static int judge_vma(struct audit *a, size_t i, const struct views *A, const struct views *B, struct sa_acc *walk) {
+        struct sa_vma_report *v = &a->r->vmas[i];
+        struct vma_track *t = &a->track[i];
+        const struct sa_smaps_vma *ka = find_vma(&A->smaps, v->kernel.start, v->kernel.end);
+        const struct sa_smaps_vma *kb = find_vma(&B->smaps, v->kernel.start, v->kernel.end);
+        const struct sa_numa_vma *na = A->have_numa ? sa_numa_maps_find(&A->numa, v->kernel.start) : NULL;
+        const struct sa_numa_vma *nb = B->have_numa ? sa_numa_maps_find(&B->numa, v->kernel.start) : NULL;
+        uint64_t stable, mask, exact;
+        bool numa_ok;
+        char *name;
+        int r;
+
+        if (!ka || !kb)
+                return 0;
+        stable = sa_stable_fields(ka, kb);
+        exact = exact_field_mask(kb) & (kb->have | (1ULL << SA_SHARED) | (1ULL << SA_PRIVATE));
+        /* keep our copy of the name; take the fresh numbers */
+        name = v->kernel.name;
+        v->kernel = *kb;
+        v->kernel.name = name;
+        sa_acc_done(&v->walk);
+        v->walk = *walk;
+        memset(walk, 0, sizeof(*walk));
+        v->tags = sa_vma_tags(&v->kernel, &v->walk, &a->r->numa);
+        numa_ok = na && nb && sa_numa_vma_equal(na, nb);
+        v->have_numa_kernel = false;
+        if (numa_ok) {
+                r = set_numa_kernel(v, nb);
+                if (r < 0)
+                        return r;
+        }
+        sa_compare_vma(v, stable, numa_ok && (a->r->walk_mode & SA_WALK_NODES));
+        v->stable = (stable & exact) == exact && streq(ka->perms, kb->perms) && ka->vmflags == kb->vmflags;
+        if (!v->stable)
+                return 0;
+        t->seen_stable = true;
+        mask = sa_disagreements(v->cmp, _SA_FIELD_MAX);
+        if (v->numa_judged && v->numa_verdict != SMAPSAUDIT_CONSISTENT)
+                mask |= NUMA_BIT;
+        if (mask == 0) {
+                t->state = VMA_DONE;
+                t->prev_mask = 0;
+                return 1;
+        }
+        if (t->prev_mask & mask) {
+                r = sa_findings_from_vma(a->r, v, t->prev_mask & mask);
+                if (r < 0)
+                        return r;
+                t->state = VMA_DONE;
+                return 1;
+        }
+        /* first sighting: keep it for a confirming pass */
+        t->prev_mask = mask;
+        return 1;
+}
+
+static void sum_smaps(const struct sa_smaps *s, struct sa_smaps_vma *sum) {
+        memset(sum, 0, sizeof(*sum));
+        for (size_t i = 0; i < s->n; i++) {
+                for (unsigned f = 0; f < _SA_SMAPS_FIELD_MAX; f++)
+                        sum->kb[f] += s->vmas[i].kb[f];
+                sum->have |= s->vmas[i].have;
+        }
+}
+
+static bool views_all_stable(const struct views *A, const struct views *B) {
+        if (A->smaps.n != B->smaps.n)
+                return false;
+        for (size_t i = 0; i < A->smaps.n; i++) {
+                const struct sa_smaps_vma *x = &A->smaps.vmas[i], *y = &B->smaps.vmas[i];
+                uint64_t exact = exact_field_mask(y) & (y->have | (1ULL << SA_SHARED) | (1ULL << SA_PRIVATE));
+                if (x->start != y->start || x->end != y->end || (sa_stable_fields(x, y) & exact) != exact)
+                        return false;
+        }
+        if (A->rollup.n != B->rollup.n || A->have_status != B->have_status)
+                return false;
+        if (A->rollup.n) {
+                uint64_t exact = exact_field_mask(&B->rollup.vmas[0]) & B->rollup.vmas[0].have;
+                if ((sa_stable_fields(&A->rollup.vmas[0], &B->rollup.vmas[0]) & exact) != exact)
+                        return false;
+        }
+        return !A->have_status || sa_status_counters_equal(&A->status, &B->status);
+}
+
+static int judge_totals(struct audit *a, const struct views *A, const struct views *B, const struct sa_acc *total) {
+        struct smapsaudit_report *r = a->r;
+        struct sa_smaps_vma sum;
+        uint64_t mr, ms;
+        int ret;
+
+        if (!views_all_stable(A, B))
+                return 0;
+        sum_smaps(&B->smaps, &sum);
+        sa_compare_totals(r, B->rollup.n ? &B->rollup.vmas[0] : NULL, &sum, B->smaps.n, total,
+                          B->have_status ? &B->status : NULL, sa_kernel_get(a->ctx));
+        /*
+         * The rollup-only fields (Pss_Anon/File/Shmem) can only be held
+         * against the walk; where VMAs already disagree, the per-VMA
+         * findings say where, and the rollup repeating them adds nothing.
+         */
+        for (size_t i = 0; i < r->n_vmas; i++)
+                if (a->track[i].present && (a->track[i].prev_mask || r->vmas[i].verdict == SMAPSAUDIT_UNDER_ACCOUNTED ||
+                                            r->vmas[i].verdict == SMAPSAUDIT_OVER_ACCOUNTED))
+                        for (unsigned f = 0; f < _SA_FIELD_MAX; f++)
+                                if (sa_fields[f].rollup_only)
+                                        r->rollup_cmp[f].judged = false;
+        r->totals_judged = true;
+        mr = sa_disagreements(r->rollup_cmp, _SA_FIELD_MAX);
+        ms = sa_disagreements(r->status_cmp, _SA_FIELD_MAX);
+        if (mr == 0 && ms == 0) {
+                a->totals_done = true;
+                return 0;
+        }
+        if ((a->prev_rollup_mask & mr) || (a->prev_status_mask & ms)) {
+                ret = sa_findings_from_totals(r, a->prev_rollup_mask & mr, a->prev_status_mask & ms);
+                if (ret < 0)
+                        return ret;
+                a->totals_done = true;
+                return 0;
+        }
+        a->prev_rollup_mask = mr;
+        a->prev_status_mask = ms;
+        return 0;
+}
+
+static int progress(struct audit *a, unsigned pass, uint64_t done, uint64_t total) {
+        if (!a->opts || !a->opts->progress)
+                return 0;
+        return a->opts->progress(a->opts->progress_userdata, a->pid, pass, done, total);
+}
+
+static int run_pass(struct audit *a, unsigned pass, struct views *A, struct views *B) {
+        struct smapsaudit_report *r = a->r;
+        _cleanup_free_ struct sa_acc *walks = NULL;
+        _cleanup_free_ size_t *idx = NULL;
+        struct sa_acc total = {};
+        bool need_totals = !a->totals_done;
+        int ret = 0;
+
+        walks = calloc(A->smaps.n ? A->smaps.n : 1, sizeof(*walks));
+        idx = calloc(A->smaps.n ? A->smaps.n : 1, sizeof(*idx));
+        if (!walks || !idx)
+                return -ENOMEM;
+        for (size_t i = 0; i < r->n_vmas; i++)
+                a->track[i].present = false;
+        for (size_t i = 0; i < A->smaps.n; i++) {
+                ret = track_vma(a, &A->smaps.vmas[i], &idx[i]);
+                if (ret < 0)
+                        goto out;
+                a->track[idx[i]].present = true;
+        }
+        for (size_t i = 0; i < A->smaps.n; i++) {
+                if (a->track[idx[i]].state == VMA_DONE && !need_totals)
+                        continue;
+                ret = walk_vma(a, &A->smaps.vmas[i], &walks[i]);
+                if (ret == -ENOENT || ret == -ESRCH || (ret < 0 && target_gone(a))) {
+                        ret = -ESRCH;
+                        goto out;
+                }
+                if (ret < 0) {
+                        sa_warn(a->ctx, "PID %d: walking VMA %" PRIx64 "-%" PRIx64 " failed: %s", (int) a->pid,
+                                A->smaps.vmas[i].start, A->smaps.vmas[i].end, strerror(-ret));
+                        goto out;
+                }
+                sa_acc_add(&total, &walks[i]);
+                ret = progress(a, pass, i + 1, A->smaps.n);
+                if (ret < 0)
+                        goto out;
+        }
+        ret = read_views(a, B);
+        if (ret < 0)
+                goto out;
+        if (B->have_status)
+                r->status = B->status;
+        for (size_t i = 0; i < A->smaps.n; i++) {
+                if (a->track[idx[i]].state == VMA_DONE)
+                        continue;
+                ret = judge_vma(a, idx[i], A, B, &walks[i]);
+                if (ret < 0)
+                        goto out;
+        }
+        if (need_totals) {
+                ret = judge_totals(a, A, B, &total);
+                if (ret < 0)
+                        goto out;
+        }
+        r->walk_stats = *sa_walker_stats(a->walker);
+out:
+        for (size_t i = 0; i < A->smaps.n; i++)
+                sa_acc_done(&walks[i]);
+        sa_acc_done(&total);
+        return ret;
+}
+
+static bool all_done(const struct audit *a) {
+        if (!a->totals_done)
+                return false;
+        for (size_t i = 0; i < a->r->n_vmas; i++)
+                if (a->track[i].present && a->track[i].state != VMA_DONE)
+                        return false;
+        return true;
+}
+
+static void drop_vanished(struct audit *a) {
+        struct smapsaudit_report *r = a->r;
+        size_t j = 0;
+
+        for (size_t i = 0; i < r->n_vmas; i++) {
+                if (!a->track[i].present) {
+                        sa_vma_report_done(&r->vmas[i]);
+                        continue;
+                }
+                r->vmas[j] = r->vmas[i];
+                a->track[j++] = a->track[i];
+        }
+        r->n_vmas = j;
+}
+
+static void decide_verdict(struct audit *a) {
+        struct smapsaudit_report *r = a->r;
+        bool under = false, over = false, open = !a->totals_done;
+
+        for (size_t i = 0; i < r->n_findings; i++) {
+                under |= r->findings[i].kind == SMAPSAUDIT_UNDER_ACCOUNTED;
+                over |= r->findings[i].kind == SMAPSAUDIT_OVER_ACCOUNTED;
+        }
+        for (size_t i = 0; i < r->n_vmas; i++) {
+                struct sa_vma_report *v = &r->vmas[i];
+                if (a->track[i].state == VMA_DONE) {
+                        bool found = false;
+                        for (size_t k = 0; k < r->n_findings; k++)
+                                found |= r->findings[k].vma_start == v->kernel.start &&
+                                         r->findings[k].vma_end == v->kernel.end;
+                        if (!found)
+                                v->verdict = SMAPSAUDIT_CONSISTENT;
+                        continue;
+                }
+                v->verdict = SMAPSAUDIT_INCONCLUSIVE;
+                open = true;
+                r->unstable_vmas++;
+        }
+        if (under)
+                r->verdict = SMAPSAUDIT_UNDER_ACCOUNTED;
+        else if (over)
+                r->verdict = SMAPSAUDIT_OVER_ACCOUNTED;
+        else if (open)
+                r->verdict = SMAPSAUDIT_INCONCLUSIVE;
+        else
+                r->verdict = SMAPSAUDIT_CONSISTENT;
+        if (open)
+                sa_report_note(r, "%u VMA(s)%s kept changing or disagreed only once in %u passes: not judged",
+                               r->unstable_vmas, a->totals_done ? "" : " and the process totals", r->passes);
+}
+
+static void describe_mode(struct audit *a) {
+        struct smapsaudit_report *r = a->r;
+
+        if (!(r->walk_mode & SA_WALK_PFN))
+                sa_report_note(r, "no CAP_SYS_ADMIN: pagemap hides PFNs, so Pss, KSM, the NUMA nodes and the "
+                                  "shared/private split are bounded, not recomputed");
+        else if (!(r->walk_mode & SA_WALK_KPAGE))
+                sa_report_note(r, "kpageflags/kpagecount not readable: Pss, KSM and NUMA nodes are bounded, not recomputed");
+        if (!(r->walk_mode & SA_WALK_SCAN))
+                sa_report_note(r, "no PAGEMAP_SCAN (kernel < 6.7 or captured files): PMD mappings are inferred "
+                                  "from the folio layout");
+        if (!(r->walk_mode & SA_WALK_NODES) && (r->walk_mode & SA_WALK_KPAGE))
+                sa_report_note(r, "no PFN → node map: numa_maps is not compared");
+        if (!sa_kernel_get(a->ctx)->mapcount_known)
+                sa_report_note(r, "kernel config unknown: assuming per-page mapcount (CONFIG_PAGE_MAPCOUNT)");
+}
+
+static int audit_run(struct audit *a) {
+        struct smapsaudit_report *r = a->r;
+        unsigned max_passes = a->opts && a->opts->max_passes ? a->opts->max_passes : DEFAULT_PASSES;
+        struct views A = {}, B = {};
+        int ret;
+
+        ret = read_views(a, &A);
+        if (ret < 0)
+                goto out;
+        if (A.have_status && !(A.status.have & SA_STATUS_VM_RSS) && A.smaps.n == 0) {
+                ret = -ENODATA;
+                sa_warn(a->ctx, "PID %d has no address space to audit (a kernel thread or a zombie)", (int) a->pid);
+                goto out;
+        }
+        r->status = A.status;
+        r->have_status = A.have_status;
+        snprintf(r->comm, sizeof(r->comm), "%s", A.status.name);
+        (void) sa_vmstat_read(a->ctx, &r->vmstat);
+        load_numa_state(a);
+
+        ret = sa_walker_new(a->ctx, a->pid, a->opts ? a->opts->flags : 0, &a->walker);
+        if (ret < 0) {
+                sa_warn(a->ctx, "PID %d: cannot open %s/%d/pagemap: %s", (int) a->pid, a->ctx->proc_root,
+                        (int) a->pid, strerror(-ret));
+                goto out;
+        }
+        sa_account_rules_init(a->ctx, sa_walker_mode(a->walker), &a->rules);
+
+        for (unsigned pass = 0; pass < max_passes; pass++) {
+                r->passes = pass + 1;
+                ret = run_pass(a, pass, &A, &B);
+                if (ret == -ESRCH || (ret < 0 && target_gone(a)))
+                        break;
+                if (ret < 0)
+                        goto out;
+                /* PAGEMAP_SCAN support is learned by trying it */
+                r->walk_mode = sa_walker_mode(a->walker);
+                views_done(&A);
+                A = B;
+                memset(&B, 0, sizeof(B));
+                if (all_done(a))
+                        break;
+        }
+        if (ret == -ESRCH || target_gone(a)) {
+                r->error = strdup("process exited during the audit");
+                r->verdict = SMAPSAUDIT_INCONCLUSIVE;
+                ret = r->error ? 0 : -ENOMEM;
+                goto out;
+        }
+        drop_vanished(a);
+        describe_mode(a);
+        decide_verdict(a);
+        ret = 0;
+out:
+        views_done(&A);
+        views_done(&B);
+        return ret;
+}
+
+static uint64_t thread_cpu_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+_export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const struct smapsaudit_audit_opts *opts,
+                                  struct smapsaudit_report **ret) {
+        struct audit a = { .ctx = ctx, .pid = pid, .opts = opts, .pidfd = -1 };
+        struct sa_freeze *frozen = NULL;
+        uint64_t cpu0 = thread_cpu_usec();
+        int r;
+
+        if (pid <= 0)
+                return -EINVAL;
+        if (ctx->live) {
+                r = start_time_of(ctx, pid, &a.start_time);
+                if (r < 0)
+                        return r == -ENOENT ? -ESRCH : r;
+                a.pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        }
+        r = sa_report_new(pid, &a.r);
+        if (r < 0)
+                goto out;
+        snprintf(a.r->kernel, sizeof(a.r->kernel), "%s", sa_kernel_get(ctx)->release);
+        a.r->mapcount = sa_kernel_get(ctx)->mapcount;
+
+        if (opts && (opts->flags & SMAPSAUDIT_AUDIT_FREEZE)) {
+                if (!ctx->live) {
+                        r = -EINVAL;
+                        sa_warn(ctx, "--freeze needs a live process, not files below %s", ctx->proc_root);
+                        goto out;
+                }
+                r = sa_freeze(pid, &frozen);
+                if (r < 0) {
+                        if (r == -EBUSY)
+                                sa_warn(ctx, "PID %d is already being traced: cannot freeze it", (int) pid);
+                        else
+                                sa_warn(ctx, "PID %d: cannot freeze: %s", (int) pid, strerror(-r));
+                        goto out;
+                }
+                a.r->frozen = true;
+        }
+        r = audit_run(&a);
+        if (frozen)
+                sa_thaw(frozen);
+        if (r < 0)
+                goto out;
+        a.r->cpu_usec = thread_cpu_usec() - cpu0;
+        *ret = TAKE_PTR(a.r);
+out:
+        smapsaudit_report_unref(a.r);
+        sa_walker_free(a.walker);
+        free(a.track);
+        if (a.pidfd >= 0)
+                close(a.pidfd);
+        return r;
+}

@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Capture: the accounting state of one process, laid out like /proc and
+ * /sys below a directory, so that an audit with proc root DIR/proc and sys
+ * root DIR/sys reproduces it offline (replaying a kernel bug on any
+ * machine). pagemap, kpageflags and kpagecount become sparse files that
+ * hold only the entries the process maps.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+#include "missing.h"
+
+#define CHUNK 32768u
+
+static int mkdir_p(const char *path) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *s = '/';
+        }
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                return negative_errno();
+        return 0;
+}
+
+static int write_file(const char *dir, const char *name, const char *data, size_t len) {
+        _cleanup_free_ char *path = NULL, *parent = NULL;
+        _cleanup_close_ int fd = -1;
+        char *slash;
+        int r;
+
+        if (asprintf(&path, "%s/%s", dir, name) < 0)
+                return -ENOMEM;
+        parent = strdup(path);
+        if (!parent)
+                return -ENOMEM;
+        slash = strrchr(parent, '/');
+        *slash = 0;
+        r = mkdir_p(parent);
+        if (r < 0)
+                return r;
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return negative_errno();
+        while (len > 0) {
+                ssize_t n = write(fd, data, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                data += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+/* Copies src (absolute) to dir/name; a missing optional file is skipped. */
+static int copy_file(const char *src, const char *dir, const char *name) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = sa_read_file(src, &buf, &len);
+        if (r == -ENOENT || r == -EACCES || r == -EPERM || r == -EINVAL)
+                return 0;
+        if (r < 0)
+                return r;
+        return write_file(dir, name, buf, len);
+}
+
+static int copy_proc(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir, const char *name) {
+        _cleanup_free_ char *src = NULL, *dst = NULL;
+
+        if (sa_proc_path(ctx, pid, name, &src) < 0)
+                return -ENOMEM;
+        if (pid > 0 ? asprintf(&dst, "proc/%d/%s", (int) pid, name) < 0 : asprintf(&dst, "proc/%s", name) < 0)
+                return -ENOMEM;
+        return copy_file(src, dir, dst);
+}
+
+static int copy_sys(struct smapsaudit_ctx *ctx, const char *dir, const char *name) {
+        _cleanup_free_ char *src = NULL, *dst = NULL;
+
+        if (sa_sys_path(ctx, name, &src) < 0 || asprintf(&dst, "sys/%s", name) < 0)
+                return -ENOMEM;
+        return copy_file(src, dir, dst);
+}
+
+/* The node → memory block links, as empty directories: only names matter. */
+static int copy_node_map(struct smapsaudit_ctx *ctx, const char *dir) {
+        _cleanup_free_ char *src = NULL;
+        DIR *d, *nd;
+        struct dirent *de, *me;
+        int r = 0;
+
+        if (sa_sys_path(ctx, "devices/system/node", &src) < 0)
+                return -ENOMEM;
+        d = opendir(src);
+        if (!d)
+                return 0;
+        while (r >= 0 && (de = readdir(d))) {
+                _cleanup_free_ char *sub = NULL;
+                if (strncmp(de->d_name, "node", 4) != 0 || asprintf(&sub, "%s/%s", src, de->d_name) < 0)
+                        continue;
+                nd = opendir(sub);
+                if (!nd)
+                        continue;
+                while (r >= 0 && (me = readdir(nd))) {
+                        _cleanup_free_ char *dst = NULL;
+                        if (strncmp(me->d_name, "memory", 6) != 0 || !me->d_name[6] ||
+                            strspn(me->d_name + 6, "0123456789") != strlen(me->d_name + 6))
+                                continue;
+                        if (asprintf(&dst, "%s/sys/devices/system/node/%s/%s", dir, de->d_name, me->d_name) < 0)
+                                r = -ENOMEM;
+                        else
+                                r = mkdir_p(dst);
+                }
+                closedir(nd);
+                if (r >= 0) {
+                        _cleanup_free_ char *nodedir = NULL;
+                        if (asprintf(&nodedir, "%s/sys/devices/system/node/%s", dir, de->d_name) < 0)
+                                r = -ENOMEM;
+                        else
+                                r = mkdir_p(nodedir);
+                }
+        }
+        closedir(d);
+        return r;
+}
+
+static int open_out(const char *dir, const char *name) {
+        _cleanup_free_ char *path = NULL;
+        int fd;
+
+        if (asprintf(&path, "%s/%s", dir, name) < 0)
+                return -ENOMEM;
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+static int pwrite_all(int fd, const void *buf, size_t len, off_t off) {
+        while (len > 0) {
+                ssize_t n = pwrite(fd, buf, len, off);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                buf = (const char *) buf + n;
+                len -= (size_t) n;
+                off += n;
+        }
+        return 0;
+}
+
+/* The frames of a 2 MiB-aligned block around each mapped PFN: a THP's head comes along. */
+static int copy_frames(struct smapsaudit_ctx *ctx, const uint64_t *pme, size_t n, int kpf_out, int kpc_out,
+                       uint64_t *last_block) {
+        uint64_t flags[SA_PMD_PAGES], counts[SA_PMD_PAGES];
+        int r;
+
+        r = sa_kpage_open(ctx);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                uint64_t pfn = pme[i] & PM_PFN_MASK, block = pfn / SA_PMD_PAGES;
+                off_t off = (off_t) (block * SA_PMD_PAGES * sizeof(uint64_t));
+                ssize_t a, b;
+
+                if (!(pme[i] & PM_PRESENT) || pfn == 0 || block == *last_block)
+                        continue;
+                *last_block = block;
+                a = sa_pread_full(ctx->kpageflags_fd, flags, sizeof(flags), off);
+                b = sa_pread_full(ctx->kpagecount_fd, counts, sizeof(counts), off);
+                if (a <= 0 || b <= 0)
+                        continue;
+                r = pwrite_all(kpf_out, flags, (size_t) a, off);
+                if (r >= 0)
+                        r = pwrite_all(kpc_out, counts, (size_t) b, off);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int capture_pages(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir, const struct sa_smaps *s) {
+        _cleanup_close_ int in = -1, out = -1, kpf = -1, kpc = -1;
+        _cleanup_free_ uint64_t *buf = malloc(CHUNK * sizeof(uint64_t));
+        _cleanup_free_ char *name = NULL;
+        uint64_t last_block = UINT64_MAX;
+        int r;
+
+        if (!buf)
+                return -ENOMEM;
+        in = sa_open_pid_file(ctx, pid, "pagemap", O_RDONLY);
+        if (in < 0)
+                return in;
+        if (asprintf(&name, "proc/%d/pagemap", (int) pid) < 0)
+                return -ENOMEM;
+        out = open_out(dir, name);
+        kpf = open_out(dir, "proc/kpageflags");
+        kpc = open_out(dir, "proc/kpagecount");
+        if (out < 0 || kpf < 0 || kpc < 0)
+                return out < 0 ? out : kpf < 0 ? kpf : kpc;
+
+        for (size_t v = 0; v < s->n; v++) {
+                const struct sa_smaps_vma *vma = &s->vmas[v];
+                if (vma->start >= 0x800000000000ULL)
+                        continue;
+                for (uint64_t a = vma->start; a < vma->end;) {
+                        size_t n = (size_t) MIN((uint64_t) CHUNK, (vma->end - a) / SA_PAGE_SIZE);
+                        off_t off = (off_t) (a / SA_PAGE_SIZE * sizeof(uint64_t));
+                        ssize_t got = sa_pread_full(in, buf, n * sizeof(uint64_t), off);
+                        bool any = false;
+
+                        if (got < 0)
+                                return (int) got;
+                        n = (size_t) got / sizeof(uint64_t);
+                        for (size_t i = 0; i < n && !any; i++)
+                                any = buf[i] != 0;
+                        if (any) {
+                                r = pwrite_all(out, buf, n * sizeof(uint64_t), off);
+                                if (r < 0)
+                                        return r;
+                                r = copy_frames(ctx, buf, n, kpf, kpc, &last_block);
+                                if (r < 0 && r != -EACCES && r != -EPERM)
+                                        return r;
+                        }
+                        if (n == 0)
+                                break;
+                        a += n * SA_PAGE_SIZE;
+                }
+        }
+        return 0;
+}
+
+_export_ int smapsaudit_capture_pid(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir) {
+        static const char *const pid_files[] = {
+                "smaps", "smaps_rollup", "status", "numa_maps", "ksm_stat", "ksm_merging_pages", "stat",
+                "sched", "maps", "comm",
+        };
+        static const char *const proc_files[] = {
+                "vmstat", "swaps", "meminfo", "sys/kernel/osrelease", "sys/kernel/numa_balancing", "config.gz",
+        };
+        static const char *const sys_files[] = {
+                "devices/system/memory/block_size_bytes", "devices/system/cpu/possible",
+                "kernel/mm/transparent_hugepage/enabled", "kernel/mm/ksm/run", "kernel/mm/ksm/pages_to_scan",
+                "kernel/mm/ksm/sleep_millisecs", "kernel/mm/ksm/max_page_sharing", "kernel/mm/ksm/use_zero_pages",
+                "kernel/mm/ksm/merge_across_nodes", "kernel/mm/ksm/pages_shared", "kernel/mm/ksm/pages_sharing",
+                "kernel/mm/ksm/pages_unshared", "kernel/mm/ksm/pages_volatile", "kernel/mm/ksm/pages_scanned",
+                "kernel/mm/ksm/full_scans", "kernel/mm/ksm/stable_node_chains", "kernel/mm/ksm/stable_node_dups",
+                "kernel/mm/ksm/ksm_zero_pages", "kernel/mm/ksm/general_profit",
+        };
+        _cleanup_free_ char *smaps = NULL, *piddir = NULL;
+        struct sa_smaps s = {};
+        int r;
+
+        r = sa_read_pid_file(ctx, pid, "smaps", &smaps, NULL);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        r = sa_smaps_parse(smaps, &s);
+        if (r < 0)
+                return r;
+        if (asprintf(&piddir, "%s/proc/%d", dir, (int) pid) < 0) {
+                r = -ENOMEM;
+                goto out;
+        }
+        r = mkdir_p(piddir);
+        if (r < 0)
+                goto out;
+        /* pages first, then the views: the replay then sees views no older than the pages */
+        r = capture_pages(ctx, pid, dir, &s);
+        if (r < 0)
+                goto out;
+        for (size_t i = 0; i < ELEMENTSOF(pid_files); i++) {
+                r = copy_proc(ctx, pid, dir, pid_files[i]);
+                if (r < 0)
+                        goto out;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(proc_files); i++) {
+                r = copy_proc(ctx, 0, dir, proc_files[i]);
+                if (r < 0)
+                        goto out;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(sys_files); i++) {
+                r = copy_sys(ctx, dir, sys_files[i]);
+                if (r < 0)
+                        goto out;
+        }
+        r = copy_node_map(ctx, dir);
+out:
+        sa_smaps_done(&s);
+        return r;
+}

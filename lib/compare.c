@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Why something is a finding: the kernel's number against the walk's range,
+ * field by field, with the bounds ACCOUNTING.md documents, and the
+ * explanation that names the known kernel bug where the pattern fits.
+ * Whether a disagreement survives the noise is audit.c's business.
+ */
+#include <inttypes.h>
+
+#include "internal.h"
+
+static enum smapsaudit_verdict judge(uint64_t kernel, uint64_t lo, uint64_t hi) {
+        if (kernel < lo)
+                return SMAPSAUDIT_UNDER_ACCOUNTED;
+        if (kernel > hi)
+                return SMAPSAUDIT_OVER_ACCOUNTED;
+        return SMAPSAUDIT_CONSISTENT;
+}
+
+static void set_cmp(struct sa_field_cmp *c, uint64_t kernel_kb, uint64_t lo_kb, uint64_t hi_kb, uint64_t slack_kb) {
+        c->judged = true;
+        c->kernel_kb = kernel_kb;
+        c->walk_lo_kb = lo_kb;
+        c->walk_hi_kb = hi_kb;
+        c->verdict = judge(kernel_kb, lo_kb > slack_kb ? lo_kb - slack_kb : 0, hi_kb + slack_kb);
+}
+
+static uint64_t kernel_value(const struct sa_smaps_vma *k, enum sa_field f, bool *have) {
+        switch (f) {
+        case SA_SHARED:
+                *have = (k->have & (1ULL << SA_SHARED_CLEAN)) && (k->have & (1ULL << SA_SHARED_DIRTY));
+                return k->kb[SA_SHARED_CLEAN] + k->kb[SA_SHARED_DIRTY];
+        case SA_PRIVATE:
+                *have = (k->have & (1ULL << SA_PRIVATE_CLEAN)) && (k->have & (1ULL << SA_PRIVATE_DIRTY));
+                return k->kb[SA_PRIVATE_CLEAN] + k->kb[SA_PRIVATE_DIRTY];
+        default:
+                *have = f < _SA_SMAPS_FIELD_MAX && (k->have & (1ULL << f));
+                return *have ? k->kb[f] : 0;
+        }
+}
+
+/* Fields whose kernel value is the same in both reads around the walk. */
+uint64_t sa_stable_fields(const struct sa_smaps_vma *a, const struct sa_smaps_vma *b) {
+        uint64_t m = 0;
+
+        for (unsigned f = 0; f <= SA_PRIVATE; f++) {
+                bool ha, hb;
+                if (kernel_value(a, f, &ha) == kernel_value(b, f, &hb) && ha == hb)
+                        m |= 1ULL << f;
+        }
+        return m;
+}
+
+/* Compare one VMA's smaps with its walk; fields not in stable are not judged. */
+void sa_compare_vma(struct sa_vma_report *v, uint64_t stable, bool nodes) {
+        v->verdict = SMAPSAUDIT_CONSISTENT;
+        memset(v->cmp, 0, sizeof(v->cmp));
+        for (unsigned f = 0; f <= SA_PRIVATE; f++) {
+                bool have;
+                uint64_t kv = kernel_value(&v->kernel, f, &have);
+
+                if (!have || sa_fields[f].rollup_only || !(stable & (1ULL << f)))
+                        continue;
+                set_cmp(&v->cmp[f], kv, sa_field_to_kb(f, v->walk.f[f].lo), sa_field_to_kb(f, v->walk.f[f].hi), 0);
+                if (v->cmp[f].verdict == SMAPSAUDIT_UNDER_ACCOUNTED)
+                        v->verdict = SMAPSAUDIT_UNDER_ACCOUNTED;
+                else if (v->cmp[f].verdict == SMAPSAUDIT_OVER_ACCOUNTED && v->verdict == SMAPSAUDIT_CONSISTENT)
+                        v->verdict = SMAPSAUDIT_OVER_ACCOUNTED;
+        }
+
+        /* numa_maps: pages per node, in the VMA's page size; ours are 4 KiB pages */
+        v->numa_judged = false;
+        v->numa_verdict = SMAPSAUDIT_CONSISTENT;
+        if (!nodes || !v->have_numa_kernel || v->walk.numa_unknown_pages || v->walk.migration_pages)
+                return;
+        v->numa_judged = true;
+        for (size_t i = 0; i < v->n_numa_kernel; i++) {
+                uint64_t walk = 0;
+                for (size_t j = 0; j < v->walk.n_nodes; j++)
+                        if (v->walk.nodes[j].node == v->numa_kernel[i].node)
+                                walk = v->walk.nodes[j].pages;
+                if (v->numa_kernel[i].pages != walk)
+                        v->numa_verdict = v->numa_kernel[i].pages < walk ? SMAPSAUDIT_UNDER_ACCOUNTED
+                                                                         : SMAPSAUDIT_OVER_ACCOUNTED;
+        }
+        for (size_t j = 0; j < v->walk.n_nodes; j++) {
+                bool found = false;
+                for (size_t i = 0; i < v->n_numa_kernel; i++)
+                        found |= v->numa_kernel[i].node == v->walk.nodes[j].node;
+                if (!found && v->walk.nodes[j].pages)
+                        v->numa_verdict = SMAPSAUDIT_UNDER_ACCOUNTED;
+        }
+        if (v->numa_verdict == SMAPSAUDIT_UNDER_ACCOUNTED)
+                v->verdict = SMAPSAUDIT_UNDER_ACCOUNTED;
+        else if (v->numa_verdict == SMAPSAUDIT_OVER_ACCOUNTED && v->verdict == SMAPSAUDIT_CONSISTENT)
+                v->verdict = SMAPSAUDIT_OVER_ACCOUNTED;
+}
+
+/* Bit per field that disagrees, low half under-, high half over-accounted. */
+uint64_t sa_disagreements(const struct sa_field_cmp *cmp, size_t n) {
+        uint64_t m = 0;
+
+        for (size_t f = 0; f < n && f < 32; f++) {
+                if (!cmp[f].judged)
+                        continue;
+                if (cmp[f].verdict == SMAPSAUDIT_UNDER_ACCOUNTED)
+                        m |= 1ULL << f;
+                else if (cmp[f].verdict == SMAPSAUDIT_OVER_ACCOUNTED)
+                        m |= 1ULL << (f + 32);
+        }
+        return m;
+}
+
+void sa_compare_totals(struct smapsaudit_report *r, const struct sa_smaps_vma *rollup, const struct sa_smaps_vma *smaps_sum,
+                       uint64_t pss_slack_kb, const struct sa_acc *walk, const struct sa_status *st,
+                       const struct sa_kernel *k) {
+        uint64_t slack_kb;
+
+        memset(r->rollup_cmp, 0, sizeof(r->rollup_cmp));
+        memset(r->status_cmp, 0, sizeof(r->status_cmp));
+        for (unsigned f = 0; f <= SA_PRIVATE; f++) {
+                struct sa_total *t = &r->totals[f];
+                bool have_r = false, have_s = false;
+                uint64_t rv = rollup ? kernel_value(rollup, f, &have_r) : 0;
+                uint64_t sv = smaps_sum ? kernel_value(smaps_sum, f, &have_s) : 0;
+
+                t->walk_lo_kb = sa_field_to_kb(f, walk->f[f].lo);
+                t->walk_hi_kb = sa_field_to_kb(f, walk->f[f].hi);
+                t->have_kernel = have_r;
+                t->kernel_kb = rv;
+                t->have_smaps_sum = have_s;
+                t->smaps_sum_kb = sv;
+                if (!have_r)
+                        continue;
+                if (sa_fields[f].rollup_only)
+                        /* no per-VMA line to sum: the rollup answers to the walk */
+                        set_cmp(&r->rollup_cmp[f], rv, t->walk_lo_kb, t->walk_hi_kb, 0);
+                else if (have_s)
+                        /* per-VMA PSS lines are truncated before they are summed */
+                        set_cmp(&r->rollup_cmp[f], rv, sv,
+                                sv + (sa_fields[f].unit == SA_UNIT_PSS ? pss_slack_kb : 0), 0);
+        }
+        if (!st)
+                return;
+        {
+                static const struct {
+                        enum sa_field f;
+                        size_t off;
+                        uint64_t have;
+                } map[] = {
+                        { SA_ST_RSS, offsetof(struct sa_status, vm_rss), SA_STATUS_VM_RSS },
+                        { SA_ST_RSS_ANON, offsetof(struct sa_status, rss_anon), SA_STATUS_RSS_ANON },
+                        { SA_ST_RSS_FILE, offsetof(struct sa_status, rss_file), SA_STATUS_RSS_FILE },
+                        { SA_ST_RSS_SHMEM, offsetof(struct sa_status, rss_shmem), SA_STATUS_RSS_SHMEM },
+                        { SA_ST_SWAP, offsetof(struct sa_status, vm_swap), SA_STATUS_VM_SWAP },
+                        { SA_ST_HUGETLB, offsetof(struct sa_status, hugetlb), SA_STATUS_HUGETLB },
+                };
+                slack_kb = sa_kernel_status_slack_pages(k, (unsigned) MAX(st->threads, 1)) * 4;
+                for (size_t i = 0; i < ELEMENTSOF(map); i++) {
+                        struct sa_total *t = &r->totals[map[i].f];
+                        int64_t v;
+
+                        t->walk_lo_kb = sa_field_to_kb(map[i].f, walk->f[map[i].f].lo);
+                        t->walk_hi_kb = sa_field_to_kb(map[i].f, walk->f[map[i].f].hi);
+                        if (!(st->have & map[i].have))
+                                continue;
+                        memcpy(&v, (const char *) st + map[i].off, sizeof(v));
+                        t->have_status = true;
+                        t->status_kb = (uint64_t) MAX(v, 0);
+                        /* the rollup's VmRSS-equivalent is Rss: keep it beside */
+                        set_cmp(&r->status_cmp[map[i].f], t->status_kb, t->walk_lo_kb, t->walk_hi_kb,
+                                map[i].f == SA_ST_SWAP || map[i].f == SA_ST_HUGETLB ? 0 : slack_kb);
+                }
+                r->status_slack_kb = slack_kb;
+        }
+}
+
+static void explain(char *buf, size_t size, const struct smapsaudit_report *r, const char *source, enum sa_field f,
+                    enum smapsaudit_verdict kind, unsigned tags, uint64_t kernel_kb, uint64_t lo_kb, uint64_t hi_kb) {
+        const char *dir = kind == SMAPSAUDIT_UNDER_ACCOUNTED ? "below" : "above";
+        const char *what = f < _SA_FIELD_MAX ? sa_fields[f].name : "pages per node";
+        size_t len;
+
+        if (lo_kb == hi_kb)
+                len = (size_t) snprintf(buf, size, "%s reports %s %" PRIu64 " kB, %s the %" PRIu64 " kB that pagemap, kpageflags and kpagecount give",
+                                        source, what, kernel_kb, dir, lo_kb);
+        else
+                len = (size_t) snprintf(buf, size, "%s reports %s %" PRIu64 " kB, %s the %" PRIu64 "–%" PRIu64 " kB the walk allows",
+                                        source, what, kernel_kb, dir, lo_kb, hi_kb);
+        if (len >= size)
+                return;
+        if (streq(source, "smaps") && kind == SMAPSAUDIT_UNDER_ACCOUNTED && (tags & SMAPSAUDIT_TAG_THP) &&
+            (tags & (SMAPSAUDIT_TAG_PROT_NONE | SMAPSAUDIT_TAG_NUMA_HINTED))) {
+                const struct sa_total *rss = &r->totals[SA_RSS], *st = &r->totals[SA_ST_RSS];
+                len += (size_t) snprintf(buf + len, size - len,
+                        "; PMD-mapped THPs in a %s VMA are missing, the pattern of the 6.1–6.4 bug where smaps skipped protnone PMDs (474098edac26, fixed by d74943a2f3cd and 8b9c1cc0418a)",
+                        (tags & SMAPSAUDIT_TAG_PROT_NONE) ? "PROT_NONE" : "NUMA-hinted");
+                if (len < size && rss->have_kernel && st->have_status)
+                        snprintf(buf + len, size - len,
+                                 "; smaps_rollup Rss %" PRIu64 " kB vs status VmRSS %" PRIu64 " kB (walk %" PRIu64 " kB)",
+                                 rss->kernel_kb, st->status_kb, rss->walk_lo_kb);
+        } else if (streq(source, "smaps_rollup") && kind == SMAPSAUDIT_UNDER_ACCOUNTED) {
+                snprintf(buf + len, size - len,
+                         "; the rollup is below the sum of the per-VMA smaps read around it: the 6.1–6.9 bug where smaps_rollup skipped VMAs after dropping a contended mmap_lock (c4c84f06285e, fixed by 6d065f507d82)");
+        } else if (streq(source, "status")) {
+                snprintf(buf + len, size - len, " (allowing %" PRIu64 " kB of counter lag for kernel %s)",
+                         r->status_slack_kb, r->kernel);
+        }
+}
+
+static int add_finding(struct smapsaudit_report *r, const char *source, enum sa_field f, const char *field_name,
+                       const struct sa_field_cmp *c, uint64_t start, uint64_t end, unsigned tags) {
+        char why[768];
+        struct smapsaudit_finding fd = {
+                .kind = c->verdict,
+                .field = field_name,
+                .source = source,
+                .vma_start = start,
+                .vma_end = end,
+                .kernel_kb = (int64_t) c->kernel_kb,
+                .walk_kb = (int64_t) (c->verdict == SMAPSAUDIT_UNDER_ACCOUNTED ? c->walk_lo_kb : c->walk_hi_kb),
+                .tags = tags,
+                .explanation = why,
+        };
+
+        fd.delta_kb = fd.kernel_kb - fd.walk_kb;
+        explain(why, sizeof(why), r, source, f, c->verdict, tags, c->kernel_kb, c->walk_lo_kb, c->walk_hi_kb);
+        return sa_report_add_finding(r, &fd);
+}
+
+int sa_findings_from_vma(struct smapsaudit_report *r, const struct sa_vma_report *v, uint64_t confirmed) {
+        int ret;
+
+        for (unsigned f = 0; f <= SA_PRIVATE; f++) {
+                if (!(confirmed & ((1ULL << f) | (1ULL << (f + 32)))) || !v->cmp[f].judged ||
+                    v->cmp[f].verdict == SMAPSAUDIT_CONSISTENT)
+                        continue;
+                ret = add_finding(r, "smaps", f, sa_fields[f].name, &v->cmp[f], v->kernel.start, v->kernel.end, v->tags);
+                if (ret < 0)
+                        return ret;
+        }
+        if (v->numa_judged && v->numa_verdict != SMAPSAUDIT_CONSISTENT && (confirmed & (1ULL << 31))) {
+                uint64_t k = 0, w = 0;
+                struct sa_field_cmp c = { .judged = true, .verdict = v->numa_verdict };
+                for (size_t i = 0; i < v->n_numa_kernel; i++)
+                        k += v->numa_kernel[i].pages;
+                for (size_t j = 0; j < v->walk.n_nodes; j++)
+                        w += v->walk.nodes[j].pages;
+                c.kernel_kb = k * 4;
+                c.walk_lo_kb = c.walk_hi_kb = w * 4;
+                ret = add_finding(r, "numa_maps", _SA_FIELD_MAX, "N", &c, v->kernel.start, v->kernel.end, v->tags);
+                if (ret < 0)
+                        return ret;
+        }
+        return 0;
+}
+
+int sa_findings_from_totals(struct smapsaudit_report *r, uint64_t confirmed_rollup, uint64_t confirmed_status) {
+        int ret;
+
+        for (unsigned f = 0; f < _SA_FIELD_MAX && f < 31; f++) {
+                const struct sa_field_cmp *c = &r->rollup_cmp[f];
+                if (c->judged && c->verdict != SMAPSAUDIT_CONSISTENT &&
+                    (confirmed_rollup & ((1ULL << f) | (1ULL << (f + 32))))) {
+                        ret = add_finding(r, "smaps_rollup", f, sa_fields[f].name, c, 0, 0, 0);
+                        if (ret < 0)
+                                return ret;
+                }
+                c = &r->status_cmp[f];
+                if (c->judged && c->verdict != SMAPSAUDIT_CONSISTENT &&
+                    (confirmed_status & ((1ULL << f) | (1ULL << (f + 32))))) {
+                        ret = add_finding(r, "status", f, sa_fields[f].name, c, 0, 0, 0);
+                        if (ret < 0)
+                                return ret;
+                }
+        }
+        return 0;
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What the rules depend on: the kernel release (read below the proc root,
+ * so a capture carries the release it was taken on) and its config.
+ */
+#include <sys/utsname.h>
+#include <zlib.h>
+
+#include "internal.h"
+
+int sa_kernel_parse_release(const char *release, unsigned *major, unsigned *minor, unsigned *patch) {
+        unsigned a = 0, b = 0, c = 0;
+
+        if (sscanf(release, "%u.%u.%u", &a, &b, &c) < 2)
+                return -EINVAL;
+        *major = a;
+        *minor = b;
+        *patch = c;
+        return 0;
+}
+
+bool sa_kernel_at_least(const struct sa_kernel *k, unsigned major, unsigned minor) {
+        return k->major > major || (k->major == major && k->minor >= minor);
+}
+
+/*
+ * CONFIG_NO_PAGE_MAPCOUNT (6.15+) changes how smaps computes PSS and the
+ * shared/private split. /proc/config.gz says which; without it the
+ * default (per-page mapcount) is assumed and the report says so.
+ */
+static void detect_mapcount(struct smapsaudit_ctx *ctx, struct sa_kernel *k) {
+        _cleanup_free_ char *p = NULL;
+        char line[256];
+        gzFile f;
+
+        k->mapcount = SA_MAPCOUNT_PRECISE;
+        k->mapcount_known = !sa_kernel_at_least(k, 6, 15);
+        if (k->mapcount_known || sa_proc_path(ctx, 0, "config.gz", &p) < 0)
+                return;
+        f = gzopen(p, "rb");
+        if (!f)
+                return;
+        while (gzgets(f, line, sizeof(line))) {
+                if (startswith(line, "CONFIG_NO_PAGE_MAPCOUNT=y")) {
+                        k->mapcount = SA_MAPCOUNT_AVERAGE;
+                        k->mapcount_known = true;
+                        break;
+                }
+                if (startswith(line, "CONFIG_PAGE_MAPCOUNT=y") ||
+                    startswith(line, "# CONFIG_NO_PAGE_MAPCOUNT is not set"))
+                        k->mapcount_known = true;
+        }
+        gzclose(f);
+}
+
+static unsigned count_cpus(struct smapsaudit_ctx *ctx) {
+        _cleanup_free_ char *buf = NULL;
+        unsigned n = 0, a, b;
+        const char *s;
+
+        if (sa_read_sys_file(ctx, "devices/system/cpu/possible", &buf, NULL) < 0)
+                return ctx->live ? (unsigned) MAX(1L, sysconf(_SC_NPROCESSORS_CONF)) : 1;
+        for (s = buf; *s;) {
+                int used = 0;
+                if (sscanf(s, "%u-%u%n", &a, &b, &used) == 2 && used > 0 && b >= a)
+                        n += b - a + 1;
+                else if (sscanf(s, "%u%n", &a, &used) == 1 && used > 0)
+                        n++;
+                else
+                        break;
+                s += used;
+                if (*s != ',')
+                        break;
+                s++;
+        }
+        return MAX(n, 1u);
+}
+
+const struct sa_kernel *sa_kernel_get(struct smapsaudit_ctx *ctx) {
+        struct sa_kernel *k = &ctx->kernel;
+        _cleanup_free_ char *buf = NULL;
+
+        if (ctx->kernel_loaded)
+                return k;
+        memset(k, 0, sizeof(*k));
+        if (sa_read_proc_file(ctx, "sys/kernel/osrelease", &buf, NULL) >= 0) {
+                buf[strcspn(buf, "\n")] = 0;
+                snprintf(k->release, sizeof(k->release), "%s", buf);
+        } else if (ctx->live) {
+                struct utsname u;
+                if (uname(&u) == 0)
+                        snprintf(k->release, sizeof(k->release), "%s", u.release);
+        }
+        if (!k->release[0])
+                snprintf(k->release, sizeof(k->release), "unknown");
+        (void) sa_kernel_parse_release(k->release, &k->major, &k->minor, &k->patch);
+        detect_mapcount(ctx, k);
+        k->nr_cpus = count_cpus(ctx);
+        ctx->kernel_loaded = true;
+        return k;
+}
+
+/*
+ * status RSS counters are not read from the page tables (ACCOUNTING.md §4):
+ * up to 6.1 each thread caches up to TASK_RSS_EVENTS_THRESH (64) events
+ * before folding them into the mm; 6.2–6.15 read a percpu_counter without
+ * summing it, off by up to one batch (max(32, 2·nr_cpus)) per CPU; 6.16
+ * sums it exactly (82241a83cd15).
+ */
+uint64_t sa_kernel_status_slack_pages(const struct sa_kernel *k, unsigned threads) {
+        if (sa_kernel_at_least(k, 6, 16))
+                return 0;
+        if (sa_kernel_at_least(k, 6, 2))
+                return (uint64_t) k->nr_cpus * MAX(32u, 2 * k->nr_cpus);
+        /* a fault can add a few events past the threshold before the sync */
+        return (uint64_t) MAX(threads, 1u) * (64 + 16);
+}

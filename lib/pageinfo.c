@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The PFN join: kpageflags and kpagecount for the frames a batch maps, and
+ * the NUMA node of each frame. Frames are sorted and read in windows of
+ * nearby PFNs, one pread per window per file (a THP is one window of 512),
+ * never one per page: on 6.18 each kpageflags entry costs a folio
+ * snapshot, and a syscall per page would cost more than the walk.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <numa.h>
+
+#include "internal.h"
+#include "missing.h"
+
+/* Reading a few unneeded entries is cheaper than another syscall. */
+#define JOIN_GAP 16u
+#define JOIN_WINDOW 65536u
+
+struct pfn_ref {
+        uint64_t pfn;
+        size_t idx;
+};
+
+struct node_range {
+        uint64_t start, end; /* PFNs, end exclusive */
+        int node;
+};
+
+struct sa_node_map {
+        struct node_range *ranges;
+        size_t n;
+        int only_node;       /* >= 0: a single node holds all memory */
+        size_t last;
+};
+
+int sa_kpage_open(struct smapsaudit_ctx *ctx) {
+        _cleanup_free_ char *pf = NULL, *pc = NULL;
+        int r;
+
+        if (ctx->kpageflags_fd >= 0 && ctx->kpagecount_fd >= 0)
+                return 0;
+        if (ctx->kpageflags_fd == -2)
+                return ctx->kpage_errno;
+        r = sa_proc_path(ctx, 0, "kpageflags", &pf);
+        if (r < 0)
+                return r;
+        r = sa_proc_path(ctx, 0, "kpagecount", &pc);
+        if (r < 0)
+                return r;
+        ctx->kpageflags_fd = open(pf, O_RDONLY | O_CLOEXEC);
+        if (ctx->kpageflags_fd >= 0) {
+                ctx->kpagecount_fd = open(pc, O_RDONLY | O_CLOEXEC);
+                if (ctx->kpagecount_fd >= 0)
+                        return 0;
+        }
+        ctx->kpage_errno = negative_errno();
+        sa_warn(ctx, "cannot open %s: %s; Pss, KSM, the shared/private split and NUMA nodes need it "
+                "(root or CAP_SYS_ADMIN with read access)", ctx->kpageflags_fd < 0 ? pf : pc,
+                strerror(-ctx->kpage_errno));
+        if (ctx->kpageflags_fd >= 0)
+                close(ctx->kpageflags_fd);
+        ctx->kpageflags_fd = -2;
+        ctx->kpagecount_fd = -2;
+        return ctx->kpage_errno;
+}
+
+static int cmp_pfn(const void *a, const void *b) {
+        const struct pfn_ref *x = a, *y = b;
+        return x->pfn < y->pfn ? -1 : x->pfn > y->pfn;
+}
+
+/* Reads [first, first + n) of both files; a captured file may be short. */
+static int read_window(struct smapsaudit_ctx *ctx, uint64_t first, size_t n, uint64_t *flags, uint64_t *counts) {
+        off_t off = (off_t) (first * sizeof(uint64_t));
+        ssize_t a, b;
+
+        a = sa_pread_full(ctx->kpageflags_fd, flags, n * sizeof(uint64_t), off);
+        b = sa_pread_full(ctx->kpagecount_fd, counts, n * sizeof(uint64_t), off);
+        if (a < 0)
+                return (int) a;
+        if (b < 0)
+                return (int) b;
+        memset((char *) flags + a, 0, n * sizeof(uint64_t) - (size_t) a);
+        memset((char *) counts + b, 0, n * sizeof(uint64_t) - (size_t) b);
+        return 0;
+}
+
+int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, uint64_t *reads) {
+        _cleanup_free_ struct pfn_ref *refs = malloc(n * sizeof(*refs));
+        _cleanup_free_ uint64_t *flags = malloc(JOIN_WINDOW * sizeof(uint64_t));
+        _cleanup_free_ uint64_t *counts = malloc(JOIN_WINDOW * sizeof(uint64_t));
+        size_t m = 0;
+        bool sorted = true;
+
+        if (!refs || !flags || !counts)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                uint64_t pfn = pages[i].pme & PM_PFN_MASK;
+                if (!(pages[i].pme & PM_PRESENT) || pfn == 0)
+                        continue;
+                if (m > 0 && refs[m - 1].pfn > pfn)
+                        sorted = false;
+                refs[m++] = (struct pfn_ref) { pfn, i };
+        }
+        /* THP-backed and freshly faulted memory usually comes sorted already */
+        if (!sorted)
+                qsort(refs, m, sizeof(*refs), cmp_pfn);
+
+        for (size_t i = 0; i < m;) {
+                uint64_t first = refs[i].pfn;
+                size_t j = i + 1, span;
+                int r;
+
+                while (j < m && refs[j].pfn - refs[j - 1].pfn <= JOIN_GAP && refs[j].pfn - first < JOIN_WINDOW)
+                        j++;
+                span = (size_t) (refs[j - 1].pfn - first + 1);
+                r = read_window(ctx, first, span, flags, counts);
+                if (r < 0)
+                        return r;
+                (*reads)++;
+                for (size_t k = i; k < j; k++) {
+                        struct sa_page *p = &pages[refs[k].idx];
+                        p->kpf = flags[refs[k].pfn - first];
+                        p->kpc = counts[refs[k].pfn - first];
+                        p->node = sa_node_of_pfn(ctx, refs[k].pfn);
+                        p->joined = true;
+                }
+                i = j;
+        }
+        return 0;
+}
+
+/* ---------------------------------------------------------------- nodes */
+
+void sa_node_map_free(struct sa_node_map *m) {
+        if (!m)
+                return;
+        free(m->ranges);
+        free(m);
+}
+
+static int cmp_range(const void *a, const void *b) {
+        const struct node_range *x = a, *y = b;
+        return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/*
+ * /sys/devices/system/node/nodeN/memoryM links say which memory block
+ * (block_size_bytes each) belongs to which node: the same fact
+ * page_to_nid() gives numa_maps, read from the sys root so that captures
+ * carry it.
+ */
+static int load_node_map(struct smapsaudit_ctx *ctx, struct sa_node_map *m) {
+        _cleanup_free_ char *bs = NULL, *nodedir = NULL;
+        unsigned long long block_bytes;
+        DIR *d;
+        struct dirent *de;
+        int n_nodes = 0, last_node = -1;
+
+        if (sa_read_sys_file(ctx, "devices/system/memory/block_size_bytes", &bs, NULL) < 0 ||
+            sscanf(bs, "%llx", &block_bytes) != 1 || block_bytes < SA_PAGE_SIZE)
+                block_bytes = 0;
+        if (sa_sys_path(ctx, "devices/system/node", &nodedir) < 0)
+                return -ENOMEM;
+        d = opendir(nodedir);
+        if (!d)
+                return negative_errno();
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *sub = NULL;
+                DIR *nd;
+                struct dirent *me;
+                unsigned node;
+
+                if (sscanf(de->d_name, "node%u", &node) != 1)
+                        continue;
+                n_nodes++;
+                last_node = (int) node;
+                if (!block_bytes || asprintf(&sub, "%s/%s", nodedir, de->d_name) < 0)
+                        continue;
+                nd = opendir(sub);
+                if (!nd)
+                        continue;
+                while ((me = readdir(nd))) {
+                        unsigned long long block;
+                        struct node_range *nr;
+
+                        if (sscanf(me->d_name, "memory%llu", &block) != 1)
+                                continue;
+                        nr = realloc(m->ranges, (m->n + 1) * sizeof(*nr));
+                        if (!nr) {
+                                closedir(nd);
+                                closedir(d);
+                                return -ENOMEM;
+                        }
+                        m->ranges = nr;
+                        m->ranges[m->n++] = (struct node_range) {
+                                .start = block * (block_bytes / SA_PAGE_SIZE),
+                                .end = (block + 1) * (block_bytes / SA_PAGE_SIZE),
+                                .node = (int) node,
+                        };
+                }
+                closedir(nd);
+        }
+        closedir(d);
+        qsort(m->ranges, m->n, sizeof(*m->ranges), cmp_range);
+        /* libnuma knows the running system's topology even without memory blocks */
+        if (ctx->live && numa_available() >= 0 && numa_num_configured_nodes() == 1 && n_nodes <= 1)
+                m->only_node = n_nodes == 1 ? last_node : 0;
+        else
+                m->only_node = n_nodes == 1 ? last_node : -1;
+        if (m->n == 0 && m->only_node < 0)
+                return -ENOENT;
+        return 0;
+}
+
+static struct sa_node_map *node_map(struct smapsaudit_ctx *ctx) {
+        struct sa_node_map *m;
+
+        if (ctx->nodes)
+                return ctx->nodes->n || ctx->nodes->only_node >= 0 ? ctx->nodes : NULL;
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return NULL;
+        m->only_node = -1;
+        if (load_node_map(ctx, m) < 0) {
+                free(m->ranges);
+                m->ranges = NULL;
+                m->n = 0;
+                m->only_node = -1;
+                sa_info(ctx, "no NUMA node map below %s: numa_maps is not compared", ctx->sys_root);
+        }
+        ctx->nodes = m;
+        return m->n || m->only_node >= 0 ? m : NULL;
+}
+
+bool sa_nodes_available(struct smapsaudit_ctx *ctx) {
+        return node_map(ctx) != NULL;
+}
+
+int sa_node_of_pfn(struct smapsaudit_ctx *ctx, uint64_t pfn) {
+        struct sa_node_map *m = node_map(ctx);
+        size_t lo = 0, hi;
+
+        if (!m)
+                return -1;
+        if (m->n == 0)
+                return m->only_node;
+        if (m->last < m->n && pfn >= m->ranges[m->last].start && pfn < m->ranges[m->last].end)
+                return m->ranges[m->last].node;
+        hi = m->n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (pfn < m->ranges[mid].start)
+                        hi = mid;
+                else if (pfn >= m->ranges[mid].end)
+                        lo = mid + 1;
+                else {
+                        m->last = mid;
+                        return m->ranges[mid].node;
+                }
+        }
+        return m->only_node;
+}

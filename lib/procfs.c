@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * File access below the proc and sys roots. Everything the library reads
+ * goes through here, so a directory of captured files replaces a live
+ * procfs without any other code knowing.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+/* smaps of a process with a million VMAs is ~1 GiB; refuse beyond that. */
+#define READ_LIMIT (1024ULL * 1024 * 1024)
+
+static int read_fd(int fd, char **ret, size_t *ret_len) {
+        size_t size = 16384, len = 0;
+        _cleanup_free_ char *buf = malloc(size);
+
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n;
+
+                if (size - len < 4097) {
+                        char *nb;
+
+                        if (size >= READ_LIMIT)
+                                return -EFBIG;
+                        nb = realloc(buf, size * 2);
+                        if (!nb)
+                                return -ENOMEM;
+                        buf = nb;
+                        size *= 2;
+                }
+                n = read(fd, buf + len, size - len - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        buf[len] = 0;
+        if (ret_len)
+                *ret_len = len;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int sa_read_file_at(int dirfd, const char *name, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+        if (fd < 0)
+                return negative_errno();
+        return read_fd(fd, ret, ret_len);
+}
+
+int sa_read_file(const char *path, char **ret, size_t *ret_len) {
+        return sa_read_file_at(AT_FDCWD, path, ret, ret_len);
+}
+
+static int join(char **ret, const char *fmt, ...) _printf_(2, 3);
+static int join(char **ret, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(ret, fmt, ap);
+        va_end(ap);
+        return r < 0 ? -ENOMEM : 0;
+}
+
+int sa_proc_path(const struct smapsaudit_ctx *ctx, pid_t pid, const char *name, char **ret) {
+        if (pid > 0)
+                return join(ret, "%s/%d/%s", ctx->proc_root, (int) pid, name);
+        return join(ret, "%s/%s", ctx->proc_root, name);
+}
+
+int sa_sys_path(const struct smapsaudit_ctx *ctx, const char *name, char **ret) {
+        return join(ret, "%s/%s", ctx->sys_root, name);
+}
+
+int sa_read_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, char **ret, size_t *len) {
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        r = sa_proc_path(ctx, pid, name, &p);
+        if (r < 0)
+                return r;
+        return sa_read_file(p, ret, len);
+}
+
+int sa_read_proc_file(struct smapsaudit_ctx *ctx, const char *name, char **ret, size_t *len) {
+        return sa_read_pid_file(ctx, 0, name, ret, len);
+}
+
+int sa_read_sys_file(struct smapsaudit_ctx *ctx, const char *name, char **ret, size_t *len) {
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        r = sa_sys_path(ctx, name, &p);
+        if (r < 0)
+                return r;
+        return sa_read_file(p, ret, len);
+}
+
+int sa_read_sys_u64(struct smapsaudit_ctx *ctx, const char *name, uint64_t *ret) {
+        _cleanup_free_ char *buf = NULL;
+        int r;
+
+        r = sa_read_sys_file(ctx, name, &buf, NULL);
+        if (r < 0)
+                return r;
+        return sa_parse_u64(buf, ret) < 0 ? -EBADMSG : 0;
+}
+
+int sa_open_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, int flags) {
+        _cleanup_free_ char *p = NULL;
+        int r, fd;
+
+        r = sa_proc_path(ctx, pid, name, &p);
+        if (r < 0)
+                return r;
+        fd = open(p, flags | O_CLOEXEC | O_NOCTTY);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+ssize_t sa_pread_full(int fd, void *buf, size_t len, off_t off) {
+        size_t done = 0;
+
+        while (done < len) {
+                ssize_t n = pread(fd, (char *) buf + done, len - done, off + (off_t) done);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return done > 0 ? (ssize_t) done : negative_errno();
+                }
+                if (n == 0)
+                        break;
+                done += (size_t) n;
+        }
+        return (ssize_t) done;
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Which processes there are to audit (libproc2's pids API), and whether a
+ * caller may audit one: the daemon answers to any local user but must
+ * not audit for them what they could not ptrace-read themselves.
+ */
+#include <libproc2/pids.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+/* PF_KTHREAD from include/linux/sched.h: kernel threads have no mm */
+#define PF_KTHREAD 0x00200000UL
+
+static int cmp_rss(const void *a, const void *b) {
+        const struct smapsaudit_proc *x = a, *y = b;
+        return x->rss_kb < y->rss_kb ? 1 : x->rss_kb > y->rss_kb ? -1 : 0;
+}
+
+_export_ int smapsaudit_list_processes(struct smapsaudit_ctx *ctx, struct smapsaudit_proc **ret, size_t *n) {
+        enum pids_item items[] = { PIDS_ID_PID, PIDS_FLAGS, PIDS_VM_RSS, PIDS_TICS_BEGAN, PIDS_CMD };
+        struct pids_info *info = NULL;
+        struct pids_stack *stack;
+        struct smapsaudit_proc *list = NULL;
+        size_t count = 0;
+        int r;
+
+        if (!ctx->live)
+                return -EOPNOTSUPP;
+        r = procps_pids_new(&info, items, (int) ELEMENTSOF(items));
+        if (r < 0)
+                return r;
+        while ((stack = procps_pids_get(info, PIDS_FETCH_TASKS_ONLY))) {
+                unsigned long flags = PIDS_VAL(1, ul_int, stack, info);
+                unsigned long rss = PIDS_VAL(2, ul_int, stack, info);
+                struct smapsaudit_proc *nl;
+
+                if ((flags & PF_KTHREAD) || rss == 0)
+                        continue;
+                nl = realloc(list, (count + 1) * sizeof(*nl));
+                if (!nl) {
+                        free(list);
+                        procps_pids_unref(&info);
+                        return -ENOMEM;
+                }
+                list = nl;
+                list[count] = (struct smapsaudit_proc) {
+                        .pid = PIDS_VAL(0, s_int, stack, info),
+                        .rss_kb = rss,
+                        .start_time = PIDS_VAL(3, ull_int, stack, info),
+                };
+                snprintf(list[count].comm, sizeof(list[count].comm), "%s", PIDS_VAL(4, str, stack, info));
+                count++;
+        }
+        procps_pids_unref(&info);
+        qsort(list, count, sizeof(*list), cmp_rss);
+        *ret = list;
+        *n = count;
+        return 0;
+}
+
+/*
+ * PTRACE_MODE_READ for a caller that is not root: same uid as the
+ * target's real, effective and saved uids, and the target dumpable
+ * (a setuid program is not). CAP_SYS_PTRACE overrides both.
+ */
+_export_ int smapsaudit_may_audit(struct smapsaudit_ctx *ctx, pid_t pid, uid_t caller_euid, bool caller_cap_sys_ptrace) {
+        _cleanup_free_ char *buf = NULL;
+        unsigned long long ruid, euid, suid;
+        const char *p;
+        struct stat st;
+        _cleanup_free_ char *dir = NULL;
+        int r;
+
+        if (pid <= 0)
+                return -EINVAL;
+        r = sa_read_pid_file(ctx, pid, "status", &buf, NULL);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        if (caller_euid == 0 || caller_cap_sys_ptrace)
+                return 1;
+        p = strstr(buf, "\nUid:");
+        if (!p || sscanf(p + 5, "%llu %llu %llu", &ruid, &euid, &suid) != 3)
+                return -EBADMSG;
+        if (ruid != caller_euid || euid != caller_euid || suid != caller_euid)
+                return 0;
+        /* a non-dumpable process's /proc files belong to root */
+        r = sa_proc_path(ctx, pid, "", &dir);
+        if (r < 0)
+                return r;
+        if (stat(dir, &st) < 0)
+                return negative_errno();
+        return st.st_uid == caller_euid;
+}

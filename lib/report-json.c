@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The JSON report, schema smapsaudit.report/1 (DESIGN.md "Interfaces").
+ * Fields may be added; none may be renamed or removed without a bump.
+ */
+#include <inttypes.h>
+#include <json-c/json.h>
+
+#include "internal.h"
+
+#define SCHEMA "smapsaudit.report/1"
+
+static json_object *hex(uint64_t v) {
+        char buf[32];
+
+        snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
+        return json_object_new_string(buf);
+}
+
+static json_object *tags_array(unsigned tags) {
+        json_object *a = json_object_new_array();
+
+        for (unsigned b = 0; b < 32; b++)
+                if ((tags & (1u << b)) && sa_tag_name(b))
+                        json_object_array_add(a, json_object_new_string(sa_tag_name(b)));
+        return a;
+}
+
+static void add_u64(json_object *o, const char *k, uint64_t v) {
+        json_object_object_add(o, k, json_object_new_int64((int64_t) MIN(v, (uint64_t) INT64_MAX)));
+}
+
+static json_object *field_cmp(const struct sa_field_cmp *c, enum sa_field f, const struct sa_acc *walk) {
+        json_object *o = json_object_new_object();
+        uint64_t lo = sa_field_to_kb(f, walk->f[f].lo), hi = sa_field_to_kb(f, walk->f[f].hi);
+        bool exact = lo == hi;
+
+        if (c->judged)
+                add_u64(o, "kernel_kb", c->kernel_kb);
+        add_u64(o, "walk_kb", c->judged && c->kernel_kb > hi ? hi : lo);
+        if (!exact) {
+                add_u64(o, "walk_lo_kb", lo);
+                add_u64(o, "walk_hi_kb", hi);
+        }
+        json_object_object_add(o, "exact", json_object_new_boolean(sa_fields[f].exact == SA_EXACT && exact));
+        json_object_object_add(o, "verdict", json_object_new_string(c->judged ? smapsaudit_verdict_to_string(c->verdict)
+                                                                              : "not-judged"));
+        return o;
+}
+
+static json_object *nodes_object(const struct sa_node_count *n, size_t count) {
+        json_object *o = json_object_new_object();
+
+        for (size_t i = 0; i < count; i++) {
+                char k[16];
+                snprintf(k, sizeof(k), "%d", n[i].node);
+                add_u64(o, k, n[i].pages);
+        }
+        return o;
+}
+
+static json_object *vma_object(const struct sa_vma_report *v) {
+        json_object *o = json_object_new_object(), *fields = json_object_new_object(), *w;
+
+        json_object_object_add(o, "start", hex(v->kernel.start));
+        json_object_object_add(o, "end", hex(v->kernel.end));
+        json_object_object_add(o, "perms", json_object_new_string(v->kernel.perms));
+        json_object_object_add(o, "name", json_object_new_string(v->kernel.name ? v->kernel.name : ""));
+        json_object_object_add(o, "tags", tags_array(v->tags));
+        json_object_object_add(o, "verdict", json_object_new_string(smapsaudit_verdict_to_string(v->verdict)));
+        for (unsigned f = 0; f <= SA_PRIVATE; f++) {
+                bool have = f >= _SA_SMAPS_FIELD_MAX || (v->kernel.have & (1ULL << f));
+                if (!have || sa_fields[f].rollup_only)
+                        continue;
+                json_object_object_add(fields, sa_fields[f].name, field_cmp(&v->cmp[f], f, &v->walk));
+        }
+        json_object_object_add(o, "fields", fields);
+        w = json_object_new_object();
+        add_u64(w, "present_pages", v->walk.present_pages);
+        add_u64(w, "pmd_thps", v->walk.pmd_thps);
+        add_u64(w, "ksm_pages", v->walk.ksm_pages);
+        add_u64(w, "zero_pages", v->walk.zero_pages);
+        add_u64(w, "swap_pages", v->walk.swap_pages);
+        add_u64(w, "guard_pages", v->walk.guard_pages);
+        add_u64(w, "migration_pages", v->walk.migration_pages);
+        json_object_object_add(o, "walk", w);
+        if (v->have_numa_kernel || v->walk.n_nodes) {
+                json_object *n = json_object_new_object();
+                if (v->have_numa_kernel)
+                        json_object_object_add(n, "kernel_pages", nodes_object(v->numa_kernel, v->n_numa_kernel));
+                json_object_object_add(n, "walk_pages", nodes_object(v->walk.nodes, v->walk.n_nodes));
+                json_object_object_add(n, "verdict", json_object_new_string(
+                        v->numa_judged ? smapsaudit_verdict_to_string(v->numa_verdict) : "not-judged"));
+                json_object_object_add(o, "numa", n);
+        }
+        return o;
+}
+
+static json_object *totals_object(const struct smapsaudit_report *r) {
+        json_object *o = json_object_new_object();
+
+        for (unsigned f = 0; f < _SA_FIELD_MAX; f++) {
+                const struct sa_total *t = &r->totals[f];
+                json_object *e;
+
+                if (!t->have_kernel && !t->have_status && !t->have_smaps_sum && !t->walk_hi_kb)
+                        continue;
+                e = json_object_new_object();
+                if (t->have_kernel)
+                        add_u64(e, "kernel_kb", t->kernel_kb);
+                if (t->have_smaps_sum)
+                        add_u64(e, "smaps_sum_kb", t->smaps_sum_kb);
+                add_u64(e, "walk_kb", t->walk_lo_kb);
+                if (t->walk_lo_kb != t->walk_hi_kb) {
+                        add_u64(e, "walk_lo_kb", t->walk_lo_kb);
+                        add_u64(e, "walk_hi_kb", t->walk_hi_kb);
+                }
+                if (t->have_status)
+                        add_u64(e, "status_kb", t->status_kb);
+                json_object_object_add(o, sa_fields[f].name, e);
+        }
+        /* the status view of Rss is VmRSS: show it beside the rollup's Rss */
+        if (r->totals[SA_ST_RSS].have_status) {
+                json_object *rss;
+                if (json_object_object_get_ex(o, "Rss", &rss))
+                        add_u64(rss, "status_kb", r->totals[SA_ST_RSS].status_kb);
+        }
+        return o;
+}
+
+static json_object *finding_object(const struct smapsaudit_finding *f) {
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "kind", json_object_new_string(smapsaudit_verdict_to_string(f->kind)));
+        json_object_object_add(o, "field", json_object_new_string(f->field));
+        if (f->vma_start || f->vma_end) {
+                json_object *v = json_object_new_object();
+                json_object_object_add(v, "start", hex(f->vma_start));
+                json_object_object_add(v, "end", hex(f->vma_end));
+                json_object_object_add(o, "vma", v);
+        } else
+                json_object_object_add(o, "vma", NULL);
+        json_object_object_add(o, "kernel_kb", json_object_new_int64(f->kernel_kb));
+        json_object_object_add(o, "walk_kb", json_object_new_int64(f->walk_kb));
+        json_object_object_add(o, "delta_kb", json_object_new_int64(f->delta_kb));
+        json_object_object_add(o, "source", json_object_new_string(f->source));
+        json_object_object_add(o, "tags", tags_array(f->tags));
+        json_object_object_add(o, "explanation", json_object_new_string(f->explanation));
+        return o;
+}
+
+json_object *sa_report_json_object(const struct smapsaudit_report *r, unsigned flags) {
+        json_object *o = json_object_new_object(), *a, *m;
+
+        json_object_object_add(o, "schema", json_object_new_string(SCHEMA));
+        json_object_object_add(o, "pid", json_object_new_int(r->pid));
+        json_object_object_add(o, "comm", json_object_new_string(r->comm));
+        json_object_object_add(o, "kernel", json_object_new_string(r->kernel));
+        json_object_object_add(o, "verdict", json_object_new_string(smapsaudit_verdict_to_string(r->verdict)));
+        if (r->error)
+                json_object_object_add(o, "error", json_object_new_string(r->error));
+
+        m = json_object_new_object();
+        json_object_object_add(m, "pagemap_scan", json_object_new_boolean(r->walk_mode & SA_WALK_SCAN));
+        json_object_object_add(m, "pfns", json_object_new_boolean(r->walk_mode & SA_WALK_PFN));
+        json_object_object_add(m, "kpageflags", json_object_new_boolean(r->walk_mode & SA_WALK_KPAGE));
+        json_object_object_add(m, "nodes", json_object_new_boolean(r->walk_mode & SA_WALK_NODES));
+        json_object_object_add(m, "mapcount", json_object_new_string(r->mapcount == SA_MAPCOUNT_AVERAGE ? "average" : "precise"));
+        json_object_object_add(m, "frozen", json_object_new_boolean(r->frozen));
+        json_object_object_add(m, "passes", json_object_new_int((int) r->passes));
+        add_u64(m, "cpu_usec", r->cpu_usec);
+        add_u64(m, "status_slack_kb", r->status_slack_kb);
+        json_object_object_add(o, "mode", m);
+
+        m = json_object_new_object();
+        json_object_object_add(m, "balancing", json_object_new_int64(r->numa.balancing));
+        json_object_object_add(m, "scan_seq", json_object_new_int64(r->numa.scan_seq));
+        json_object_object_add(m, "threads", json_object_new_int64(r->numa.threads));
+        if (r->vmstat.have & (1u << 1))
+                json_object_object_add(m, "numa_huge_pte_updates", json_object_new_int64(r->vmstat.numa_huge_pte_updates));
+        if (r->vmstat.have & (1u << 0))
+                json_object_object_add(m, "numa_pte_updates", json_object_new_int64(r->vmstat.numa_pte_updates));
+        json_object_object_add(o, "numa", m);
+
+        json_object_object_add(o, "totals", totals_object(r));
+        a = json_object_new_array();
+        for (size_t i = 0; i < r->n_vmas; i++)
+                json_object_array_add(a, vma_object(&r->vmas[i]));
+        json_object_object_add(o, "vmas", a);
+        a = json_object_new_array();
+        for (size_t i = 0; i < r->n_findings; i++)
+                json_object_array_add(a, finding_object(&r->findings[i]));
+        json_object_object_add(o, "findings", a);
+        a = json_object_new_array();
+        for (size_t i = 0; i < r->n_notes; i++)
+                json_object_array_add(a, json_object_new_string(r->notes[i]));
+        json_object_object_add(o, "notes", a);
+        return o;
+}
+
+_export_ int smapsaudit_report_to_json(const struct smapsaudit_report *r, unsigned flags, char **ret) {
+        json_object *o = sa_report_json_object(r, flags);
+        const char *s;
+        char *copy;
+
+        if (!o)
+                return -ENOMEM;
+        s = json_object_to_json_string_ext(o, (flags & SMAPSAUDIT_REPORT_PRETTY) ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+                                                                                 : JSON_C_TO_STRING_PLAIN);
+        copy = s ? strdup(s) : NULL;
+        json_object_put(o);
+        if (!copy)
+                return -ENOMEM;
+        *ret = copy;
+        return 0;
+}

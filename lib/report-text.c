@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The report for a person: the verdict first, then only what disagrees
+ * (every VMA with SMAPSAUDIT_REPORT_ALL_VMAS), kernel against walk.
+ */
+#include <inttypes.h>
+
+#include "internal.h"
+
+#define RED "\033[1;31m"
+#define GREEN "\033[1;32m"
+#define YELLOW "\033[1;33m"
+#define RESET "\033[0m"
+
+static const char *color_of(enum smapsaudit_verdict v, bool color) {
+        if (!color)
+                return "";
+        return v == SMAPSAUDIT_CONSISTENT ? GREEN : v == SMAPSAUDIT_INCONCLUSIVE ? YELLOW : RED;
+}
+
+static void print_range(FILE *f, uint64_t lo, uint64_t hi) {
+        if (lo == hi)
+                fprintf(f, "%12" PRIu64, lo);
+        else {
+                char buf[48];
+                snprintf(buf, sizeof(buf), "%" PRIu64 "–%" PRIu64, lo, hi);
+                fprintf(f, "%14s", buf);
+        }
+}
+
+static void print_vma(FILE *f, const struct sa_vma_report *v, bool all_fields, bool color) {
+        char tags[128];
+
+        smapsaudit_tags_format(v->tags, tags, sizeof(tags), ',');
+        fprintf(f, "\n  %012" PRIx64 "-%012" PRIx64 " %s %s%s%s  %s%s%s\n", v->kernel.start, v->kernel.end,
+                v->kernel.perms, v->kernel.name && *v->kernel.name ? v->kernel.name : "[anon]",
+                *tags ? "  tags: " : "", tags, color_of(v->verdict, color), smapsaudit_verdict_to_string(v->verdict),
+                color ? RESET : "");
+        fprintf(f, "    %-16s %12s %14s\n", "field", "kernel kB", "walk kB");
+        for (unsigned fl = 0; fl <= SA_PRIVATE; fl++) {
+                const struct sa_field_cmp *c = &v->cmp[fl];
+                if (!c->judged || (!all_fields && c->verdict == SMAPSAUDIT_CONSISTENT))
+                        continue;
+                fprintf(f, "    %-16s %12" PRIu64 " ", sa_fields[fl].name, c->kernel_kb);
+                print_range(f, c->walk_lo_kb, c->walk_hi_kb);
+                fprintf(f, "  %s%s%s\n", color_of(c->verdict, color),
+                        c->verdict == SMAPSAUDIT_CONSISTENT ? "ok" : smapsaudit_verdict_to_string(c->verdict),
+                        color ? RESET : "");
+        }
+        if (v->numa_judged && (all_fields || v->numa_verdict != SMAPSAUDIT_CONSISTENT)) {
+                fprintf(f, "    numa_maps pages:");
+                for (size_t i = 0; i < v->n_numa_kernel; i++)
+                        fprintf(f, " N%d=%" PRIu64, v->numa_kernel[i].node, v->numa_kernel[i].pages);
+                fprintf(f, "  walk:");
+                for (size_t i = 0; i < v->walk.n_nodes; i++)
+                        fprintf(f, " N%d=%" PRIu64, v->walk.nodes[i].node, v->walk.nodes[i].pages);
+                fprintf(f, "\n");
+        }
+}
+
+_export_ int smapsaudit_report_print_text(const struct smapsaudit_report *r, FILE *f, unsigned flags) {
+        bool color = flags & SMAPSAUDIT_REPORT_COLOR, all = flags & SMAPSAUDIT_REPORT_ALL_VMAS;
+        const struct sa_total *rss = &r->totals[SA_RSS];
+        size_t shown = 0;
+
+        fprintf(f, "PID %d (%s), kernel %s: %s%s%s", (int) r->pid, r->comm, r->kernel, color_of(r->verdict, color),
+                smapsaudit_verdict_to_string(r->verdict), color ? RESET : "");
+        if (r->error) {
+                fprintf(f, " (%s)\n", r->error);
+                return 0;
+        }
+        fprintf(f, ", %zu VMAs, %zu finding%s\n", r->n_vmas, r->n_findings, r->n_findings == 1 ? "" : "s");
+        fprintf(f, "  Rss: walk %" PRIu64 " kB", rss->walk_lo_kb);
+        if (rss->have_kernel)
+                fprintf(f, ", smaps_rollup %" PRIu64 " kB", rss->kernel_kb);
+        if (rss->have_smaps_sum)
+                fprintf(f, ", sum of smaps %" PRIu64 " kB", rss->smaps_sum_kb);
+        if (r->totals[SA_ST_RSS].have_status)
+                fprintf(f, ", status VmRSS %" PRIu64 " kB", r->totals[SA_ST_RSS].status_kb);
+        fprintf(f, "\n");
+
+        for (size_t i = 0; i < r->n_vmas; i++) {
+                const struct sa_vma_report *v = &r->vmas[i];
+                if (!all && v->verdict == SMAPSAUDIT_CONSISTENT)
+                        continue;
+                print_vma(f, v, all, color);
+                shown++;
+        }
+        if (r->n_findings)
+                fprintf(f, "\nFindings:\n");
+        for (size_t i = 0; i < r->n_findings; i++) {
+                const struct smapsaudit_finding *fd = &r->findings[i];
+                char tags[128];
+
+                smapsaudit_tags_format(fd->tags, tags, sizeof(tags), ',');
+                fprintf(f, "  %s%s%s %s (%s)", color_of(fd->kind, color), smapsaudit_verdict_to_string(fd->kind),
+                        color ? RESET : "", fd->field, fd->source);
+                if (fd->vma_start || fd->vma_end)
+                        fprintf(f, " VMA %" PRIx64 "-%" PRIx64, fd->vma_start, fd->vma_end);
+                fprintf(f, ": kernel %" PRId64 " kB, walk %" PRId64 " kB, delta %+" PRId64 " kB%s%s\n    %s\n",
+                        fd->kernel_kb, fd->walk_kb, fd->delta_kb, *tags ? ", tags " : "", tags, fd->explanation);
+        }
+        if (r->n_notes) {
+                fprintf(f, "\nNotes:\n");
+                for (size_t i = 0; i < r->n_notes; i++)
+                        fprintf(f, "  - %s\n", r->notes[i]);
+        }
+        if (!all && shown == 0 && r->n_vmas)
+                fprintf(f, "  (every VMA agrees; --all-vmas shows them)\n");
+        return 0;
+}

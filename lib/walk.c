@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The walk: which pages of a range are populated, and their pagemap
+ * entries. PAGEMAP_SCAN (6.7+) returns the populated ranges and which of
+ * them are PMD-mapped in one ioctl, and pagemap is then read only there;
+ * without it (older kernels, captured files) pagemap is read in chunks and
+ * PMD mappings are inferred from the folio layout.
+ *
+ * Pages are handed on in batches of at most BATCH entries, PFN-joined with
+ * kpageflags/kpagecount, so memory stays O(batch) whatever the process size.
+ * Chunk and batch boundaries fall on 2 MiB so a THP is never split.
+ */
+#include <fcntl.h>
+#include <sys/ioctl.h>
+
+#include "internal.h"
+#include "missing.h"
+
+#define BATCH 32768u                   /* entries; 256 KiB of pagemap, 128 MiB of address space */
+#define REGIONS 1024u
+#define PMD_SPAN (SA_PMD_PAGES * SA_PAGE_SIZE)
+
+struct sa_walker {
+        struct smapsaudit_ctx *ctx;
+        pid_t pid;
+        int pagemap_fd;
+        unsigned flags;
+        int scan;                      /* -1 untested, 0 no, 1 yes */
+        uint64_t scan_return_mask;
+        bool pfns;
+        bool kpage;
+        struct sa_page *batch;
+        size_t n_batch;
+        uint64_t *pme;
+        struct page_region *regions;
+        struct sa_walk_stats stats;
+};
+
+static bool have_cap_sys_admin(void) {
+        _cleanup_free_ char *buf = NULL;
+        const char *p;
+        unsigned long long caps;
+
+        if (sa_read_file("/proc/self/status", &buf, NULL) < 0)
+                return geteuid() == 0;
+        p = strstr(buf, "\nCapEff:");
+        if (!p || sscanf(p + 8, "%llx", &caps) != 1)
+                return geteuid() == 0;
+        return caps & (1ULL << 21);
+}
+
+int sa_walker_new(struct smapsaudit_ctx *ctx, pid_t pid, unsigned audit_flags, struct sa_walker **ret) {
+        struct sa_walker *w;
+        int r;
+
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->ctx = ctx;
+        w->pid = pid;
+        w->flags = audit_flags;
+        w->scan = (audit_flags & SMAPSAUDIT_AUDIT_NO_SCAN) ? 0 : -1;
+        w->scan_return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_HUGE | PAGE_IS_PFNZERO |
+                              PAGE_IS_FILE | PAGE_IS_GUARD;
+        w->batch = calloc(BATCH, sizeof(*w->batch));
+        w->pme = calloc(BATCH, sizeof(*w->pme));
+        w->regions = calloc(REGIONS, sizeof(*w->regions));
+        if (!w->batch || !w->pme || !w->regions) {
+                sa_walker_free(w);
+                return -ENOMEM;
+        }
+        w->pagemap_fd = sa_open_pid_file(ctx, pid, "pagemap", O_RDONLY);
+        if (w->pagemap_fd < 0) {
+                r = w->pagemap_fd;
+                sa_walker_free(w);
+                return r;
+        }
+        /* Captured files keep whatever PFNs the capture could see. */
+        w->pfns = !ctx->live || have_cap_sys_admin();
+        w->kpage = w->pfns && !(audit_flags & SMAPSAUDIT_AUDIT_FAST) && sa_kpage_open(ctx) >= 0;
+        *ret = w;
+        return 0;
+}
+
+void sa_walker_free(struct sa_walker *w) {
+        if (!w)
+                return;
+        if (w->pagemap_fd >= 0)
+                close(w->pagemap_fd);
+        free(w->batch);
+        free(w->pme);
+        free(w->regions);
+        free(w);
+}
+
+unsigned sa_walker_mode(const struct sa_walker *w) {
+        unsigned m = 0;
+
+        if (w->scan > 0)
+                m |= SA_WALK_SCAN;
+        if (w->pfns)
+                m |= SA_WALK_PFN;
+        if (w->kpage)
+                m |= SA_WALK_KPAGE;
+        if (w->kpage && sa_nodes_available(w->ctx))
+                m |= SA_WALK_NODES;
+        return m;
+}
+
+const struct sa_walk_stats *sa_walker_stats(const struct sa_walker *w) {
+        return &w->stats;
+}
+
+/*
+ * Without PAGEMAP_SCAN, a PMD-mapped THP looks like 512 present entries at
+ * a 2 MiB-aligned address mapping 512 consecutive PFNs of one order-9
+ * folio. A THP that is PTE-mapped in full looks the same; the report marks
+ * the walk as not knowing PMD mappings exactly.
+ */
+static void infer_pmd_mappings(struct sa_page *p, size_t n) {
+        for (size_t i = 0; i + SA_PMD_PAGES <= n; i++) {
+                uint64_t pfn0 = p[i].pme & PM_PFN_MASK;
+                size_t j;
+
+                if (p[i].addr % PMD_SPAN || !p[i].joined || !(p[i].pme & PM_PRESENT) ||
+                    (pfn0 % SA_PMD_PAGES) || !(p[i].kpf & KPF(KPF_COMPOUND_HEAD)) || !(p[i].kpf & KPF(KPF_THP)) ||
+                    (p[i].kpf & KPF(KPF_ZERO_PAGE)))
+                        continue;
+                for (j = 1; j < SA_PMD_PAGES; j++) {
+                        const struct sa_page *q = &p[i + j];
+                        if (q->addr != p[i].addr + j * SA_PAGE_SIZE || !(q->pme & PM_PRESENT) || !q->joined ||
+                            (q->pme & PM_PFN_MASK) != pfn0 + j || !(q->kpf & KPF(KPF_COMPOUND_TAIL)))
+                                break;
+                }
+                if (j < SA_PMD_PAGES)
+                        continue;
+                for (j = 0; j < SA_PMD_PAGES; j++)
+                        p[i + j].pmd_mapped = true;
+                i += SA_PMD_PAGES - 1;
+        }
+}
+
+static int flush(struct sa_walker *w, sa_walk_batch_fn fn, void *userdata) {
+        int r;
+
+        if (w->n_batch == 0)
+                return 0;
+        if (w->kpage) {
+                r = sa_kpage_join(w->ctx, w->batch, w->n_batch, &w->stats.kpage_reads);
+                if (r < 0)
+                        return r;
+                if (w->scan <= 0)
+                        infer_pmd_mappings(w->batch, w->n_batch);
+        }
+        r = fn(userdata, w->batch, w->n_batch);
+        w->n_batch = 0;
+        return r;
+}
+
+/* pagemap entries of [start, start + n pages) into w->pme */
+static int read_pagemap(struct sa_walker *w, uint64_t start, size_t n) {
+        ssize_t got;
+
+        got = sa_pread_full(w->pagemap_fd, w->pme, n * sizeof(uint64_t),
+                            (off_t) (start / SA_PAGE_SIZE * sizeof(uint64_t)));
+        w->stats.pagemap_reads++;
+        if (got < 0)
+                return (int) got;
+        /* A captured sparse file may end early: the rest is unpopulated. */
+        if ((size_t) got < n * sizeof(uint64_t))
+                memset((char *) w->pme + got, 0, n * sizeof(uint64_t) - (size_t) got);
+        return 0;
+}
+
+static void add_page(struct sa_walker *w, uint64_t addr, uint64_t pme, uint64_t cats) {
+        struct sa_page *p = &w->batch[w->n_batch++];
+
+        *p = (struct sa_page) {
+                .addr = addr,
+                .pme = pme,
+                .node = -1,
+                .pmd_mapped = cats & PAGE_IS_HUGE,
+                .pfn_zero = cats & PAGE_IS_PFNZERO,
+                .scanned = cats != 0,
+        };
+        w->stats.entries++;
+}
+
+/* Reads the pagemap of a populated piece and queues its entries. */
+static int queue_piece(struct sa_walker *w, uint64_t start, uint64_t end, uint64_t cats,
+                       bool only_populated, sa_walk_batch_fn fn, void *userdata) {
+        while (start < end) {
+                /* pieces end on 2 MiB boundaries so that a THP stays in one batch */
+                uint64_t lim = (start / PMD_SPAN) * PMD_SPAN + (uint64_t) BATCH * SA_PAGE_SIZE;
+                uint64_t piece_end = MIN(end, lim);
+                size_t n = (size_t) ((piece_end - start) / SA_PAGE_SIZE);
+                int r;
+
+                if (w->n_batch + n > BATCH) {
+                        r = flush(w, fn, userdata);
+                        if (r < 0)
+                                return r;
+                }
+                r = read_pagemap(w, start, n);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++) {
+                        uint64_t e = w->pme[i];
+                        if (only_populated && !(e & (PM_PRESENT | PM_SWAP)))
+                                continue;
+                        add_page(w, start + i * SA_PAGE_SIZE, e, cats);
+                }
+                start = piece_end;
+        }
+        return 0;
+}
+
+static int scan_ioctl(struct sa_walker *w, uint64_t start, uint64_t end, uint64_t *walk_end) {
+        struct pm_scan_arg arg = {
+                .size = sizeof(arg),
+                .start = start,
+                .end = end,
+                .vec = (uintptr_t) w->regions,
+                .vec_len = REGIONS,
+                .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+                .return_mask = w->scan_return_mask,
+        };
+        int n;
+
+        n = ioctl(w->pagemap_fd, PAGEMAP_SCAN, &arg);
+        w->stats.scan_ioctls++;
+        if (n < 0 && errno == EINVAL && (w->scan_return_mask & PAGE_IS_GUARD)) {
+                /* PAGE_IS_GUARD is 6.15+; older kernels reject unknown categories */
+                w->scan_return_mask &= ~(uint64_t) PAGE_IS_GUARD;
+                return scan_ioctl(w, start, end, walk_end);
+        }
+        if (n < 0)
+                return negative_errno();
+        *walk_end = arg.walk_end;
+        return n;
+}
+
+static int walk_scan(struct sa_walker *w, uint64_t start, uint64_t end, sa_walk_batch_fn fn, void *userdata) {
+        uint64_t pos = start;
+
+        while (pos < end) {
+                uint64_t walk_end = end;
+                int n, r;
+
+                n = scan_ioctl(w, pos, end, &walk_end);
+                if (n < 0)
+                        return n;
+                for (int i = 0; i < n; i++) {
+                        const struct page_region *rg = &w->regions[i];
+                        if (rg->end <= rg->start || rg->start < pos || rg->end > end)
+                                return -EBADMSG;
+                        r = queue_piece(w, rg->start, rg->end, rg->categories, false, fn, userdata);
+                        if (r < 0)
+                                return r;
+                }
+                /* walk_end says where the kernel stopped; it never goes backwards */
+                if (walk_end <= pos || n < (int) REGIONS)
+                        walk_end = MAX(walk_end, n < (int) REGIONS ? end : pos + SA_PAGE_SIZE);
+                pos = walk_end;
+        }
+        return flush(w, fn, userdata);
+}
+
+int sa_walk_range(struct sa_walker *w, uint64_t start, uint64_t end, bool hugetlb,
+                  sa_walk_batch_fn fn, void *userdata) {
+        int r;
+
+        if (start % SA_PAGE_SIZE || end % SA_PAGE_SIZE || end < start)
+                return -EINVAL;
+        w->n_batch = 0;
+        if (w->scan != 0) {
+                r = walk_scan(w, start, end, fn, userdata);
+                if (r >= 0) {
+                        w->scan = 1;
+                        return r;
+                }
+                if (w->scan > 0 || (r != -ENOTTY && r != -EINVAL && r != -EOPNOTSUPP))
+                        return r;
+                sa_debug(w->ctx, "PID %d: PAGEMAP_SCAN unavailable (%s), reading pagemap",
+                         (int) w->pid, strerror(-r));
+                w->scan = 0;
+                w->n_batch = 0;
+        }
+        r = queue_piece(w, start, end, 0, true, fn, userdata);
+        if (r < 0)
+                return r;
+        return flush(w, fn, userdata);
+}
