@@ -416,6 +416,8 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
                 if (ret < 0)
                         goto out;
         }
+        /* PAGEMAP_SCAN support is learned by trying it */
+        r->walk_mode = sa_walker_mode(a->walker);
         ret = read_views(a, B);
         if (ret < 0)
                 goto out;
@@ -553,8 +555,6 @@ static int audit_run(struct audit *a) {
                         break;
                 if (ret < 0)
                         goto out;
-                /* PAGEMAP_SCAN support is learned by trying it */
-                r->walk_mode = sa_walker_mode(a->walker);
                 views_done(&A);
                 A = B;
                 memset(&B, 0, sizeof(B));
