@@ -39,6 +39,7 @@ enum vma_state {
 struct vma_track {
         enum vma_state state;
         bool seen_stable;
+        bool core_ok;             /* stable and agreeing, but for mapcount fields that never held still */
         bool present;             /* in the latest views */
         uint64_t prev_mask;       /* disagreements seen in an earlier stable pass */
 };
@@ -224,14 +225,6 @@ static int set_numa_kernel(struct sa_vma_report *v, const struct sa_numa_vma *nv
         return 0;
 }
 
-static uint64_t exact_field_mask(const struct sa_smaps_vma *k) {
-        uint64_t m = 0;
-
-        for (unsigned f = 0; f <= SA_PRIVATE; f++)
-                if (sa_fields[f].exact == SA_EXACT && !sa_fields[f].rollup_only)
-                        m |= 1ULL << f;
-        return m;
-}
 
 static void load_numa_state(struct audit *a) {
         _cleanup_free_ char *buf = NULL;
@@ -254,7 +247,7 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
         const struct sa_smaps_vma *kb = find_vma(&B->smaps, v->kernel.start, v->kernel.end);
         const struct sa_numa_vma *na = A->have_numa ? sa_numa_maps_find(&A->numa, v->kernel.start) : NULL;
         const struct sa_numa_vma *nb = B->have_numa ? sa_numa_maps_find(&B->numa, v->kernel.start) : NULL;
-        uint64_t stable, mask, exact;
+        uint64_t stable, mask, mapcount;
         bool numa_ok;
         char *name;
         int r;
@@ -262,7 +255,7 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
         if (!ka || !kb)
                 return 0;
         stable = sa_stable_fields(ka, kb);
-        exact = exact_field_mask(kb) & (kb->have | (1ULL << SA_SHARED) | (1ULL << SA_PRIVATE));
+        mapcount = MAPCOUNT_FIELDS & sa_smaps_printed(kb);
         /* keep our copy of the name; take the fresh numbers */
         name = v->kernel.name;
         v->kernel = *kb;
@@ -279,7 +272,7 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
                         return r;
         }
         sa_compare_vma(v, stable, numa_ok && (a->r->walk_mode & SA_WALK_NODES));
-        v->stable = (stable & exact) == exact && streq(ka->perms, kb->perms) && ka->vmflags == kb->vmflags;
+        v->stable = sa_smaps_core_stable(ka, kb);
         if (!v->stable)
                 return 0;
         t->seen_stable = true;
@@ -287,10 +280,14 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
         if (v->numa_judged && v->numa_verdict != SMAPSAUDIT_CONSISTENT)
                 mask |= NUMA_BIT;
         if (mask == 0) {
-                t->state = VMA_DONE;
                 t->prev_mask = 0;
+                /* the mapcount fields get more passes to hold still; the rest is settled */
+                t->core_ok = true;
+                if ((stable & mapcount) == mapcount)
+                        t->state = VMA_DONE;
                 return 1;
         }
+        t->core_ok = false;
         if (t->prev_mask & mask) {
                 r = sa_findings_from_vma(a->r, v, t->prev_mask & mask);
                 if (r < 0)
@@ -315,20 +312,30 @@ static void sum_smaps(const struct sa_smaps *s, struct sa_smaps_vma *sum) {
 static bool views_all_stable(const struct views *A, const struct views *B) {
         if (A->smaps.n != B->smaps.n)
                 return false;
-        for (size_t i = 0; i < A->smaps.n; i++) {
-                const struct sa_smaps_vma *x = &A->smaps.vmas[i], *y = &B->smaps.vmas[i];
-                uint64_t exact = exact_field_mask(y) & (y->have | (1ULL << SA_SHARED) | (1ULL << SA_PRIVATE));
-                if (x->start != y->start || x->end != y->end || (sa_stable_fields(x, y) & exact) != exact)
+        for (size_t i = 0; i < A->smaps.n; i++)
+                if (!sa_smaps_core_stable(&A->smaps.vmas[i], &B->smaps.vmas[i]))
                         return false;
-        }
         if (A->rollup.n != B->rollup.n || A->have_status != B->have_status)
                 return false;
         if (A->rollup.n) {
-                uint64_t exact = exact_field_mask(&B->rollup.vmas[0]) & B->rollup.vmas[0].have;
-                if ((sa_stable_fields(&A->rollup.vmas[0], &B->rollup.vmas[0]) & exact) != exact)
+                uint64_t core = CORE_FIELDS & sa_smaps_printed(&B->rollup.vmas[0]);
+                if ((sa_stable_fields(&A->rollup.vmas[0], &B->rollup.vmas[0]) & core) != core)
                         return false;
         }
         return !A->have_status || sa_status_counters_equal(&A->status, &B->status);
+}
+
+/* Fields of the rollup and of the per-VMA sum that held still around the walk. */
+static uint64_t totals_stable(const struct views *A, const struct views *B) {
+        struct sa_smaps_vma sa, sb;
+        uint64_t m;
+
+        if (!A->rollup.n || !B->rollup.n)
+                return 0;
+        m = sa_stable_fields(&A->rollup.vmas[0], &B->rollup.vmas[0]);
+        sum_smaps(&A->smaps, &sa);
+        sum_smaps(&B->smaps, &sb);
+        return m & sa_stable_fields(&sa, &sb);
 }
 
 static int judge_totals(struct audit *a, const struct views *A, const struct views *B, const struct sa_acc *total) {
@@ -340,8 +347,8 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         if (!views_all_stable(A, B))
                 return 0;
         sum_smaps(&B->smaps, &sum);
-        sa_compare_totals(r, B->rollup.n ? &B->rollup.vmas[0] : NULL, &sum, B->smaps.n, total,
-                          B->have_status ? &B->status : NULL, sa_kernel_get(a->ctx));
+        sa_compare_totals(r, B->rollup.n ? &B->rollup.vmas[0] : NULL, &sum, totals_stable(A, B), B->smaps.n,
+                          total, B->have_status ? &B->status : NULL, sa_kernel_get(a->ctx));
         /*
          * The rollup-only fields (Pss_Anon/File/Shmem) can only be held
          * against the walk; where VMAs already disagree, the per-VMA
@@ -470,6 +477,7 @@ static void drop_vanished(struct audit *a) {
 static void decide_verdict(struct audit *a) {
         struct smapsaudit_report *r = a->r;
         bool under = false, over = false, open = !a->totals_done;
+        unsigned churn = 0;
 
         for (size_t i = 0; i < r->n_findings; i++) {
                 under |= r->findings[i].kind == SMAPSAUDIT_UNDER_ACCOUNTED;
@@ -486,10 +494,19 @@ static void decide_verdict(struct audit *a) {
                                 v->verdict = SMAPSAUDIT_CONSISTENT;
                         continue;
                 }
+                if (a->track[i].core_ok) {
+                        v->verdict = SMAPSAUDIT_CONSISTENT;
+                        churn++;
+                        continue;
+                }
                 v->verdict = SMAPSAUDIT_INCONCLUSIVE;
                 open = true;
                 r->unstable_vmas++;
         }
+        if (churn)
+                sa_report_note(r, "Pss and the shared/private split of %u VMA(s) were not judged: the mapcounts of "
+                                  "their shared pages changed in every pass (other processes mapping and unmapping them)",
+                               churn);
         if (under)
                 r->verdict = SMAPSAUDIT_UNDER_ACCOUNTED;
         else if (over)

@@ -245,9 +245,47 @@ static int capture_pages(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir,
         return 0;
 }
 
+static bool smaps_settled(const struct sa_smaps *a, const struct sa_smaps *b) {
+        const uint64_t exact = CORE_FIELDS | MAPCOUNT_FIELDS;
+
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++)
+                if (!sa_smaps_core_stable(&a->vmas[i], &b->vmas[i]) ||
+                    (sa_stable_fields(&a->vmas[i], &b->vmas[i]) & exact) != exact)
+                        return false;
+        return true;
+}
+
+static int read_smaps(struct smapsaudit_ctx *ctx, pid_t pid, char **buf, struct sa_smaps *s) {
+        int r;
+
+        free(*buf);
+        *buf = NULL;
+        sa_smaps_done(s);
+        r = sa_read_pid_file(ctx, pid, "smaps", buf, NULL);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        return sa_smaps_parse(*buf, s);
+}
+
+/* A view read inside the settled window, or read now when none settled. */
+static int write_view(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir, const char *file, const char *buf) {
+        _cleanup_free_ char *name = NULL;
+
+        if (!buf)
+                return copy_proc(ctx, pid, dir, file);
+        if (asprintf(&name, "proc/%d/%s", (int) pid, file) < 0)
+                return -ENOMEM;
+        return write_file(dir, name, buf, strlen(buf));
+}
+
+/* A capture is replayed without a second chance, so it must be a settled snapshot. */
+#define CAPTURE_ATTEMPTS 10
+
 _export_ int smapsaudit_capture_pid(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir) {
         static const char *const pid_files[] = {
-                "smaps", "smaps_rollup", "status", "numa_maps", "ksm_stat", "ksm_merging_pages", "stat",
+                "numa_maps", "ksm_stat", "ksm_merging_pages", "stat",
                 "sched", "maps", "comm",
         };
         static const char *const proc_files[] = {
@@ -262,44 +300,63 @@ _export_ int smapsaudit_capture_pid(struct smapsaudit_ctx *ctx, pid_t pid, const
                 "kernel/mm/ksm/full_scans", "kernel/mm/ksm/stable_node_chains", "kernel/mm/ksm/stable_node_dups",
                 "kernel/mm/ksm/ksm_zero_pages", "kernel/mm/ksm/general_profit",
         };
-        _cleanup_free_ char *smaps = NULL, *piddir = NULL;
-        struct sa_smaps s = {};
+        _cleanup_free_ char *before = NULL, *after = NULL, *piddir = NULL, *name = NULL;
+        _cleanup_free_ char *rollup = NULL, *status = NULL, *check = NULL;
+        struct sa_smaps a = {}, b = {}, c = {};
+        unsigned attempt;
         int r;
 
-        r = sa_read_pid_file(ctx, pid, "smaps", &smaps, NULL);
-        if (r < 0)
-                return r == -ENOENT ? -ESRCH : r;
-        r = sa_smaps_parse(smaps, &s);
-        if (r < 0)
-                return r;
-        if (asprintf(&piddir, "%s/proc/%d", dir, (int) pid) < 0) {
-                r = -ENOMEM;
-                goto out;
-        }
+        if (asprintf(&piddir, "%s/proc/%d", dir, (int) pid) < 0 || asprintf(&name, "proc/%d/smaps", (int) pid) < 0)
+                return -ENOMEM;
         r = mkdir_p(piddir);
         if (r < 0)
-                goto out;
-        /* pages first, then the views: the replay then sees views no older than the pages */
-        r = capture_pages(ctx, pid, dir, &s);
-        if (r < 0)
-                goto out;
-        for (size_t i = 0; i < ELEMENTSOF(pid_files); i++) {
+                return r;
+        r = read_smaps(ctx, pid, &before, &a);
+        for (attempt = 0; r >= 0 && attempt < CAPTURE_ATTEMPTS; attempt++) {
+                r = capture_pages(ctx, pid, dir, &a);
+                if (r < 0)
+                        break;
+                r = read_smaps(ctx, pid, &after, &b);
+                if (r < 0)
+                        break;
+                if (smaps_settled(&a, &b)) {
+                        /* the rollup and status must belong to the same settled state */
+                        free(TAKE_PTR(rollup));
+                        free(TAKE_PTR(status));
+                        (void) sa_read_pid_file(ctx, pid, "smaps_rollup", &rollup, NULL);
+                        (void) sa_read_pid_file(ctx, pid, "status", &status, NULL);
+                        r = read_smaps(ctx, pid, &check, &c);
+                        if (r < 0 || smaps_settled(&b, &c))
+                                break;
+                }
+                /* the process moved under us: the later read opens the next try */
+                free(before);
+                before = TAKE_PTR(after);
+                sa_smaps_done(&a);
+                a = b;
+                memset(&b, 0, sizeof(b));
+        }
+        if (r >= 0 && attempt == CAPTURE_ATTEMPTS) {
+                sa_warn(ctx, "PID %d kept changing during %u capture attempts: the capture may not replay cleanly",
+                        (int) pid, CAPTURE_ATTEMPTS);
+                after = TAKE_PTR(before);
+        }
+        if (r >= 0)
+                r = write_file(dir, name, after, strlen(after));
+        if (r >= 0)
+                r = write_view(ctx, pid, dir, "smaps_rollup", rollup);
+        if (r >= 0)
+                r = write_view(ctx, pid, dir, "status", status);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(pid_files); i++)
                 r = copy_proc(ctx, pid, dir, pid_files[i]);
-                if (r < 0)
-                        goto out;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(proc_files); i++) {
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(proc_files); i++)
                 r = copy_proc(ctx, 0, dir, proc_files[i]);
-                if (r < 0)
-                        goto out;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(sys_files); i++) {
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sys_files); i++)
                 r = copy_sys(ctx, dir, sys_files[i]);
-                if (r < 0)
-                        goto out;
-        }
-        r = copy_node_map(ctx, dir);
-out:
-        sa_smaps_done(&s);
+        if (r >= 0)
+                r = copy_node_map(ctx, dir);
+        sa_smaps_done(&a);
+        sa_smaps_done(&b);
+        sa_smaps_done(&c);
         return r;
 }

@@ -51,6 +51,23 @@ uint64_t sa_stable_fields(const struct sa_smaps_vma *a, const struct sa_smaps_vm
         return m;
 }
 
+uint64_t sa_smaps_printed(const struct sa_smaps_vma *k) {
+        uint64_t m = k->have;
+
+        if ((k->have & (1ULL << SA_SHARED_CLEAN)) && (k->have & (1ULL << SA_SHARED_DIRTY)))
+                m |= 1ULL << SA_SHARED;
+        if ((k->have & (1ULL << SA_PRIVATE_CLEAN)) && (k->have & (1ULL << SA_PRIVATE_DIRTY)))
+                m |= 1ULL << SA_PRIVATE;
+        return m;
+}
+
+bool sa_smaps_core_stable(const struct sa_smaps_vma *a, const struct sa_smaps_vma *b) {
+        uint64_t core = CORE_FIELDS & sa_smaps_printed(b);
+
+        return a->start == b->start && a->end == b->end && streq(a->perms, b->perms) && a->vmflags == b->vmflags &&
+               (sa_stable_fields(a, b) & core) == core;
+}
+
 /* Compare one VMA's smaps with its walk; fields not in stable are not judged. */
 void sa_compare_vma(struct sa_vma_report *v, uint64_t stable, bool nodes) {
         v->verdict = SMAPSAUDIT_CONSISTENT;
@@ -112,7 +129,7 @@ uint64_t sa_disagreements(const struct sa_field_cmp *cmp, size_t n) {
 }
 
 void sa_compare_totals(struct smapsaudit_report *r, const struct sa_smaps_vma *rollup, const struct sa_smaps_vma *smaps_sum,
-                       uint64_t pss_slack_kb, const struct sa_acc *walk, const struct sa_status *st,
+                       uint64_t stable, uint64_t pss_slack_kb, const struct sa_acc *walk, const struct sa_status *st,
                        const struct sa_kernel *k) {
         uint64_t slack_kb;
 
@@ -130,7 +147,7 @@ void sa_compare_totals(struct smapsaudit_report *r, const struct sa_smaps_vma *r
                 t->kernel_kb = rv;
                 t->have_smaps_sum = have_s;
                 t->smaps_sum_kb = sv;
-                if (!have_r)
+                if (!have_r || !(stable & (1ULL << f)))
                         continue;
                 if (sa_fields[f].rollup_only)
                         /* no per-VMA line to sum: the rollup answers to the walk */

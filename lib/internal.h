@@ -440,12 +440,28 @@ struct json_object;
 struct json_object *sa_report_json_object(const struct smapsaudit_report *r, unsigned flags);
 
 /* compare.c */
+
+/*
+ * Exact fields that only the target's own page tables move. The
+ * mapcount-derived ones (Pss, the shared/private split, Locked) also move
+ * whenever any other process maps or unmaps a shared page, which on a busy
+ * machine is all the time: their instability says nothing about the target.
+ */
+#define CORE_FIELDS ((1ULL << SA_RSS) | (1ULL << SA_ANONYMOUS) | (1ULL << SA_KSM) | (1ULL << SA_ANON_HUGE) | \
+                     (1ULL << SA_SHMEM_PMD) | (1ULL << SA_FILE_PMD) | (1ULL << SA_SHARED_HUGETLB) |            \
+                     (1ULL << SA_PRIVATE_HUGETLB) | (1ULL << SA_SWAP))
+#define MAPCOUNT_FIELDS ((1ULL << SA_PSS) | (1ULL << SA_SHARED) | (1ULL << SA_PRIVATE) | (1ULL << SA_LOCKED))
+
+/* The fields a smaps entry printed, with the Shared/Private sums. */
+uint64_t sa_smaps_printed(const struct sa_smaps_vma *k);
+/* Same VMA, and its core fields held still between the two reads. */
+bool sa_smaps_core_stable(const struct sa_smaps_vma *a, const struct sa_smaps_vma *b);
 uint64_t sa_stable_fields(const struct sa_smaps_vma *a, const struct sa_smaps_vma *b);
 void sa_compare_vma(struct sa_vma_report *v, uint64_t stable, bool nodes);
 /* A disagreement mask: bit f under-, bit f+32 over-accounted; bit 31 numa_maps. */
 uint64_t sa_disagreements(const struct sa_field_cmp *cmp, size_t n);
 void sa_compare_totals(struct smapsaudit_report *r, const struct sa_smaps_vma *rollup,
-                       const struct sa_smaps_vma *smaps_sum, uint64_t pss_slack_kb,
+                       const struct sa_smaps_vma *smaps_sum, uint64_t stable, uint64_t pss_slack_kb,
                        const struct sa_acc *walk, const struct sa_status *st, const struct sa_kernel *k);
 int sa_findings_from_vma(struct smapsaudit_report *r, const struct sa_vma_report *v, uint64_t confirmed);
 int sa_findings_from_totals(struct smapsaudit_report *r, uint64_t confirmed_rollup, uint64_t confirmed_status);
