@@ -86,6 +86,29 @@ static int read_window(struct smapsaudit_ctx *ctx, uint64_t first, size_t n, uin
         return 0;
 }
 
+/*
+ * Flags that live on the folio. 6.18 reports the head's on every tail;
+ * before the folio conversion (6.1) a tail shows only its own page flags,
+ * so a shmem THP tail would look like a file page. Copy them from the head
+ * when it is in the same window.
+ */
+#define FOLIO_FLAGS (KPF(KPF_ANON) | KPF(KPF_SWAPBACKED) | KPF(KPF_DIRTY) | KPF(KPF_REFERENCED) | KPF(KPF_KSM) | \
+                     KPF(KPF_LRU) | KPF(KPF_ACTIVE) | KPF(KPF_SWAPCACHE) | KPF(KPF_UNEVICTABLE) |                  \
+                     KPF(KPF_WRITEBACK) | KPF(KPF_MMAP))
+
+static void inherit_folio_flags(uint64_t *flags, size_t n) {
+        uint64_t head = 0;
+
+        for (size_t k = 0; k < n; k++) {
+                if (flags[k] & KPF(KPF_COMPOUND_HEAD))
+                        head = flags[k];
+                else if (flags[k] & KPF(KPF_COMPOUND_TAIL))
+                        flags[k] |= head & FOLIO_FLAGS;
+                else
+                        head = 0;
+        }
+}
+
 int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, uint64_t *reads) {
         _cleanup_free_ struct pfn_ref *refs = malloc(n * sizeof(*refs));
         _cleanup_free_ uint64_t *flags = malloc(JOIN_WINDOW * sizeof(uint64_t));
@@ -119,6 +142,7 @@ int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, u
                 if (r < 0)
                         return r;
                 (*reads)++;
+                inherit_folio_flags(flags, span);
                 for (size_t k = i; k < j; k++) {
                         struct sa_page *p = &pages[refs[k].idx];
                         p->kpf = flags[refs[k].pfn - first];
