@@ -151,8 +151,8 @@ static int make_ctx(struct smapsaudit_ctx **ret) {
         r = smapsaudit_ctx_new(&ctx);
         if (r < 0)
                 return r;
-        if (arg.verbose)
-                smapsaudit_ctx_set_log_priority(ctx, LOG_DEBUG);
+        /* failures come back with context through smapsaudit_ctx_get_error() */
+        smapsaudit_ctx_set_log_priority(ctx, arg.verbose ? LOG_DEBUG : LOG_ERR);
         if ((arg.proc_root && (r = smapsaudit_ctx_set_proc_root(ctx, arg.proc_root)) < 0) ||
             (arg.sys_root && (r = smapsaudit_ctx_set_sys_root(ctx, arg.sys_root)) < 0)) {
                 smapsaudit_ctx_unref(ctx);
@@ -268,7 +268,9 @@ static int verb_check(int argc, char *argv[]) {
                 (void) parse_pid(argv[i], &pid);
                 r = local ? check_local(ctx, pid, &rep) : check_bus(pid, &rep);
                 if (r < 0) {
-                        if (local)
+                        if (local && smapsaudit_ctx_get_error(ctx))
+                                fprintf(stderr, "smapsaudit: %s\n", smapsaudit_ctx_get_error(ctx));
+                        else if (local)
                                 fprintf(stderr, "smapsaudit: PID %d: %s\n", (int) pid, audit_error(r));
                         st = EXIT_TROUBLE;
                 } else {

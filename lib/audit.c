@@ -103,11 +103,15 @@ static int read_views(struct audit *a, struct views *v) {
 
         memset(v, 0, sizeof(*v));
         r = sa_read_pid_file(a->ctx, a->pid, "smaps", &buf, NULL);
+        if (r == -ENOENT || r == -ESRCH)
+                return sa_error(a->ctx, -ESRCH, "PID %d: no such process (no %s/%d/smaps)", (int) a->pid,
+                                a->ctx->proc_root, (int) a->pid);
         if (r < 0)
-                return r == -ENOENT ? -ESRCH : r;
+                return sa_error(a->ctx, r, "PID %d: cannot read %s/%d/smaps: %s", (int) a->pid, a->ctx->proc_root,
+                                (int) a->pid, strerror(-r));
         r = sa_smaps_parse(buf, &v->smaps);
         if (r < 0)
-                return r;
+                return sa_error(a->ctx, r, "PID %d: cannot parse smaps: %s", (int) a->pid, strerror(-r));
         free(TAKE_PTR(buf));
 
         if (sa_read_pid_file(a->ctx, a->pid, "smaps_rollup", &buf, NULL) >= 0)
@@ -414,8 +418,8 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
                         goto out;
                 }
                 if (ret < 0) {
-                        sa_warn(a->ctx, "PID %d: walking VMA %" PRIx64 "-%" PRIx64 " failed: %s", (int) a->pid,
-                                A->smaps.vmas[i].start, A->smaps.vmas[i].end, strerror(-ret));
+                        ret = sa_error(a->ctx, ret, "PID %d: walking VMA %" PRIx64 "-%" PRIx64 " failed: %s", (int) a->pid,
+                                       A->smaps.vmas[i].start, A->smaps.vmas[i].end, strerror(-ret));
                         goto out;
                 }
                 sa_acc_add(&total, &walks[i]);
@@ -547,8 +551,8 @@ static int audit_run(struct audit *a) {
         if (ret < 0)
                 goto out;
         if (A.have_status && !(A.status.have & SA_STATUS_VM_RSS) && A.smaps.n == 0) {
-                ret = -ENODATA;
-                sa_warn(a->ctx, "PID %d has no address space to audit (a kernel thread or a zombie)", (int) a->pid);
+                ret = sa_error(a->ctx, -ENODATA, "PID %d has no address space to audit (a kernel thread or a zombie)",
+                               (int) a->pid);
                 goto out;
         }
         r->status = A.status;
@@ -559,8 +563,8 @@ static int audit_run(struct audit *a) {
 
         ret = sa_walker_new(a->ctx, a->pid, a->opts ? a->opts->flags : 0, &a->walker);
         if (ret < 0) {
-                sa_warn(a->ctx, "PID %d: cannot open %s/%d/pagemap: %s", (int) a->pid, a->ctx->proc_root,
-                        (int) a->pid, strerror(-ret));
+                ret = sa_error(a->ctx, ret, "PID %d: cannot open %s/%d/pagemap: %s", (int) a->pid, a->ctx->proc_root,
+                               (int) a->pid, strerror(-ret));
                 goto out;
         }
         sa_account_rules_init(a->ctx, sa_walker_mode(a->walker), &a->rules);
@@ -608,12 +612,16 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
         uint64_t cpu0 = thread_cpu_usec();
         int r;
 
+        ctx->last_error[0] = 0;
         if (pid <= 0)
-                return -EINVAL;
+                return sa_error(ctx, -EINVAL, "%d is not a process ID", (int) pid);
         if (ctx->live) {
                 r = start_time_of(ctx, pid, &a.start_time);
+                if (r == -ENOENT || r == -ESRCH)
+                        return sa_error(ctx, -ESRCH, "PID %d: no such process", (int) pid);
                 if (r < 0)
-                        return r == -ENOENT ? -ESRCH : r;
+                        return sa_error(ctx, r, "PID %d: cannot read %s/%d/stat: %s", (int) pid, ctx->proc_root,
+                                        (int) pid, strerror(-r));
                 a.pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         }
         r = sa_report_new(pid, &a.r);
@@ -624,18 +632,18 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
 
         if (opts && (opts->flags & SMAPSAUDIT_AUDIT_FREEZE)) {
                 if (!ctx->live) {
-                        r = -EINVAL;
-                        sa_warn(ctx, "--freeze needs a live process, not files below %s", ctx->proc_root);
+                        r = sa_error(ctx, -EINVAL, "PID %d: freezing needs a live process, not files below %s",
+                                     (int) pid, ctx->proc_root);
                         goto out;
                 }
                 r = sa_freeze(pid, &frozen);
-                if (r < 0) {
-                        if (r == -EBUSY)
-                                sa_warn(ctx, "PID %d is already being traced: cannot freeze it", (int) pid);
-                        else
-                                sa_warn(ctx, "PID %d: cannot freeze: %s", (int) pid, strerror(-r));
+                if (r == -EBUSY)
+                        r = sa_error(ctx, r, "PID %d is already being traced (TracerPid in status): it cannot be frozen",
+                                     (int) pid);
+                else if (r < 0)
+                        r = sa_error(ctx, r, "PID %d: cannot freeze it with ptrace: %s", (int) pid, strerror(-r));
+                if (r < 0)
                         goto out;
-                }
                 a.r->frozen = true;
         }
         r = audit_run(&a);

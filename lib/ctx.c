@@ -118,6 +118,20 @@ void sa_log(struct smapsaudit_ctx *ctx, int priority, const char *fmt, ...) {
         ctx->log_fn(ctx->log_userdata, priority, msg);
 }
 
+int sa_error(struct smapsaudit_ctx *ctx, int r, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(ctx->last_error, sizeof(ctx->last_error), fmt, ap);
+        va_end(ap);
+        sa_log(ctx, LOG_DEBUG, "%s", ctx->last_error);
+        return r;
+}
+
+_export_ const char *smapsaudit_ctx_get_error(const struct smapsaudit_ctx *ctx) {
+        return ctx->last_error[0] ? ctx->last_error : NULL;
+}
+
 _export_ const char *smapsaudit_version(void) {
         return PACKAGE_VERSION;
 }

@@ -32,7 +32,7 @@ static int seize_one(struct sa_freeze *f, pid_t tid) {
                 if (f->tids[i] == tid)
                         return 0;
         if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) < 0)
-                return errno == EPERM ? -EBUSY : negative_errno();
+                return negative_errno();
         nt = realloc(f->tids, (f->n + 1) * sizeof(*nt));
         if (!nt) {
                 (void) ptrace(PTRACE_DETACH, tid, NULL, NULL);

@@ -34,6 +34,11 @@ const char *smapsaudit_ctx_get_sys_root(const struct smapsaudit_ctx *ctx);
 /* Kernel release read below the proc root (sys/kernel/osrelease). */
 const char *smapsaudit_ctx_get_kernel_release(struct smapsaudit_ctx *ctx);
 
+/* What the last failed call of this context could not do, naming the PID
+ * and the file ("PID 1: cannot open /proc/1/pagemap: Permission denied"),
+ * or NULL. */
+const char *smapsaudit_ctx_get_error(const struct smapsaudit_ctx *ctx);
+
 /* Log sink; default: messages at or above LOG_WARNING to stderr. */
 typedef void (*smapsaudit_log_fn)(void *userdata, int priority, const char *msg);
 void smapsaudit_ctx_set_log_fn(struct smapsaudit_ctx *ctx, smapsaudit_log_fn fn, void *userdata);
