@@ -144,10 +144,30 @@ class CheckResult:
         """The one report of a single-PID check (None if stdout held no JSON)."""
         return self.reports[0] if self.reports else None
 
-    def describe(self, limit=4000):
-        out = self.stdout if len(self.stdout) <= limit else self.stdout[:limit] + "…"
-        return (f"$ {' '.join(self.argv)}\nexit {self.rc} after {self.elapsed:.2f} s\n"
-                f"stderr: {self.stderr.strip()}\nstdout: {out}")
+    def describe(self):
+        """What a failure message needs: the command, its exit, and the report's verdicts and
+        findings (not the whole report: the VMAs it judged consistent say nothing)."""
+        lines = [f"$ {' '.join(self.argv)}", f"exit {self.rc} after {self.elapsed:.2f} s"]
+        if self.stderr.strip():
+            lines.append(f"stderr: {self.stderr.strip()}")
+        if not self.reports:
+            lines.append(f"stdout: {self.stdout[:2000]}")
+        for r in self.reports:
+            lines.append(f"report pid {r.get('pid')}: verdict {r.get('verdict')}"
+                         + (f", error {r['error']!r}" if r.get("error") else "")
+                         + f", mode {json.dumps(r.get('mode'))}")
+            for note in r.get("notes", []):
+                lines.append(f"  note: {note}")
+            for f in r.get("findings", []):
+                lines.append(f"  finding: {json.dumps(f)}")
+            for v in r.get("vmas", []):
+                if v.get("verdict") != "consistent":
+                    bad = {k: c for k, c in v.get("fields", {}).items()
+                           if c.get("verdict") != "consistent"}
+                    lines.append(f"  vma {v['start']}-{v['end']} {v.get('perms')} {v.get('name')!r} "
+                                 f"tags {v.get('tags')} verdict {v.get('verdict')}: {json.dumps(bad)}"
+                                 f" walk {json.dumps(v.get('walk'))}")
+        return "\n".join(lines)
 
 
 def parse_reports(text):

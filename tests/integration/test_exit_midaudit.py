@@ -11,8 +11,9 @@ import time
 import harness
 
 ROUNDS = 10
-# What "the process went away" may be called: it can be gone before the audit opened anything.
-GONE = re.compile(r"exit|no such process", re.IGNORECASE)
+# What "the process went away" may be called: it can be gone (or a zombie, exited but not yet
+# reaped) before the audit opened anything.
+GONE = re.compile(r"exit|no such process|zombie", re.IGNORECASE)
 
 
 def audit_in_background(pid):
@@ -37,6 +38,7 @@ class ExitMidAudit(harness.AuditTestCase):
             with contextlib.ExitStack() as stack:
                 w = self.start(stack, "protnone-4k", "--size-mb", 256)
                 argv, tool = audit_in_background(w.pid)
+                started = time.monotonic()
                 try:
                     time.sleep(delay)
                     w.kill()
@@ -45,16 +47,16 @@ class ExitMidAudit(harness.AuditTestCase):
                     if tool.poll() is None:
                         tool.kill()
                         tool.wait()
+                result = harness.CheckResult(argv, subprocess.CompletedProcess(
+                    argv, tool.returncode, out, err), time.monotonic() - started)
                 what = (f"round {i}: killed the workload {delay * 1000:.1f} ms into a "
-                        f"{full * 1000:.1f} ms audit\n$ {' '.join(argv)}\nexit {tool.returncode}\n"
-                        f"stderr: {err.strip()}\nstdout: {out[:2000]}")
+                        f"{full * 1000:.1f} ms audit\n{result.describe()}")
                 self.assertGreaterEqual(tool.returncode, 0, f"crashed\n{what}")
                 self.assertIn(tool.returncode, (harness.EXIT_CONSISTENT, harness.EXIT_TROUBLE), what)
                 if tool.returncode == harness.EXIT_TROUBLE:
-                    reports = harness.parse_reports(out)
-                    message = err + " ".join(r.get("error", "") for r in reports)
+                    message = err + " ".join(r.get("error", "") for r in result.reports)
                     self.assertRegex(message, GONE, what)
-                    for r in reports:
+                    for r in result.reports:
                         self.assertEqual(r.get("findings", []), [], what)
                 outcomes.append(tool.returncode)
         print(f"baseline audit {full * 1000:.1f} ms; exit codes by round: {outcomes}")
