@@ -148,6 +148,8 @@ static void account_unjoined(const struct sa_account_rules *r, const struct sa_v
         }
         add(acc, SA_RSS, lo, sz);
         add(acc, SA_ST_RSS, lo, sz);
+        if (!anon || !excl)
+                acc->shareable_pages++;
         add(acc, SA_PSS, pss_lo, pss_hi);
         add(acc, SA_PSS_DIRTY, 0, pss_hi);
         add(acc, anon ? SA_PSS_ANON : SA_PSS_FILE, 0, pss_hi);
@@ -226,6 +228,8 @@ void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class
         add_exact(acc, SA_RSS, sz);
         add_exact(acc, SA_PSS, pss);
         add_exact(acc, SA_ST_RSS, sz);
+        if (!anon || mapcount >= 2)
+                acc->shareable_pages++;
         if (anon) {
                 add_exact(acc, SA_ANONYMOUS, sz);
                 add_exact(acc, SA_PSS_ANON, pss);
@@ -293,6 +297,7 @@ void sa_acc_add(struct sa_acc *dst, const struct sa_acc *src) {
         dst->migration_pages += src->migration_pages;
         dst->present_pages += src->present_pages;
         dst->swap_pages += src->swap_pages;
+        dst->shareable_pages += src->shareable_pages;
 }
 
 void sa_acc_done(struct sa_acc *acc) {

@@ -29,7 +29,26 @@ struct views {
         bool have_status;
         struct sa_numa_maps numa;
         bool have_numa;
+        uint64_t forks;           /* /proc/stat "processes": forks since boot, 0 if unknown */
 };
+
+/*
+ * A process created anywhere maps shared pages (libc at exec) and moves
+ * their mapcounts. If it comes and goes between the reads and the walk,
+ * the kernel's Pss and ours differ by a page share, and a steady churn can
+ * repeat that in every pass. Mapcount fields of pages others can map are
+ * therefore judged only in passes during which nothing forked.
+ */
+static uint64_t read_forks(struct smapsaudit_ctx *ctx) {
+        _cleanup_free_ char *buf = NULL;
+        const char *p;
+        unsigned long long v;
+
+        if (sa_read_proc_file(ctx, "stat", &buf, NULL) < 0)
+                return 0;
+        p = strstr(buf, "\nprocesses ");
+        return p && sscanf(p + 11, "%llu", &v) == 1 ? v : 0;
+}
 
 enum vma_state {
         VMA_PENDING,
@@ -42,6 +61,8 @@ struct vma_track {
         bool core_ok;             /* stable and agreeing, but for mapcount fields that never held still */
         bool present;             /* in the latest views */
         uint64_t prev_mask;       /* disagreements seen in an earlier stable pass */
+        struct sa_field_cmp prev_cmp[SA_PRIVATE + 1];
+        struct sa_range prev_walk[SA_PRIVATE + 1]; /* unrounded: any mapcount change shows */
 };
 
 struct audit {
@@ -56,7 +77,14 @@ struct audit {
         uint64_t start_time;
         bool totals_done;
         uint64_t prev_rollup_mask, prev_status_mask;
+        struct sa_field_cmp prev_rollup_cmp[_SA_FIELD_MAX];
+        struct sa_range prev_total[_SA_FIELD_MAX];
+        bool totals_churn;        /* totals disagreed only in mapcount fields, never twice alike */
 };
+
+static bool rollup_sensitive(unsigned f) {
+        return (MAPCOUNT_SENSITIVE & (1ULL << f)) || sa_fields[f].unit == SA_UNIT_PSS;
+}
 
 static void views_done(struct views *v) {
         sa_smaps_done(&v->smaps);
@@ -102,6 +130,7 @@ static int read_views(struct audit *a, struct views *v) {
         int r;
 
         memset(v, 0, sizeof(*v));
+        v->forks = read_forks(a->ctx);
         r = sa_read_pid_file(a->ctx, a->pid, "smaps", &buf, NULL);
         if (r == -ENOENT || r == -ESRCH)
                 return sa_error(a->ctx, -ESRCH, "PID %d: no such process (no %s/%d/smaps)", (int) a->pid,
@@ -251,7 +280,7 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
         const struct sa_smaps_vma *kb = find_vma(&B->smaps, v->kernel.start, v->kernel.end);
         const struct sa_numa_vma *na = A->have_numa ? sa_numa_maps_find(&A->numa, v->kernel.start) : NULL;
         const struct sa_numa_vma *nb = B->have_numa ? sa_numa_maps_find(&B->numa, v->kernel.start) : NULL;
-        uint64_t stable, mask, mapcount;
+        uint64_t stable, mask, mapcount, confirmed;
         bool numa_ok;
         char *name;
         int r;
@@ -259,6 +288,8 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
         if (!ka || !kb)
                 return 0;
         stable = sa_stable_fields(ka, kb);
+        if (A->forks != B->forks && walk->shareable_pages)
+                stable &= ~MAPCOUNT_SENSITIVE;
         mapcount = MAPCOUNT_FIELDS & sa_smaps_printed(kb);
         /* keep our copy of the name; take the fresh numbers */
         name = v->kernel.name;
@@ -291,16 +322,31 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
                         t->state = VMA_DONE;
                 return 1;
         }
-        t->core_ok = false;
-        if (t->prev_mask & mask) {
-                r = sa_findings_from_vma(a->r, v, t->prev_mask & mask);
+        confirmed = t->prev_mask & mask;
+        /*
+         * Other processes mapping and unmapping shared pages move the
+         * mapcounts between any two reads, in both passes if they keep at
+         * it. A real mapcount-field bug gives the same numbers every time;
+         * churn does not, so those fields must repeat exactly.
+         */
+        for (unsigned f = 0; f <= SA_PRIVATE; f++)
+                if ((MAPCOUNT_SENSITIVE & (1ULL << f)) &&
+                    (v->cmp[f].kernel_kb != t->prev_cmp[f].kernel_kb || v->walk.f[f].lo != t->prev_walk[f].lo ||
+                     v->walk.f[f].hi != t->prev_walk[f].hi))
+                        confirmed &= ~((1ULL << f) | (1ULL << (f + 32)));
+        t->core_ok = (mask & ~(MAPCOUNT_SENSITIVE | (MAPCOUNT_SENSITIVE << 32))) == 0;
+        if (confirmed) {
+                r = sa_findings_from_vma(a->r, v, confirmed);
                 if (r < 0)
                         return r;
                 t->state = VMA_DONE;
+                t->core_ok = false;
                 return 1;
         }
         /* first sighting: keep it for a confirming pass */
         t->prev_mask = mask;
+        memcpy(t->prev_cmp, v->cmp, sizeof(t->prev_cmp));
+        memcpy(t->prev_walk, v->walk.f, sizeof(t->prev_walk));
         return 1;
 }
 
@@ -345,13 +391,18 @@ static uint64_t totals_stable(const struct views *A, const struct views *B) {
 static int judge_totals(struct audit *a, const struct views *A, const struct views *B, const struct sa_acc *total) {
         struct smapsaudit_report *r = a->r;
         struct sa_smaps_vma sum;
-        uint64_t mr, ms;
+        uint64_t mr, ms, cr, stable;
         int ret;
 
         if (!views_all_stable(A, B))
                 return 0;
         sum_smaps(&B->smaps, &sum);
-        sa_compare_totals(r, B->rollup.n ? &B->rollup.vmas[0] : NULL, &sum, totals_stable(A, B), B->smaps.n,
+        stable = totals_stable(A, B);
+        if (A->forks != B->forks && total->shareable_pages)
+                for (unsigned f = 0; f < _SA_FIELD_MAX && f < 64; f++)
+                        if (rollup_sensitive(f))
+                                stable &= ~(1ULL << f);
+        sa_compare_totals(r, B->rollup.n ? &B->rollup.vmas[0] : NULL, &sum, stable, B->smaps.n,
                           total, B->have_status ? &B->status : NULL, sa_kernel_get(a->ctx));
         /*
          * The rollup-only fields (Pss_Anon/File/Shmem) can only be held
@@ -371,15 +422,28 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
                 a->totals_done = true;
                 return 0;
         }
-        if ((a->prev_rollup_mask & mr) || (a->prev_status_mask & ms)) {
-                ret = sa_findings_from_totals(r, a->prev_rollup_mask & mr, a->prev_status_mask & ms);
+        cr = a->prev_rollup_mask & mr;
+        /* as for VMAs: what other processes' mapcounts move must repeat exactly */
+        for (unsigned f = 0; f < _SA_FIELD_MAX && f < 32; f++)
+                if (rollup_sensitive(f) &&
+                    (r->rollup_cmp[f].kernel_kb != a->prev_rollup_cmp[f].kernel_kb ||
+                     total->f[f].lo != a->prev_total[f].lo || total->f[f].hi != a->prev_total[f].hi))
+                        cr &= ~((1ULL << f) | (1ULL << (f + 32)));
+        if (cr || (a->prev_status_mask & ms)) {
+                ret = sa_findings_from_totals(r, cr, a->prev_status_mask & ms);
                 if (ret < 0)
                         return ret;
                 a->totals_done = true;
                 return 0;
         }
+        a->totals_churn = ms == 0;
+        for (unsigned f = 0; f < _SA_FIELD_MAX && f < 32; f++)
+                if ((mr & ((1ULL << f) | (1ULL << (f + 32)))) && !rollup_sensitive(f))
+                        a->totals_churn = false;
         a->prev_rollup_mask = mr;
         a->prev_status_mask = ms;
+        memcpy(a->prev_rollup_cmp, r->rollup_cmp, sizeof(a->prev_rollup_cmp));
+        memcpy(a->prev_total, total->f, sizeof(a->prev_total));
         return 0;
 }
 
@@ -480,7 +544,7 @@ static void drop_vanished(struct audit *a) {
 
 static void decide_verdict(struct audit *a) {
         struct smapsaudit_report *r = a->r;
-        bool under = false, over = false, open = !a->totals_done;
+        bool under = false, over = false, open = !a->totals_done && !a->totals_churn;
         unsigned churn = 0;
 
         for (size_t i = 0; i < r->n_findings; i++) {
@@ -519,9 +583,12 @@ static void decide_verdict(struct audit *a) {
                 r->verdict = SMAPSAUDIT_INCONCLUSIVE;
         else
                 r->verdict = SMAPSAUDIT_CONSISTENT;
+        if (!a->totals_done && a->totals_churn)
+                sa_report_note(r, "the rollup's Pss fields were not judged: they moved with other processes' "
+                                  "mapcounts in every pass");
         if (open)
                 sa_report_note(r, "%u VMA(s)%s kept changing or disagreed only once in %u passes: not judged",
-                               r->unstable_vmas, a->totals_done ? "" : " and the process totals", r->passes);
+                               r->unstable_vmas, a->totals_done || a->totals_churn ? "" : " and the process totals", r->passes);
 }
 
 static void describe_mode(struct audit *a) {
@@ -649,6 +716,13 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
         r = audit_run(&a);
         if (frozen)
                 sa_thaw(frozen);
+        if (r < 0 && target_gone(&a)) {
+                /* whatever failed, it failed because the process went away */
+                free(a.r->error);
+                a.r->error = strdup("process exited during the audit");
+                a.r->verdict = SMAPSAUDIT_INCONCLUSIVE;
+                r = a.r->error ? 0 : -ENOMEM;
+        }
         if (r < 0)
                 goto out;
         a.r->cpu_usec = thread_cpu_usec() - cpu0;

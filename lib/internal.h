@@ -334,6 +334,7 @@ struct sa_acc {
         uint64_t numa_unknown_pages;
         uint64_t pmd_thps, ksm_pages, zero_pages, guard_pages, migration_pages;
         uint64_t present_pages, swap_pages;
+        uint64_t shareable_pages;     /* pages another process may map too: file, shmem, or mapcount ≥ 2 */
 };
 
 /* What the rules need to know of the VMA a page belongs to. */
@@ -454,6 +455,10 @@ struct json_object *sa_report_json_object(const struct smapsaudit_report *r, uns
                      (1ULL << SA_SHMEM_PMD) | (1ULL << SA_FILE_PMD) | (1ULL << SA_SHARED_HUGETLB) |            \
                      (1ULL << SA_PRIVATE_HUGETLB) | (1ULL << SA_SWAP))
 #define MAPCOUNT_FIELDS ((1ULL << SA_PSS) | (1ULL << SA_SHARED) | (1ULL << SA_PRIVATE) | (1ULL << SA_LOCKED))
+/* and every field whose range the shared/private decision moves */
+#define MAPCOUNT_SENSITIVE (MAPCOUNT_FIELDS | (1ULL << SA_PSS_DIRTY) | (1ULL << SA_SHARED_CLEAN) |              \
+                            (1ULL << SA_SHARED_DIRTY) | (1ULL << SA_PRIVATE_CLEAN) | (1ULL << SA_PRIVATE_DIRTY) | \
+                            (1ULL << SA_SWAP_PSS))
 
 /* The fields a smaps entry printed, with the Shared/Private sums. */
 uint64_t sa_smaps_printed(const struct sa_smaps_vma *k);

@@ -117,6 +117,13 @@ static json_object *totals_object(const struct smapsaudit_report *r) {
                 }
                 if (t->have_status)
                         add_u64(e, "status_kb", t->status_kb);
+                /* which comparison of this total was made, and how it came out */
+                if (r->rollup_cmp[f].judged)
+                        json_object_object_add(e, "rollup_verdict",
+                                               json_object_new_string(smapsaudit_verdict_to_string(r->rollup_cmp[f].verdict)));
+                if (r->status_cmp[f].judged)
+                        json_object_object_add(e, "status_verdict",
+                                               json_object_new_string(smapsaudit_verdict_to_string(r->status_cmp[f].verdict)));
                 json_object_object_add(o, sa_fields[f].name, e);
         }
         /* the status view of Rss is VmRSS: show it beside the rollup's Rss */
