@@ -299,6 +299,9 @@ static int verb_capture(int argc, char *argv[]) {
         r = make_ctx(&ctx);
         if (r < 0)
                 return EXIT_TROUBLE;
+        /* a capture that could not settle says so: the replay may then disagree */
+        if (!arg.verbose)
+                smapsaudit_ctx_set_log_priority(ctx, LOG_WARNING);
         r = smapsaudit_capture_pid(ctx, pid, arg.output);
         smapsaudit_ctx_unref(ctx);
         if (r < 0) {
