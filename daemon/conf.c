@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+#include "macro.h"
+
+#define USEC_PER_SEC UINT64_C(1000000)
+
+static const struct {
+        const char *suffix;
+        uint64_t usec;
+} time_units[] = {
+        { "usec", 1 },
+        { "us", 1 },
+        { "msec", 1000 },
+        { "ms", 1000 },
+        { "seconds", USEC_PER_SEC },
+        { "second", USEC_PER_SEC },
+        { "sec", USEC_PER_SEC },
+        { "s", USEC_PER_SEC },
+        { "minutes", 60 * USEC_PER_SEC },
+        { "minute", 60 * USEC_PER_SEC },
+        { "min", 60 * USEC_PER_SEC },
+        { "m", 60 * USEC_PER_SEC },
+        { "hours", 3600 * USEC_PER_SEC },
+        { "hour", 3600 * USEC_PER_SEC },
+        { "hr", 3600 * USEC_PER_SEC },
+        { "h", 3600 * USEC_PER_SEC },
+        { "days", 86400 * USEC_PER_SEC },
+        { "day", 86400 * USEC_PER_SEC },
+        { "d", 86400 * USEC_PER_SEC },
+};
+
+void config_defaults(Config *c) {
+        *c = (Config) {
+                .interval_usec = SWEEP_INTERVAL_DEFAULT_USEC,
+                .cpu_budget_percent = CPU_BUDGET_PERCENT_DEFAULT,
+                .max_processes_per_sweep = MAX_PROCESSES_DEFAULT,
+        };
+}
+
+int parse_time_span(const char *s, uint64_t *ret_usec) {
+        uint64_t total = 0;
+        bool any = false;
+
+        for (;;) {
+                const char *unit;
+                char *end;
+                double v;
+                size_t i, len;
+
+                while (isspace((unsigned char) *s))
+                        s++;
+                if (!*s)
+                        break;
+                if (!isdigit((unsigned char) *s) && *s != '.')
+                        return -EINVAL;
+
+                errno = 0;
+                v = strtod(s, &end);
+                if (errno != 0 || end == s || v < 0)
+                        return -EINVAL;
+
+                while (isspace((unsigned char) *end))
+                        end++;
+                unit = end;
+                while (isalpha((unsigned char) *end))
+                        end++;
+                len = (size_t) (end - unit);
+
+                if (len == 0) {
+                        /* Like systemd: a bare number is seconds. */
+                        i = ELEMENTSOF(time_units);
+                        v *= USEC_PER_SEC;
+                } else {
+                        for (i = 0; i < ELEMENTSOF(time_units); i++)
+                                if (strlen(time_units[i].suffix) == len &&
+                                    strncmp(unit, time_units[i].suffix, len) == 0)
+                                        break;
+                        if (i == ELEMENTSOF(time_units))
+                                return -EINVAL;
+                        v *= (double) time_units[i].usec;
+                }
+
+                if (v >= (double) (UINT64_MAX - total))
+                        return -ERANGE;
+                total += (uint64_t) (v + 0.5);
+                any = true;
+                s = end;
+        }
+
+        if (!any)
+                return -EINVAL;
+        *ret_usec = total;
+        return 0;
+}
+
+char *format_time_span(char *buf, size_t size, uint64_t usec, uint64_t accuracy_usec) {
+        static const struct {
+                const char *suffix;
+                uint64_t usec;
+        } parts[] = {
+                { "d", 86400 * USEC_PER_SEC },
+                { "h", 3600 * USEC_PER_SEC },
+                { "min", 60 * USEC_PER_SEC },
+                { "s", USEC_PER_SEC },
+                { "ms", 1000 },
+                { "us", 1 },
+        };
+        size_t n = 0;
+
+        if (size == 0)
+                return buf;
+        buf[0] = 0;
+        if (accuracy_usec > 1)
+                usec = (usec + accuracy_usec / 2) / accuracy_usec * accuracy_usec;
+        if (usec == 0) {
+                snprintf(buf, size, "0");
+                return buf;
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(parts) && usec > 0; i++) {
+                uint64_t k = usec / parts[i].usec;
+                int w;
+
+                if (k == 0)
+                        continue;
+                w = snprintf(buf + n, size - n, "%s%" PRIu64 "%s", n > 0 ? " " : "", k, parts[i].suffix);
+                if (w < 0 || (size_t) w >= size - n) {
+                        buf[n] = 0;   /* whole parts only */
+                        break;
+                }
+                n += (size_t) w;
+                usec -= k * parts[i].usec;
+        }
+        return buf;
+}
+
+static char *strip(char *s) {
+        char *e;
+
+        while (isspace((unsigned char) *s))
+                s++;
+        e = s + strlen(s);
+        while (e > s && isspace((unsigned char) e[-1]))
+                *--e = 0;
+        return s;
+}
+
+static int parse_percent(const char *s, double *ret) {
+        char *end;
+        double v;
+
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno != 0 || end == s)
+                return -EINVAL;
+        if (*end == '%')
+                end++;
+        if (*end != 0)
+                return -EINVAL;
+        if (!(v > 0 && v <= 100))
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+static int parse_unsigned(const char *s, unsigned *ret) {
+        char *end;
+        unsigned long v;
+
+        if (!isdigit((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || *end != 0)
+                return -EINVAL;
+        if (v > UINT32_MAX)
+                return -ERANGE;
+        *ret = (unsigned) v;
+        return 0;
+}
+
+static void parse_assignment(Config *c, const char *fname, unsigned line, const char *key, const char *value) {
+        int r;
+
+        if (streq(key, "Interval")) {
+                uint64_t usec;
+
+                r = parse_time_span(value, &usec);
+                if (r >= 0 && usec < SWEEP_INTERVAL_MIN_USEC)
+                        r = -ERANGE;
+                if (r < 0) {
+                        log_warning("%s:%u: Interval=%s is not a time span of at least 1s, ignoring.", fname, line, value);
+                        return;
+                }
+                c->interval_usec = usec;
+        } else if (streq(key, "CPUBudgetPercent")) {
+                r = parse_percent(value, &c->cpu_budget_percent);
+                if (r < 0)
+                        log_warning("%s:%u: CPUBudgetPercent=%s is not a percentage in (0, 100], ignoring.", fname, line, value);
+        } else if (streq(key, "MaxProcessesPerSweep")) {
+                r = parse_unsigned(value, &c->max_processes_per_sweep);
+                if (r < 0)
+                        log_warning("%s:%u: MaxProcessesPerSweep=%s is not a count, ignoring.", fname, line, value);
+        } else
+                log_warning("%s:%u: unknown key %s= in [Sweep], ignoring.", fname, line, key);
+}
+
+int config_parse(FILE *f, const char *fname, Config *c) {
+        _cleanup_free_ char *buf = NULL;
+        size_t allocated = 0;
+        bool in_sweep = false;
+        unsigned line = 0;
+
+        for (;;) {
+                char *l, *eq;
+                ssize_t k;
+
+                errno = 0;
+                k = getline(&buf, &allocated, f);
+                if (k < 0) {
+                        if (errno != 0)
+                                return log_error_errno(errno, "Failed to read %s: %m", fname);
+                        break;
+                }
+                line++;
+
+                l = strip(buf);
+                if (l[0] == 0 || l[0] == '#' || l[0] == ';')
+                        continue;
+
+                if (l[0] == '[') {
+                        size_t n = strlen(l);
+
+                        if (l[n - 1] != ']') {
+                                log_warning("%s:%u: bad section header, ignoring.", fname, line);
+                                in_sweep = false;
+                                continue;
+                        }
+                        l[n - 1] = 0;
+                        in_sweep = streq(l + 1, "Sweep");
+                        if (!in_sweep)
+                                log_warning("%s:%u: unknown section [%s], ignoring.", fname, line, l + 1);
+                        continue;
+                }
+
+                if (!in_sweep) {
+                        log_warning("%s:%u: assignment outside [Sweep], ignoring.", fname, line);
+                        continue;
+                }
+
+                eq = strchr(l, '=');
+                if (!eq) {
+                        log_warning("%s:%u: missing '=', ignoring.", fname, line);
+                        continue;
+                }
+                *eq = 0;
+                parse_assignment(c, fname, line, strip(l), strip(eq + 1));
+        }
+
+        return 0;
+}
+
+int config_parse_file(const char *path, Config *c) {
+        _cleanup_fclose_ FILE *f = NULL;
+
+        f = fopen(path, "re");
+        if (!f) {
+                if (errno == ENOENT) {
+                        log_debug("%s does not exist, using the defaults.", path);
+                        return 0;
+                }
+                return log_error_errno(errno, "Failed to open %s: %m", path);
+        }
+
+        return config_parse(f, path, c);
+}

@@ -1,0 +1,576 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "finding.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "manager-bus.h"
+
+/* One audit of one PID, and everyone who waits for it. */
+struct Audit {
+        Audit *next;
+        Job *job;
+        bool submitted;           /* false: another audit of this PID runs first */
+        bool sweep;
+        sd_bus_message **calls;   /* Check calls answered by this audit's report */
+        size_t n_calls;
+};
+
+static uint64_t now_usec(clockid_t clock) {
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static void set_status(Manager *m, const char *format, ...) _printf_(2, 3);
+static void set_status(Manager *m, const char *format, ...) {
+        char *s;
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&s, format, ap);
+        va_end(ap);
+        if (r < 0)
+                return;
+
+        free(m->status_text);
+        m->status_text = s;
+        (void) sd_notifyf(false, "STATUS=%s", s);
+}
+
+static void audit_free(Manager *m, Audit *a) {
+        for (size_t i = 0; i < a->n_calls; i++)
+                sd_bus_message_unref(a->calls[i]);
+        m->n_check_calls -= a->n_calls;
+        free(a->calls);
+        job_free(a->job);
+        free(a);
+}
+
+static void audit_unlink(Manager *m, Audit *a) {
+        for (Audit **p = &m->audits; *p; p = &(*p)->next)
+                if (*p == a) {
+                        *p = a->next;
+                        a->next = NULL;
+                        return;
+                }
+}
+
+static void audit_append(Manager *m, Audit *a) {
+        Audit **p = &m->audits;
+
+        while (*p)
+                p = &(*p)->next;
+        *p = a;
+}
+
+static bool pid_busy(Manager *m, pid_t pid) {
+        for (Audit *a = m->audits; a; a = a->next)
+                if (a->job->pid == pid)
+                        return true;
+        return false;
+}
+
+/* The one rule that keeps two audits off one process: an audit is handed
+ * to a thread only while no other audit of its PID is in flight. */
+static void audit_queue(Manager *m, Audit *a) {
+        bool busy = pid_busy(m, a->job->pid);
+
+        audit_append(m, a);
+        if (!busy) {
+                a->submitted = true;
+                worker_pool_submit(m->pool, a->job);
+        }
+}
+
+static void submit_waiting(Manager *m, pid_t pid) {
+        for (Audit *a = m->audits; a; a = a->next)
+                if (a->job->pid == pid) {
+                        if (!a->submitted) {
+                                a->submitted = true;
+                                worker_pool_submit(m->pool, a->job);
+                        }
+                        return;
+                }
+}
+
+static Audit *audit_new(pid_t pid, int pidfd, unsigned audit_flags, unsigned report_flags, bool want_json) {
+        Audit *a;
+
+        a = calloc(1, sizeof(Audit));
+        if (!a)
+                goto fail;
+        a->job = job_new(JOB_AUDIT);
+        if (!a->job) {
+                free(a);
+                goto fail;
+        }
+        a->job->pid = pid;
+        a->job->pidfd = pidfd;
+        a->job->audit_flags = audit_flags;
+        a->job->report_flags = report_flags;
+        a->job->want_json = want_json;
+        a->job->userdata = a;
+        return a;
+
+fail:
+        if (pidfd >= 0)
+                close(pidfd);
+        return NULL;
+}
+
+static int audit_add_call(Manager *m, Audit *a, sd_bus_message *call) {
+        sd_bus_message **calls;
+
+        calls = realloc(a->calls, (a->n_calls + 1) * sizeof(sd_bus_message *));
+        if (!calls)
+                return -ENOMEM;
+        a->calls = calls;
+        a->calls[a->n_calls++] = sd_bus_message_ref(call);
+        m->n_check_calls++;
+        return 0;
+}
+
+int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd,
+                  unsigned audit_flags, unsigned report_flags) {
+        Audit *a;
+        int r;
+
+        if (m->n_check_calls >= CHECK_CALLS_MAX) {
+                if (pidfd >= 0)
+                        close(pidfd);
+                return -EBUSY;
+        }
+
+        /* An audit of the same PID with the same options that has not
+         * finished yet answers this call too: its report is as fresh. */
+        for (a = m->audits; a; a = a->next)
+                if (a->job->pid == pid && !a->sweep && a->job->audit_flags == audit_flags &&
+                    a->job->report_flags == report_flags) {
+                        if (pidfd >= 0)
+                                close(pidfd);
+                        return audit_add_call(m, a, call);
+                }
+
+        a = audit_new(pid, pidfd, audit_flags, report_flags, true);
+        if (!a)
+                return -ENOMEM;
+        r = audit_add_call(m, a, call);
+        if (r < 0) {
+                audit_free(m, a);
+                return r;
+        }
+        audit_queue(m, a);
+        return 0;
+}
+
+/* Announce and remember the findings that the last audit of this process
+ * did not already have: a bug seen at every sweep is one finding, not one
+ * per sweep. */
+static void record_findings(Manager *m, const Job *job, bool sweep) {
+        const char *release = smapsaudit_ctx_get_kernel_release(m->ctx);
+        uint64_t now = now_usec(CLOCK_REALTIME);
+        _cleanup_free_ uint64_t *keys = NULL;
+        ProcState *s;
+        int r;
+
+        r = proc_table_ensure(&m->procs, job->pid, &s);
+        if (r < 0) {
+                log_error_errno(r, "Failed to track process %d: %m", (int) job->pid);
+                return;
+        }
+        s->tags = job->tags;
+        s->round = m->round;
+
+        if (job->n_findings > 0) {
+                keys = calloc(job->n_findings, sizeof(uint64_t));
+                if (!keys) {
+                        log_error_errno(ENOMEM, "Failed to record findings: %m");
+                        return;
+                }
+        }
+
+        for (size_t i = 0; i < job->n_findings; i++) {
+                const JobFinding *f = &job->findings[i];
+                _cleanup_free_ char *json = NULL;
+
+                keys[i] = finding_key(f->kind, f->field, f->source, f->vma_start, f->vma_end);
+                if (proc_state_had_finding(s, keys[i]))
+                        continue;
+
+                r = finding_to_json(job, f, now, release, sweep ? "sweep" : "check", &json);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to format a finding: %m");
+                        continue;
+                }
+
+                log_notice("Process %d (%s): %s %s in %s, VMA 0x%" PRIx64 "-0x%" PRIx64 ", delta %" PRId64 " kB.",
+                           (int) job->pid, job->comm, f->field, smapsaudit_verdict_to_string(f->kind),
+                           f->source, f->vma_start, f->vma_end, f->delta_kb);
+
+                r = history_append(m->history, now, job->owner_uid, json);
+                if (r < 0)
+                        log_error_errno(r, "Failed to save a finding to %s: %m", m->state_dir);
+                manager_bus_emit_finding(m, job, f, json);
+        }
+
+        proc_state_set_findings(s, TAKE_PTR(keys), job->n_findings);
+}
+
+static void sweep_schedule(Manager *m) {
+        uint64_t next;
+        int r;
+
+        next = m->last_started_usec == 0 ? now_usec(CLOCK_MONOTONIC)
+                                         : m->last_started_usec + m->config.interval_usec;
+        r = sd_event_source_set_time(m->sweep_timer, next);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->sweep_timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "Failed to schedule the next sweep: %m");
+}
+
+static void sweep_finish(Manager *m) {
+        char interval[64], cpu[64], budget[64], wall[64];
+        uint64_t budget_usec = sweep_budget_usec(m->config.interval_usec, m->config.cpu_budget_percent);
+        SweepRun *s = &m->sweep;
+
+        m->debt_usec = sweep_debt_usec(budget_usec, m->debt_usec, s->used_usec);
+        m->last_sweep_usec = now_usec(CLOCK_REALTIME);
+        m->sweep_processes_audited = s->audited;
+        m->sweep_findings = s->findings;
+        m->sweep_usec = now_usec(CLOCK_MONOTONIC) - s->started_usec;
+        m->sweep_cpu_usec = s->used_usec;
+        m->sweep_covered = s->fresh_round && !s->stopped_by;
+
+        format_time_span(interval, sizeof(interval), m->config.interval_usec, 1000);
+        format_time_span(cpu, sizeof(cpu), s->used_usec, 1000);
+        format_time_span(budget, sizeof(budget), s->allowance_usec, 1000);
+        format_time_span(wall, sizeof(wall), m->sweep_usec, 1000);
+
+        if (m->sweep_covered)
+                set_status(m, "Sweep covered all %zu processes (%" PRIu64 " audited, %" PRIu64 " skipped: exited, "
+                           "unreadable or audited for a Check) in %s, CPU %s of %s budget, %" PRIu64 " findings; interval %s.",
+                           s->n_listed, s->audited, s->skipped, wall, cpu, budget, s->findings, interval);
+        else if (s->stopped_by)
+                set_status(m, "Sweep did not cover all processes: %" PRIu64 " of %zu audited in %s, stopped by %s "
+                           "at CPU %s of %s budget, %" PRIu64 " findings; the next sweep continues; interval %s.",
+                           s->audited, s->n_listed, wall, s->stopped_by, cpu, budget, s->findings, interval);
+        else
+                set_status(m, "Sweep finished a round that earlier sweeps began, so not all processes in one "
+                           "sweep: %" PRIu64 " audited in %s, CPU %s of %s budget, %" PRIu64 " findings; "
+                           "interval %s.", s->audited, wall, cpu, budget, s->findings, interval);
+        log_info("%s", m->status_text);
+
+        free(s->plan);
+        m->sweep = (SweepRun) {};
+        manager_bus_emit_sweep_changed(m);
+        sweep_schedule(m);
+}
+
+static void sweep_next(Manager *m) {
+        SweepRun *s = &m->sweep;
+
+        while (s->next < s->n_plan) {
+                pid_t pid = s->plan[s->next];
+                int pidfd = -1;
+                Audit *a;
+
+                if (s->used_usec >= s->allowance_usec) {
+                        s->stopped_by = "the CPU budget (CPUBudgetPercent=)";
+                        break;
+                }
+                if (m->config.max_processes_per_sweep > 0 && s->audited >= m->config.max_processes_per_sweep) {
+                        s->stopped_by = "MaxProcessesPerSweep=";
+                        break;
+                }
+                s->next++;
+
+                /* Being audited for a Check already: that audit counts for the round. */
+                if (pid_busy(m, pid)) {
+                        s->skipped++;
+                        continue;
+                }
+
+                if (m->live) {
+                        pidfd = pidfd_open(pid, 0);
+                        if (pidfd < 0) {
+                                if (errno != ESRCH)
+                                        log_warning_errno(errno, "Failed to open process %d: %m", (int) pid);
+                                s->skipped++;
+                                continue;
+                        }
+                }
+
+                a = audit_new(pid, pidfd, 0, SMAPSAUDIT_REPORT_NO_PFNS, false);
+                if (!a) {
+                        log_error_errno(ENOMEM, "Failed to start an audit: %m");
+                        s->stopped_by = "lack of memory";
+                        break;
+                }
+                a->sweep = true;
+                audit_queue(m, a);
+                return;
+        }
+
+        if (s->next >= s->n_plan || s->stopped_by)
+                sweep_finish(m);
+}
+
+static void sweep_on_listed(Manager *m, Job *job) {
+        SweepRun *s = &m->sweep;
+        int r;
+
+        if (m->stopping)
+                return;
+        if (job->r < 0) {
+                log_error_errno(job->r, "Failed to list processes: %m");
+                s->stopped_by = "an error listing processes";
+                sweep_finish(m);
+                return;
+        }
+
+        r = proc_table_sync(&m->procs, job->procs, job->n_procs);
+        if (r >= 0)
+                r = sweep_plan(&m->procs, job->procs, job->n_procs, m->round, &s->plan, &s->n_plan);
+        if (r >= 0 && s->n_plan == 0) {
+                /* Everyone was audited in this round: start the next. */
+                free(s->plan);
+                s->plan = NULL;
+                m->round++;
+                r = sweep_plan(&m->procs, job->procs, job->n_procs, m->round, &s->plan, &s->n_plan);
+        }
+        if (r < 0) {
+                log_error_errno(r, "Failed to plan the sweep: %m");
+                s->stopped_by = "lack of memory";
+                sweep_finish(m);
+                return;
+        }
+
+        s->n_listed = job->n_procs;
+        s->fresh_round = s->n_plan == job->n_procs;
+        set_status(m, "Sweeping %zu of %zu processes.", s->n_plan, s->n_listed);
+        sweep_next(m);
+}
+
+static void sweep_on_audited(Manager *m, const Job *job) {
+        SweepRun *s = &m->sweep;
+
+        if (m->stopping)
+                return;
+        s->used_usec += job->cpu_usec;
+        if (job->r >= 0) {
+                s->audited++;
+                s->findings += job->n_findings;
+        } else {
+                s->skipped++;
+                if (job->r != -ESRCH)
+                        log_debug_errno(job->r, "Sweep: could not audit process %d: %m", (int) job->pid);
+        }
+        sweep_next(m);
+}
+
+int manager_sweep_now(Manager *m) {
+        uint64_t budget_usec;
+        Job *job;
+
+        if (m->sweep.running)
+                return 1;
+
+        job = job_new(JOB_LIST_PROCESSES);
+        if (!job)
+                return -ENOMEM;
+
+        budget_usec = sweep_budget_usec(m->config.interval_usec, m->config.cpu_budget_percent);
+        m->sweep = (SweepRun) {
+                .running = true,
+                .started_usec = now_usec(CLOCK_MONOTONIC),
+                .allowance_usec = sweep_allowance_usec(budget_usec, m->debt_usec),
+        };
+        m->last_started_usec = m->sweep.started_usec;
+        (void) sd_event_source_set_enabled(m->sweep_timer, SD_EVENT_OFF);
+        set_status(m, "Listing processes.");
+        worker_pool_submit(m->pool, job);
+        return 1;
+}
+
+static int on_sweep_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        r = manager_sweep_now(m);
+        if (r < 0)
+                log_error_errno(r, "Failed to start a sweep: %m");
+        return 0;
+}
+
+static void on_job_done(Job *job, void *userdata) {
+        Manager *m = userdata;
+        Audit *a;
+
+        if (job->type == JOB_LIST_PROCESSES) {
+                sweep_on_listed(m, job);
+                job_free(job);
+                return;
+        }
+
+        a = job->userdata;
+        audit_unlink(m, a);
+        submit_waiting(m, job->pid);
+
+        if (job->r >= 0)
+                record_findings(m, job, a->sweep);
+        for (size_t i = 0; i < a->n_calls; i++)
+                manager_bus_reply_audit(a->calls[i], job);
+        if (a->sweep)
+                sweep_on_audited(m, job);
+
+        audit_free(m, a);
+}
+
+int manager_reload(Manager *m) {
+        char interval[64];
+        Config c;
+        int r;
+
+        config_defaults(&c);
+        r = config_parse_file(m->config_path, &c);
+        if (r < 0)
+                return r;
+        m->config = c;
+
+        format_time_span(interval, sizeof(interval), m->config.interval_usec, 0);
+        log_info("Configuration loaded from %s: Interval=%s CPUBudgetPercent=%g MaxProcessesPerSweep=%u.",
+                 m->config_path, interval, m->config.cpu_budget_percent, m->config.max_processes_per_sweep);
+
+        if (!m->sweep.running) {
+                set_status(m, "Idle; interval %s, CPU budget %g%% of one core.",
+                           interval, m->config.cpu_budget_percent);
+                if (m->sweep_timer)
+                        sweep_schedule(m);
+        }
+        if (m->bus)
+                manager_bus_emit_sweep_changed(m);
+        return 0;
+}
+
+static char *state_dir_from_env(void) {
+        const char *e = getenv("STATE_DIRECTORY");
+
+        /* systemd passes a colon-separated list; ours is the first. */
+        if (e && *e)
+                return strndup(e, strcspn(e, ":"));
+        return strdup(STATE_DIRECTORY_DEFAULT);
+}
+
+int manager_new(const ManagerOptions *o, Manager **ret) {
+        Manager *m;
+        int r;
+
+        m = calloc(1, sizeof(Manager));
+        if (!m)
+                return -ENOMEM;
+        m->round = 1;
+
+        m->config_path = strdup(o->config_path ?: CONFIG_FILE_DEFAULT);
+        m->state_dir = o->state_dir ? strdup(o->state_dir) : state_dir_from_env();
+        if (!m->config_path || !m->state_dir ||
+            (o->proc_root && !(m->proc_root = strdup(o->proc_root))) ||
+            (o->sys_root && !(m->sys_root = strdup(o->sys_root)))) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        m->live = !o->proc_root || streq(o->proc_root, "/proc");
+
+        r = smapsaudit_ctx_new(&m->ctx);
+        if (r >= 0 && m->proc_root)
+                r = smapsaudit_ctx_set_proc_root(m->ctx, m->proc_root);
+        if (r >= 0 && m->sys_root)
+                r = smapsaudit_ctx_set_sys_root(m->ctx, m->sys_root);
+        if (r < 0) {
+                log_error_errno(r, "Failed to set up the audit library: %m");
+                goto fail;
+        }
+
+        r = manager_reload(m);
+        if (r < 0)
+                goto fail;
+
+        r = history_open(m->state_dir, HISTORY_MAX_DEFAULT, &m->history);
+        if (r < 0)
+                goto fail;
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                goto fail;
+
+        *ret = m;
+        return 0;
+
+fail:
+        manager_free(m);
+        return r;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+
+        /* Threads first: their cancelled jobs still answer waiting callers,
+         * and nothing new may start meanwhile. */
+        m->stopping = true;
+        m->pool = worker_pool_free(m->pool);
+        free(m->sweep.plan);
+
+        sd_event_source_disable_unref(m->sweep_timer);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+
+        history_free(m->history);
+        proc_table_done(&m->procs);
+        smapsaudit_ctx_unref(m->ctx);
+        free(m->config_path);
+        free(m->state_dir);
+        free(m->proc_root);
+        free(m->sys_root);
+        free(m->status_text);
+        free(m);
+        return NULL;
+}
+
+int manager_start(Manager *m) {
+        int r;
+
+        r = worker_pool_new(m->event, AUDIT_THREADS, m->proc_root, m->sys_root, on_job_done, m, &m->pool);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the audit threads: %m");
+
+        r = manager_bus_connect(m);
+        if (r < 0)
+                return r;
+
+        /* The first sweep runs at once; later ones an interval after the start of the previous. */
+        r = sd_event_add_time_relative(m->event, &m->sweep_timer, CLOCK_MONOTONIC, 0, 1000000,
+                                       on_sweep_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the sweep timer: %m");
+        (void) sd_event_source_set_description(m->sweep_timer, "sweep");
+        (void) sd_event_source_set_priority(m->sweep_timer, SD_EVENT_PRIORITY_IDLE);
+
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable the watchdog: %m");
+
+        return 0;
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The daemon's state and its work: the sweep, audits asked for over the
+ * bus, and what they found. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "conf.h"
+#include "history.h"
+#include "smapsaudit.h"
+#include "sweep.h"
+#include "worker.h"
+
+/* A sweep keeps at most one audit in flight, so with three threads two are
+ * always free for Check: a Check during a sweep starts at once. */
+#define AUDIT_THREADS 3u
+/* Check calls waiting at once; more are refused rather than queued without bound. */
+#define CHECK_CALLS_MAX 128u
+
+#define STATE_DIRECTORY_DEFAULT LOCALSTATEDIR "/lib/smapsaudit"
+
+typedef struct Audit Audit;
+
+typedef struct SweepRun {
+        bool running;
+        pid_t *plan;              /* in audit order */
+        size_t n_plan, next;
+        size_t n_listed;
+        bool fresh_round;         /* the plan is every listed process */
+        uint64_t started_usec;    /* CLOCK_MONOTONIC */
+        uint64_t allowance_usec, used_usec;
+        uint64_t audited, skipped, findings;
+        const char *stopped_by;   /* why it ended before its plan did, or NULL */
+} SweepRun;
+
+typedef struct ManagerOptions {
+        const char *config_path;
+        const char *state_dir;
+        const char *proc_root;    /* NULL: /proc */
+        const char *sys_root;     /* NULL: /sys */
+} ManagerOptions;
+
+typedef struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        sd_event_source *sweep_timer;
+
+        struct smapsaudit_ctx *ctx;  /* the loop thread's own; workers have theirs */
+        WorkerPool *pool;
+        History *history;
+        ProcTable procs;
+
+        Config config;
+        char *config_path;
+        char *state_dir;
+        char *proc_root, *sys_root;
+        bool live;                /* PIDs name running processes, not captured files */
+        bool stopping;
+
+        Audit *audits;            /* in flight or waiting for their PID, oldest first */
+        size_t n_check_calls;
+
+        uint64_t round;
+        uint64_t debt_usec;
+        uint64_t last_started_usec;  /* CLOCK_MONOTONIC, 0: never */
+        SweepRun sweep;
+
+        /* Published as properties; ints where sd-bus reads them directly. */
+        uint64_t last_sweep_usec;    /* CLOCK_REALTIME of the last sweep's end */
+        uint64_t sweep_processes_audited;
+        uint64_t sweep_findings;
+        uint64_t sweep_usec;
+        uint64_t sweep_cpu_usec;
+        bool sweep_covered;
+        char *status_text;
+} Manager;
+
+int manager_new(const ManagerOptions *o, Manager **ret);
+Manager *manager_free(Manager *m);
+/* Connects to the bus, takes the name and schedules the first sweep. */
+int manager_start(Manager *m);
+
+int manager_reload(Manager *m);
+/* Starts a sweep unless one is running; either way > 0 says one is. */
+int manager_sweep_now(Manager *m);
+/* Queues an audit whose JSON report answers call. -EBUSY: too many waiting. */
+int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd,
+                  unsigned audit_flags, unsigned report_flags);

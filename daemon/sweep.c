@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "sweep.h"
+
+void proc_table_done(ProcTable *t) {
+        for (size_t i = 0; i < t->n; i++)
+                free(t->states[i].finding_keys);
+        free(t->states);
+        *t = (ProcTable) {};
+}
+
+static int cmp_state(const void *a, const void *b) {
+        const ProcState *x = a, *y = b;
+
+        return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+ProcState *proc_table_get(ProcTable *t, pid_t pid) {
+        ProcState key = { .pid = pid };
+
+        if (t->n == 0)
+                return NULL;
+        return bsearch(&key, t->states, t->n, sizeof(ProcState), cmp_state);
+}
+
+int proc_table_sync(ProcTable *t, const struct smapsaudit_proc *procs, size_t n) {
+        ProcState *states;
+
+        states = calloc(MAX(n, 1u), sizeof(ProcState));
+        if (!states)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < n; i++) {
+                ProcState *old = proc_table_get(t, procs[i].pid);
+
+                if (old && (old->start_time == 0 || old->start_time == procs[i].start_time)) {
+                        states[i] = *old;
+                        /* Moved, not copied: the old table must not free them. */
+                        old->finding_keys = NULL;
+                        old->n_finding_keys = 0;
+                } else
+                        states[i] = (ProcState) { .pid = procs[i].pid };
+                states[i].start_time = procs[i].start_time;
+        }
+        qsort(states, n, sizeof(ProcState), cmp_state);
+
+        proc_table_done(t);
+        t->states = states;
+        t->n = n;
+        return 0;
+}
+
+int proc_table_ensure(ProcTable *t, pid_t pid, ProcState **ret) {
+        ProcState *s, *states;
+        size_t i;
+
+        s = proc_table_get(t, pid);
+        if (s) {
+                *ret = s;
+                return 0;
+        }
+
+        states = realloc(t->states, (t->n + 1) * sizeof(ProcState));
+        if (!states)
+                return -ENOMEM;
+        t->states = states;
+
+        for (i = t->n; i > 0 && states[i - 1].pid > pid; i--)
+                ;
+        memmove(states + i + 1, states + i, (t->n - i) * sizeof(ProcState));
+        states[i] = (ProcState) { .pid = pid };
+        t->n++;
+        *ret = &states[i];
+        return 0;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t size) {
+        const unsigned char *p = data;
+
+        for (size_t i = 0; i < size; i++) {
+                h ^= p[i];
+                h *= UINT64_C(0x100000001b3);
+        }
+        return h;
+}
+
+uint64_t finding_key(enum smapsaudit_verdict kind, const char *field, const char *source,
+                     uint64_t vma_start, uint64_t vma_end) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        uint32_t k = (uint32_t) kind;
+
+        h = fnv1a(h, &k, sizeof(k));
+        /* Include the NULs so that ("ab","c") and ("a","bc") differ. */
+        h = fnv1a(h, field, strlen(field) + 1);
+        h = fnv1a(h, source, strlen(source) + 1);
+        h = fnv1a(h, &vma_start, sizeof(vma_start));
+        return fnv1a(h, &vma_end, sizeof(vma_end));
+}
+
+bool proc_state_had_finding(const ProcState *s, uint64_t key) {
+        for (size_t i = 0; i < s->n_finding_keys; i++)
+                if (s->finding_keys[i] == key)
+                        return true;
+        return false;
+}
+
+void proc_state_set_findings(ProcState *s, uint64_t *keys, size_t n) {
+        free(s->finding_keys);
+        s->finding_keys = keys;
+        s->n_finding_keys = n;
+}
+
+int sweep_plan(const ProcTable *t, const struct smapsaudit_proc *procs, size_t n, uint64_t round,
+               pid_t **ret, size_t *ret_n) {
+        pid_t *plan;
+        size_t k = 0;
+
+        plan = calloc(MAX(n, 1u), sizeof(pid_t));
+        if (!plan)
+                return -ENOMEM;
+
+        /* Two passes over the list, which is largest first: heavy, then the rest. */
+        for (int heavy = 1; heavy >= 0; heavy--)
+                for (size_t i = 0; i < n; i++) {
+                        const ProcState *s = proc_table_get((ProcTable *) t, procs[i].pid);
+                        bool is_heavy = s && (s->tags & SWEEP_HEAVY_TAGS);
+
+                        if (s && s->round == round)
+                                continue;
+                        if (is_heavy != (heavy == 1))
+                                continue;
+                        plan[k++] = procs[i].pid;
+                }
+
+        *ret = plan;
+        *ret_n = k;
+        return 0;
+}
+
+uint64_t sweep_budget_usec(uint64_t interval_usec, double percent) {
+        return (uint64_t) ((double) interval_usec * percent / 100.0);
+}
+
+uint64_t sweep_allowance_usec(uint64_t budget_usec, uint64_t debt_usec) {
+        return budget_usec > debt_usec ? budget_usec - debt_usec : 0;
+}
+
+uint64_t sweep_debt_usec(uint64_t budget_usec, uint64_t debt_usec, uint64_t used_usec) {
+        uint64_t owed = debt_usec + used_usec;
+
+        return owed > budget_usec ? owed - budget_usec : 0;
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The audit threads. Audits take seconds, so they never run on the event
+ * loop: a job goes to a thread, the thread runs the library with its own
+ * context, copies out what the loop needs as plain data, and hands the job
+ * back through an eventfd that sd-event watches. Library objects never
+ * leave the thread that made them, and sd-bus is only touched by the loop.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "smapsaudit.h"
+
+typedef enum JobType {
+        JOB_LIST_PROCESSES,
+        JOB_AUDIT,
+} JobType;
+
+/* A finding, copied out of the report so the report can stay in its thread. */
+typedef struct JobFinding {
+        enum smapsaudit_verdict kind;
+        char *field;
+        char *source;
+        char *explanation;
+        uint64_t vma_start, vma_end;
+        int64_t kernel_kb, walk_kb, delta_kb;
+        unsigned tags;
+} JobFinding;
+
+typedef struct Job {
+        struct Job *next;
+        JobType type;
+
+        /* In (JOB_AUDIT). */
+        pid_t pid;
+        int pidfd;              /* -1 when the PID names captured files, not a live process */
+        unsigned audit_flags;   /* enum smapsaudit_audit_flags */
+        unsigned report_flags;  /* enum smapsaudit_report_flags, for json */
+        bool want_json;
+        void *userdata;         /* the submitter's */
+
+        /* Out. */
+        int r;
+        char *error;            /* why a report ended early, or NULL */
+        char *json;
+        char comm[64];
+        uid_t owner_uid;        /* of the audited process, (uid_t) -1 when unknown */
+        unsigned tags;
+        enum smapsaudit_verdict verdict;
+        uint64_t cpu_usec;
+        JobFinding *findings;
+        size_t n_findings;
+        struct smapsaudit_proc *procs;  /* JOB_LIST_PROCESSES */
+        size_t n_procs;
+} Job;
+
+Job *job_new(JobType type);
+Job *job_free(Job *job);
+
+/* Called on the event loop with each finished job; it owns the job then. */
+typedef void (*job_done_fn)(Job *job, void *userdata);
+
+typedef struct WorkerPool WorkerPool;
+
+int worker_pool_new(sd_event *event, unsigned n_threads, const char *proc_root, const char *sys_root,
+                    job_done_fn done, void *userdata, WorkerPool **ret);
+/* Cancels running audits, joins the threads, and hands every unfinished
+ * job to done with r = -ECANCELED, so that callers waiting get an answer. */
+WorkerPool *worker_pool_free(WorkerPool *p);
+void worker_pool_submit(WorkerPool *p, Job *job);

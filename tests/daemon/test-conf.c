@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "test.h"
+
+static void test_time_span(void) {
+        uint64_t u;
+
+        CHECK(parse_time_span("300", &u) == 0 && u == 300 * USEC);
+        CHECK(parse_time_span("5min", &u) == 0 && u == 300 * USEC);
+        CHECK(parse_time_span("1h 30min", &u) == 0 && u == 5400 * USEC);
+        CHECK(parse_time_span("1.5s", &u) == 0 && u == 1500000);
+        CHECK(parse_time_span("250ms", &u) == 0 && u == 250000);
+        CHECK(parse_time_span(" 2 s ", &u) == 0 && u == 2 * USEC);
+        CHECK(parse_time_span("", &u) == -EINVAL);
+        CHECK(parse_time_span("5 parsecs", &u) == -EINVAL);
+        CHECK(parse_time_span("-1s", &u) == -EINVAL);
+        CHECK(parse_time_span("min", &u) == -EINVAL);
+}
+
+static void test_format(void) {
+        char buf[64];
+
+        CHECK(streq(format_time_span(buf, sizeof(buf), 300 * USEC, 0), "5min"));
+        CHECK(streq(format_time_span(buf, sizeof(buf), 5400 * USEC, 0), "1h 30min"));
+        CHECK(streq(format_time_span(buf, sizeof(buf), 1500123, 1000), "1s 500ms"));
+        CHECK(streq(format_time_span(buf, sizeof(buf), 0, 0), "0"));
+        CHECK(streq(format_time_span(buf, 4, 5400 * USEC, 0), "1h"));
+}
+
+static Config parse(const char *text) {
+        Config c;
+        FILE *f = fmemopen((void *) text, strlen(text), "r");
+
+        config_defaults(&c);
+        CHECK(f);
+        CHECK(config_parse(f, "test.conf", &c) == 0);
+        fclose(f);
+        return c;
+}
+
+static void test_parse(void) {
+        Config c;
+
+        c = parse("");
+        CHECK(c.interval_usec == SWEEP_INTERVAL_DEFAULT_USEC);
+        CHECK(c.cpu_budget_percent == CPU_BUDGET_PERCENT_DEFAULT);
+        CHECK(c.max_processes_per_sweep == MAX_PROCESSES_DEFAULT);
+
+        c = parse("# comment\n[Sweep]\nInterval = 2min\nCPUBudgetPercent=0.5%\nMaxProcessesPerSweep=0\n");
+        CHECK(c.interval_usec == 120 * USEC);
+        CHECK(c.cpu_budget_percent == 0.5);
+        CHECK(c.max_processes_per_sweep == 0);
+
+        /* A bad value keeps the default; the lines around it still count. */
+        c = parse("[Sweep]\nInterval=500ms\nCPUBudgetPercent=150\nMaxProcessesPerSweep=-3\nBogus=1\nInterval=7s\n");
+        CHECK(c.interval_usec == 7 * USEC);
+        CHECK(c.cpu_budget_percent == CPU_BUDGET_PERCENT_DEFAULT);
+        CHECK(c.max_processes_per_sweep == MAX_PROCESSES_DEFAULT);
+
+        /* Keys outside [Sweep] are not read as sweep keys. */
+        c = parse("Interval=9s\n[Other]\nInterval=9s\n[Sweep]\n");
+        CHECK(c.interval_usec == SWEEP_INTERVAL_DEFAULT_USEC);
+}
+
+static void test_missing_file(void) {
+        Config c;
+
+        config_defaults(&c);
+        CHECK(config_parse_file("/nonexistent/smapsauditd.conf", &c) == 0);
+        CHECK(c.interval_usec == SWEEP_INTERVAL_DEFAULT_USEC);
+}
+
+int main(void) {
+        test_time_span();
+        test_format();
+        test_parse();
+        test_missing_file();
+        return test_summary("conf");
+}
