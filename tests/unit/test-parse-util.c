@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sa_parse_u64() and sa_parse_keyed(), the helpers under every keyed parser. */
+#include <stddef.h>
+
+#include "internal.h"
+#include "tap.h"
+
+static void test_u64(void) {
+        uint64_t v = 77;
+
+        is_i64(sa_parse_u64("0", &v), 0, "\"0\"");
+        is_u64(v, 0, "0");
+        is_i64(sa_parse_u64("18446744073709551615", &v), 0, "UINT64_MAX parses");
+        is_u64(v, UINT64_MAX, "UINT64_MAX");
+        v = 77;
+        is_i64(sa_parse_u64("18446744073709551616", &v), -ERANGE, "UINT64_MAX + 1: -ERANGE");
+        is_u64(v, 77, "untouched on error");
+        is_i64(sa_parse_u64("99999999999999999999999", &v), -ERANGE, "far too big: -ERANGE");
+        is_i64(sa_parse_u64("", &v), -EINVAL, "empty: -EINVAL");
+        is_i64(sa_parse_u64("-1", &v), -EINVAL, "negative: -EINVAL");
+        is_i64(sa_parse_u64("+1", &v), -EINVAL, "plus sign: -EINVAL");
+        is_i64(sa_parse_u64(" 1", &v), -EINVAL, "leading space: -EINVAL");
+        is_i64(sa_parse_u64("12 kB", &v), 0, "stops at the first non-digit");
+        is_u64(v, 12, "12");
+        is_i64(sa_parse_u64("0012\n", &v), 0, "leading zeros");
+        is_u64(v, 12, "0012 = 12");
+}
+
+struct dest {
+        int64_t a, b, c;
+        uint64_t have;
+};
+
+static const struct sa_keyed keys[] = {
+        { "a", offsetof(struct dest, a), 1 },
+        { "bb", offsetof(struct dest, b), 2 },
+        { "mm->c", offsetof(struct dest, c), 4 },
+};
+
+static void test_keyed(void) {
+        struct dest d = {};
+
+        is_i64(sa_parse_keyed("a: 1\nbb\t2 kB\nmm->c                :   -3\n", keys, 3, &d, &d.have), 0,
+               "three separator styles");
+        is_hex(d.have, 7, "all three seen");
+        is_i64(d.a, 1, "a: 1");
+        is_i64(d.b, 2, "bb<TAB>2 kB");
+        is_i64(d.c, -3, "mm->c : -3");
+
+        d = (struct dest) {};
+        sa_parse_keyed("ab: 5\nb: 6\nbbb 7\nA: 8\n:a 9\n", keys, 3, &d, &d.have);
+        is_hex(d.have, 0, "no key is a prefix or case match");
+
+        d = (struct dest) {};
+        sa_parse_keyed("a: yes\nbb: no\nmm->c: maybe\n", keys, 3, &d, &d.have);
+        is_hex(d.have, 3, "yes/no read as 1/0, others skipped");
+        is_i64(d.a, 1, "yes = 1");
+        is_i64(d.b, 0, "no = 0");
+
+        d = (struct dest) {};
+        sa_parse_keyed("a: 9223372036854775807\nbb: -9223372036854775807\nmm->c: 9223372036854775808\n", keys, 3, &d,
+                       &d.have);
+        is_i64(d.a, INT64_MAX, "INT64_MAX");
+        is_i64(d.b, -INT64_MAX, "-INT64_MAX");
+        ok(!(d.have & 4), "INT64_MAX + 1 skipped");
+
+        d = (struct dest) {};
+        sa_parse_keyed("a: 1\na: 2\n", keys, 3, &d, &d.have);
+        is_i64(d.a, 2, "a repeated key: the last wins");
+
+        d = (struct dest) {};
+        sa_parse_keyed("a:\nbb:   \n\n\n", keys, 3, &d, &d.have);
+        is_hex(d.have, 0, "keys without values");
+
+        d = (struct dest) {};
+        sa_parse_keyed("a: 123456789012345678901234567890123456789\n", keys, 3, &d, &d.have);
+        is_hex(d.have, 0, "a value longer than the scratch buffer is not half-read");
+
+        d = (struct dest) {};
+        is_i64(sa_parse_keyed("", keys, 3, &d, &d.have), 0, "empty buffer");
+        is_i64(sa_parse_keyed("a: 1", keys, 0, &d, &d.have), 0, "empty table");
+        is_hex(d.have, 0, "nothing");
+}
+
+int main(void) {
+        test_u64();
+        test_keyed();
+        return tap_done();
+}
