@@ -40,12 +40,12 @@ static int parse_header(const char *line, size_t len, struct sa_smaps_vma *v) {
         char tmp[512];
         unsigned long long start, end, pgoff, inode;
         unsigned maj, min;
+        size_t head = MIN(len, sizeof(tmp) - 1);
         int name_at = 0;
 
-        if (len >= sizeof(tmp))
-                len = sizeof(tmp) - 1;
-        memcpy(tmp, line, len);
-        tmp[len] = 0;
+        /* the numbers fit in the scratch copy; the name is taken from the line itself */
+        memcpy(tmp, line, head);
+        tmp[head] = 0;
         if (sscanf(tmp, "%llx-%llx %4c %llx %x:%x %llu %n", &start, &end, v->perms, &pgoff,
                    &maj, &min, &inode, &name_at) < 7 || name_at <= 0)
                 return -EBADMSG;
