@@ -84,8 +84,10 @@ int sa_numa_maps_parse(const char *buf, struct sa_numa_maps *ret) {
                 struct sa_numa_vma *v;
                 const char *p = line;
 
-                if (sscanf(line, "%llx", &start) != 1 || !isxdigit((unsigned char) *line))
+                /* strtoull, not sscanf: glibc's sscanf takes strlen() of the whole rest of the file */
+                if (!isxdigit((unsigned char) *line))
                         goto next;
+                start = strtoull(line, NULL, 16);
                 if (m.n == cap) {
                         size_t ncap = cap ? cap * 2 : 64;
                         struct sa_numa_vma *nv = realloc(m.vmas, ncap * sizeof(*nv));
