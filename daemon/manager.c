@@ -297,8 +297,9 @@ static void sweep_next(Manager *m) {
                 }
                 s->next++;
 
-                /* Being audited for a Check already: that audit counts for the round. */
-                if (pid_busy(m, pid)) {
+                /* Being audited for a Check already: that audit counts for the round.
+                 * And not ourselves: our memory changes under our own audit. */
+                if (pid_busy(m, pid) || (m->live && pid == getpid())) {
                         s->skipped++;
                         continue;
                 }

@@ -493,8 +493,9 @@ class ReplayedBug(unittest.TestCase):
             self.skipTest("needs SMAPSAUDIT and WORKLOAD (the CLI's capture and the test workloads)")
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
         import harness
+        import knobs
         import replay
-        self.harness, self.replay = harness, replay
+        self.harness, self.knobs, self.replay = harness, knobs, replay
         self.stack = contextlib.ExitStack()
 
     def tearDown(self):
@@ -503,6 +504,8 @@ class ReplayedBug(unittest.TestCase):
     def make_capture(self):
         tmp = tempfile.mkdtemp(prefix="smapsauditd-replay-")
         self.stack.callback(shutil.rmtree, tmp, ignore_errors=True)
+        # Knob before workload, so the workload is gone before the knob is restored.
+        self.stack.enter_context(self.knobs.thp_madvise())
         w = self.stack.enter_context(self.harness.Workload("thp-protnone"))
         capture = os.path.join(tmp, "capture")
         result = self.replay.capture(w.pid, capture)
@@ -540,9 +543,13 @@ class ReplayedBug(unittest.TestCase):
         self.assertEqual(json.loads(call_ok("GetFindings", "t", 0)[0]), findings)
 
         # A watcher subscribes to the name, so it follows the daemon across the restart below.
+        # Another, as nobody, must hear nothing: findings name other users' processes.
         watcher = subprocess.Popen([env_path("BUS_CLIENT_TOOL"), "watch", "1"], stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
         self.stack.callback(stop_popen, watcher)
+        nobody = subprocess.Popen(NOBODY + [env_path("BUS_CLIENT_TOOL"), "watch", "1"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        self.stack.callback(stop_popen, nobody)
         time.sleep(0.5)
 
         # SIGKILL loses nothing that was announced.
@@ -562,6 +569,8 @@ class ReplayedBug(unittest.TestCase):
         self.assertEqual((signalled["pid"], signalled["kind"]), (pid, "under-accounted"))
         self.assertGreaterEqual(signalled["realtime_usec"], since)
         self.assertIn(signalled, json.loads(call_ok("GetFindings", "t", since)[0]))
+        time.sleep(1)
+        self.assertIsNone(nobody.poll(), "nobody's watch ended: it received a Finding signal")
         daemon.stop()
 
 
