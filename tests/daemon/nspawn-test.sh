@@ -21,8 +21,14 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 ROOTFS_CACHE=${ROOTFS_CACHE:-/var/tmp/smapsaudit-nspawn-rootfs}
 WORK=$(mktemp -d /var/tmp/smapsaudit-nspawn.XXXXXX)
 NSPAWN_PID=
+LEADER=
 
 cleanup() {
+        # SIGKILL to nspawn alone would leave the container running: end its
+        # PID 1, which ends every process in its PID namespace.
+        if [ -n "$LEADER" ] && kill -0 "$LEADER" 2>/dev/null; then
+                kill -KILL "$LEADER" 2>/dev/null || true
+        fi
         if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
                 kill -KILL "$NSPAWN_PID" 2>/dev/null || true
                 wait "$NSPAWN_PID" 2>/dev/null || true
@@ -68,7 +74,6 @@ systemd-nspawn -D "$ROOT" -b --register=no --keep-unit --console=passive --link-
 NSPAWN_PID=$!
 
 # The container's PID 1 is the child of nspawn whose comm is systemd.
-LEADER=
 for _ in $(seq 100); do
         for child in $(pgrep -P "$NSPAWN_PID" || true); do
                 if [ "$(cat /proc/"$child"/comm 2>/dev/null)" = systemd ]; then LEADER=$child; fi
@@ -118,4 +123,5 @@ in_container systemctl is-active smapsauditd >/dev/null || die "smapsauditd died
 in_container systemctl poweroff || true
 wait "$NSPAWN_PID" 2>/dev/null || true
 NSPAWN_PID=
+LEADER=
 echo "nspawn-test: passed"
