@@ -657,6 +657,11 @@ static int audit_run(struct audit *a) {
         }
         drop_vanished(a);
         describe_mode(a);
+        if (a->opts && (a->opts->flags & SMAPSAUDIT_AUDIT_KSM)) {
+                ret = sa_ksm_audit(a->ctx, a->pid, r);
+                if (ret < 0)
+                        goto out;
+        }
         decide_verdict(a);
         ret = 0;
 out:

@@ -479,3 +479,58 @@ const char *sa_tag_name(unsigned bit);
 struct sa_freeze;
 int sa_freeze(pid_t pid, struct sa_freeze **ret);
 void sa_thaw(struct sa_freeze *f);
+
+/* ---------------------------------------------------------------- ksm.c, ksm-coverage.c */
+
+/* Bits of struct sa_ksm_sys's have mask: the order of ksm_sys_files in source-ksm.c. */
+enum {
+        SA_KSM_SYS_RUN = 1u << 0, SA_KSM_SYS_PAGES_TO_SCAN = 1u << 1, SA_KSM_SYS_SLEEP = 1u << 2,
+        SA_KSM_SYS_MAX_PAGE_SHARING = 1u << 3, SA_KSM_SYS_USE_ZERO_PAGES = 1u << 4,
+        SA_KSM_SYS_MERGE_ACROSS_NODES = 1u << 5, SA_KSM_SYS_PAGES_SHARED = 1u << 6,
+        SA_KSM_SYS_PAGES_SHARING = 1u << 7, SA_KSM_SYS_PAGES_UNSHARED = 1u << 8,
+        SA_KSM_SYS_PAGES_VOLATILE = 1u << 9, SA_KSM_SYS_PAGES_SCANNED = 1u << 10,
+        SA_KSM_SYS_FULL_SCANS = 1u << 11, SA_KSM_SYS_CHAINS = 1u << 12, SA_KSM_SYS_DUPS = 1u << 13,
+        SA_KSM_SYS_ZERO_PAGES = 1u << 14, SA_KSM_SYS_GENERAL_PROFIT = 1u << 15,
+};
+
+/* KSM's global state: the sysfs files, and the counters beside them (-1: not there). */
+struct sa_ksm_globals {
+        struct sa_ksm_sys sys;
+        int64_t smart_scan, pages_skipped;
+        int64_t cow_ksm;          /* /proc/vmstat: copies of KSM pages on write or unshare */
+};
+int sa_ksm_globals_read(struct smapsaudit_ctx *ctx, struct sa_ksm_globals *ret);
+/* No counter the invariants sum moved between the two reads, and ksmd was not started, stopped or reset. */
+bool sa_ksm_globals_stable(const struct sa_ksm_globals *a, const struct sa_ksm_globals *b);
+bool sa_ksm_running(const struct sa_ksm_globals *g);
+/* Waits until full_scans reaches target or the deadline (CLOCK_MONOTONIC µs) passes. */
+int sa_ksm_wait_full_scans(struct smapsaudit_ctx *ctx, int64_t target, uint64_t deadline_usec, struct sa_ksm_globals *ret);
+uint64_t sa_ksm_now_usec(void);
+/* ksm_stat, with /proc/PID/ksm_merging_pages where ksm_stat lacks the line (6.1–6.3). */
+int sa_ksm_stat_read(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_ksm_stat *ret);
+/* VmFlags mg, where ksmd looks. */
+bool sa_ksm_vma_mergeable(const struct sa_smaps_vma *v);
+void sa_ksm_read_comm(struct smapsaudit_ctx *ctx, pid_t pid, char *comm, size_t size);
+
+/* The audit's KSM checks (SMAPSAUDIT_AUDIT_KSM): fills r->ksm_stat, adds findings and notes. */
+int sa_ksm_audit(struct smapsaudit_ctx *ctx, pid_t pid, struct smapsaudit_report *r);
+/* The report's "ksm" object. */
+struct json_object *sa_ksm_report_json(const struct smapsaudit_report *r);
+
+/* Merge coverage. */
+struct sa_ksm_coverage;
+int sa_ksm_coverage_run(struct smapsaudit_ctx *ctx, const pid_t *pids, size_t n_pids,
+                        const struct smapsaudit_ksm_opts *opts, struct sa_ksm_coverage **ret);
+void sa_ksm_coverage_free(struct sa_ksm_coverage *c);
+/* The "coverage" object; findings (one per VMA with unmerged pages) are added to the array. */
+struct json_object *sa_ksm_coverage_json(const struct sa_ksm_coverage *c, struct json_object *findings,
+                                         unsigned *n_findings, bool *inconclusive);
+/* What a capture's smapsaudit-ksm-hashes file says of the process's first reading: a replay
+ * confirms a difference that must outlive a full scan against it. -ENOENT: no such file. */
+struct sa_ksm_capture_reading {
+        struct sa_ksm_stat stat;
+        bool walked;
+        uint64_t ksm_pages, zero_pages, swap_pages;
+        struct sa_ksm_globals before, after;
+};
+int sa_ksm_capture_readings(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_ksm_capture_reading *ret);

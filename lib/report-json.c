@@ -202,6 +202,8 @@ json_object *sa_report_json_object(const struct smapsaudit_report *r, unsigned f
         for (size_t i = 0; i < r->n_notes; i++)
                 json_object_array_add(a, json_object_new_string(r->notes[i]));
         json_object_object_add(o, "notes", a);
+        if (r->have_ksm_stat)
+                json_object_object_add(o, "ksm", sa_ksm_report_json(r));
         return o;
 }
 

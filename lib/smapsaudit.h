@@ -154,6 +154,34 @@ int smapsaudit_may_audit(struct smapsaudit_ctx *ctx, pid_t pid, uid_t caller_eui
 
 const char *smapsaudit_version(void);
 
+/*
+ * KSM: its per-process counters (/proc/PID/ksm_stat), its global ones
+ * (/sys/kernel/mm/ksm) and the KSM pages the page tables map, held against
+ * each other; optionally merge coverage: pages of mergeable VMAs with
+ * identical content that ksmd left unmerged across two full scans.
+ */
+enum smapsaudit_ksm_flags {
+        SMAPSAUDIT_KSM_COVERAGE = 1u << 0, /* read and hash the pages of mergeable VMAs (costly, waits for ksmd) */
+        SMAPSAUDIT_KSM_PRETTY   = 1u << 1, /* JSON: indented */
+        SMAPSAUDIT_KSM_TEXT     = 1u << 2, /* a text for people instead of JSON */
+};
+
+struct smapsaudit_ksm_opts {
+        unsigned flags;          /* enum smapsaudit_ksm_flags */
+        uint64_t max_pages;      /* pages walked, and pages hashed for coverage, per run; 0: defaults */
+        unsigned max_wait_msec;  /* the longest wait for ksmd's full scans; 0: default (60 s) */
+};
+
+/* pid 0: the global invariants, and those of every process with KSM activity; pid > 0: that
+ * process's. Returns the verdict (enum smapsaudit_verdict, >= 0) with the result in *ret
+ * (JSON, schema smapsaudit.ksm/1, or text; malloc()ed), or a negative errno: -ESRCH no such
+ * process, -EOPNOTSUPP a kernel without KSM. */
+int smapsaudit_ksm_check(struct smapsaudit_ctx *ctx, pid_t pid, unsigned flags, char **ret);
+int smapsaudit_ksm_check_opts(struct smapsaudit_ctx *ctx, pid_t pid, const struct smapsaudit_ksm_opts *opts, char **ret);
+/* For a capture below dir: the hashes of pid's mergeable pages, read twice across ksmd's full
+ * scans, into dir/proc/PID/smapsaudit-ksm-hashes, so that a replay can judge coverage. */
+int smapsaudit_ksm_capture(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir, const struct smapsaudit_ksm_opts *opts);
+
 #ifdef __cplusplus
 }
 #endif
