@@ -38,6 +38,10 @@ static struct {
         const char *sys_root;
         const char *output;
         const char *since;
+        pid_t ksm_pid;
+        bool coverage;
+        unsigned wait_sec;
+        uint64_t max_pages;
 } arg = { .color = true };
 
 static void help(void) {
@@ -53,6 +57,9 @@ static void help(void) {
                "  findings [--since T]  findings the daemon recorded (T: seconds ago, or @epoch)\n"
                "  watch                 follow the daemon's findings as they are raised\n"
                "  sweep                 ask the daemon to sweep all processes now\n"
+               "  ksm [--pid PID] [--coverage]\n"
+               "                        check KSM's counters against each other and the page tables\n"
+               "                        (all processes, or one); --coverage: identical pages left unmerged\n"
                "\n"
                "Options:\n"
                "  -l --local            audit in this process instead of asking smapsauditd\n"
@@ -64,6 +71,10 @@ static void help(void) {
                "     --proc-root DIR    read procfs below DIR (a live /proc or a capture)\n"
                "     --sys-root DIR     read sysfs below DIR\n"
                "  -o --output DIR       capture: where to write\n"
+               "     --pid PID          ksm: one process instead of the whole system\n"
+               "     --coverage         ksm: read the pages of mergeable VMAs twice, two full scans apart\n"
+               "     --wait SEC         ksm, capture: the longest wait for ksmd's full scans (default 60, 30)\n"
+               "     --max-pages N      ksm: pages walked, and pages hashed, per run\n"
                "     --no-color         no colors in text output\n"
                "  -v --verbose          log what the library does to stderr\n"
                "  -h --help             this help\n"
@@ -73,10 +84,12 @@ static void help(void) {
                "See smapsaudit(1).\n");
 }
 
+static int parse_pid(const char *s, pid_t *ret);
+
 static int parse_args(int argc, char *argv[], bool before_verb) {
         enum {
                 ARG_FREEZE = 0x100, ARG_NO_SCAN, ARG_PASSES, ARG_PROC_ROOT, ARG_SYS_ROOT, ARG_NO_COLOR,
-                ARG_VERSION, ARG_SINCE, ARG_FAST,
+                ARG_VERSION, ARG_SINCE, ARG_FAST, ARG_PID, ARG_COVERAGE, ARG_WAIT, ARG_MAX_PAGES,
         };
         static const struct option options[] = {
                 { "local", no_argument, NULL, 'l' },
@@ -94,6 +107,10 @@ static int parse_args(int argc, char *argv[], bool before_verb) {
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
+                { "pid", required_argument, NULL, ARG_PID },
+                { "coverage", no_argument, NULL, ARG_COVERAGE },
+                { "wait", required_argument, NULL, ARG_WAIT },
+                { "max-pages", required_argument, NULL, ARG_MAX_PAGES },
                 {}
         };
         int c;
@@ -124,6 +141,28 @@ static int parse_args(int argc, char *argv[], bool before_verb) {
                 case 'v': arg.verbose = true; break;
                 case 'h': help(); exit(EXIT_SUCCESS);
                 case ARG_VERSION: printf("smapsaudit %s\n", smapsaudit_version()); exit(EXIT_SUCCESS);
+                case ARG_PID:
+                        if (parse_pid(optarg, &arg.ksm_pid) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_COVERAGE: arg.coverage = true; break;
+                case ARG_WAIT:
+                case ARG_MAX_PAGES: {
+                        char *end;
+                        unsigned long long v;
+                        errno = 0;
+                        v = strtoull(optarg, &end, 10);
+                        if (errno || *end || end == optarg || v == 0 || (c == ARG_WAIT && v > 86400)) {
+                                fprintf(stderr, "smapsaudit: --%s takes a positive number%s, not '%s'\n",
+                                        c == ARG_WAIT ? "wait" : "max-pages", c == ARG_WAIT ? " of seconds" : "", optarg);
+                                return -EINVAL;
+                        }
+                        if (c == ARG_WAIT)
+                                arg.wait_sec = (unsigned) v;
+                        else
+                                arg.max_pages = v;
+                        break;
+                }
                 default: return -EINVAL;
                 }
         }
@@ -288,7 +327,7 @@ static int verb_check(int argc, char *argv[]) {
 static int verb_capture(int argc, char *argv[]) {
         struct smapsaudit_ctx *ctx;
         pid_t pid;
-        int r;
+        int r, k;
 
         if (argc != 1 || !arg.output) {
                 fprintf(stderr, "smapsaudit: usage: capture PID -o DIR\n");
@@ -302,6 +341,11 @@ static int verb_capture(int argc, char *argv[]) {
         /* a capture that could not settle says so: the replay may then disagree */
         if (!arg.verbose)
                 smapsaudit_ctx_set_log_priority(ctx, LOG_WARNING);
+        /* KSM page hashes first, read across ksmd's full scans; the files then are no older than they */
+        k = smapsaudit_ksm_capture(ctx, pid, arg.output, &(struct smapsaudit_ksm_opts) { .max_wait_msec = arg.wait_sec * 1000 });
+        if (k < 0 && k != -ESRCH)
+                fprintf(stderr, "smapsaudit: PID %d: no KSM page hashes in the capture (merge coverage cannot be "
+                                "replayed): %s\n", (int) pid, strerror(-k));
         r = smapsaudit_capture_pid(ctx, pid, arg.output);
         smapsaudit_ctx_unref(ctx);
         if (r < 0) {
@@ -311,6 +355,46 @@ static int verb_capture(int argc, char *argv[]) {
         fprintf(stderr, "Captured PID %d into %s; replay with:\n  smapsaudit check --local --proc-root %s/proc --sys-root %s/sys %d\n",
                 (int) pid, arg.output, arg.output, arg.output, (int) pid);
         return 0;
+}
+
+static int verb_ksm(int argc, char *argv[]) {
+        struct smapsaudit_ksm_opts opts = {
+                .flags = (arg.coverage ? SMAPSAUDIT_KSM_COVERAGE : 0) | (arg.json ? SMAPSAUDIT_KSM_PRETTY : SMAPSAUDIT_KSM_TEXT),
+                .max_pages = arg.max_pages,
+                .max_wait_msec = arg.wait_sec * 1000,
+        };
+        struct smapsaudit_ctx *ctx;
+        pid_t pid = arg.ksm_pid;
+        char *out = NULL;
+        size_t len;
+        int r;
+
+        if (argc > 1 || (argc == 1 && (pid || parse_pid(argv[0], &pid) < 0))) {
+                fprintf(stderr, "smapsaudit: usage: ksm [--pid PID] [--coverage] [--json]\n");
+                return EXIT_TROUBLE;
+        }
+        r = make_ctx(&ctx);
+        if (r < 0) {
+                fprintf(stderr, "smapsaudit: %s\n", strerror(-r));
+                return EXIT_TROUBLE;
+        }
+        r = smapsaudit_ksm_check_opts(ctx, pid, &opts, &out);
+        smapsaudit_ctx_unref(ctx);
+        if (r < 0) {
+                if (r == -EOPNOTSUPP)
+                        fprintf(stderr, "smapsaudit: this kernel has no KSM (no /sys/kernel/mm/ksm)\n");
+                else if (pid)
+                        fprintf(stderr, "smapsaudit: PID %d: %s\n", (int) pid, audit_error(r));
+                else
+                        fprintf(stderr, "smapsaudit: ksm: %s\n", audit_error(r));
+                return EXIT_TROUBLE;
+        }
+        len = strlen(out);
+        fputs(out, stdout);
+        if (len == 0 || out[len - 1] != '\n')
+                fputc('\n', stdout);
+        free(out);
+        return smapsaudit_verdict_to_exit_status((enum smapsaudit_verdict) r);
 }
 
 static int bus_failed(int r, const char *what) {
@@ -431,6 +515,8 @@ int main(int argc, char *argv[]) {
                 return verb_check(argc, argv);
         if (strcmp(verb, "capture") == 0)
                 return verb_capture(argc, argv);
+        if (strcmp(verb, "ksm") == 0)
+                return verb_ksm(argc, argv);
         if (argc > 0) {
                 fprintf(stderr, "smapsaudit: %s takes no arguments\n", verb);
                 return EXIT_TROUBLE;
