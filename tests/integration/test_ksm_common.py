@@ -274,6 +274,25 @@ def edit_hashes(path, edit_globals=None, edit_reading=None):
         f.write("\n".join(lines))
 
 
+def quiet_window(directory, pid, **globals_changes):
+    """Make a capture's KSM window one in which no other process merged, skipped or copied KSM
+    pages (this machine's neighbours do all the time): pages_skipped and cow_ksm of every
+    "globals" line of the hashes file, and cow_ksm of the captured vmstat, become those of its
+    first line. globals_changes sets other keys of every line (run=1...)."""
+    hashes = os.path.join(directory, "proc", str(pid), "smapsaudit-ksm-hashes")
+    with open(hashes) as f:
+        first = next(line.split() for line in f if line.startswith("globals 0 "))
+    first = dict(zip(first[2::2], first[3::2]))
+
+    def edit(index, g):
+        g["pages_skipped"], g["cow_ksm"] = first["pages_skipped"], first["cow_ksm"]
+        g.update({k: str(v) for k, v in globals_changes.items()})
+    edit_hashes(hashes, edit_globals=edit)
+    vmstat = os.path.join(directory, "proc", "vmstat")
+    if os.path.exists(vmstat) and int(first["cow_ksm"]) >= 0:
+        edit_keyed(vmstat, {"cow_ksm": first["cow_ksm"]})
+
+
 # ------------------------------------------------------------------ the audit, through the library
 
 SMAPSAUDIT_AUDIT_KSM = 1 << 3

@@ -5,7 +5,8 @@
 * The PROT_NONE half never merged (474098edac26, 6.1–6.4): the workload's identical pages are
   captured merged, with their hashes (`capture` reads them twice across ksmd's full scans); then
   the PROT_NONE half's frames lose KPF_KSM in the captured kpageflags, and smaps, smaps_rollup,
-  ksm_stat and the hashes file's readings say so too, over a window with no other KSM activity.
+  ksm_stat and the hashes file's readings say so too, over a window with no other KSM activity
+  (common.quiet_window: this machine's other mergeable processes copy KSM pages all the time).
   Coverage must find that VMA's pages unmerged, tagged prot_none, and nothing else.
 * A forked child's counters inherited (6.1 without 4d6fc29f3634, measured under qemu: right after
   fork the child reports its parent's merging pages and rmap_items; after ksmd scanned it, twice
@@ -76,19 +77,12 @@ class KsmReplay(harness.AuditTestCase):
                 "ksm_merging_pages": lambda v: v - n, "ksm_process_profit": lambda v: v - n * common.PAGE})
             common.write_file(os.path.join(proc, "ksm_merging_pages"), total - n)
 
-            def quiet_window(index, g):
-                # no other process merged, skipped or copied KSM pages meanwhile
-                g["pages_skipped"], g["cow_ksm"] = quiet_window.first
-            with open(os.path.join(proc, "smapsaudit-ksm-hashes")) as f:
-                first = next(line.split() for line in f if line.startswith("globals 0 "))
-            pairs = dict(zip(first[2::2], first[3::2]))
-            quiet_window.first = (pairs["pages_skipped"], pairs["cow_ksm"])
-
             def unmerged_readings(index, r):
                 r["merging_pages"] = str(int(r["merging_pages"]) - n)
                 r["ksm_ptes"] = str(int(r["ksm_ptes"]) - n)
                 r["process_profit"] = str(int(r["process_profit"]) - n * common.PAGE)
-            common.edit_hashes(os.path.join(proc, "smapsaudit-ksm-hashes"), quiet_window, unmerged_readings)
+            common.edit_hashes(os.path.join(proc, "smapsaudit-ksm-hashes"), edit_reading=unmerged_readings)
+            common.quiet_window(d, w.pid)
 
             result, doc = common.ksm("--pid", w.pid, "--coverage", *common.replay_args(d))
             where = common.describe(result, doc)
@@ -184,10 +178,8 @@ class KsmReplay(harness.AuditTestCase):
 
             def readings(index, r):
                 r["rmap_items"], r["merging_pages"], r["process_profit"] = str(2 * total), str(2 * total), str(profit)
-
-            def running(index, g):
-                g["run"] = "1"
-            common.edit_hashes(os.path.join(cproc, "smapsaudit-ksm-hashes"), running, readings)
+            common.edit_hashes(os.path.join(cproc, "smapsaudit-ksm-hashes"), edit_reading=readings)
+            common.quiet_window(d, child, run=1)
 
             result, doc = common.ksm("--pid", child, *common.replay_args(d))
             where = common.describe(result, doc)
