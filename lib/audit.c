@@ -657,7 +657,7 @@ static int audit_run(struct audit *a) {
         }
         drop_vanished(a);
         describe_mode(a);
-        if (a->opts && (a->opts->flags & SMAPSAUDIT_AUDIT_KSM)) {
+        if (!a->opts || !(a->opts->flags & SMAPSAUDIT_AUDIT_NO_KSM)) {
                 ret = sa_ksm_audit(a->ctx, a->pid, r);
                 if (ret < 0)
                         goto out;

@@ -512,7 +512,7 @@ int sa_ksm_stat_read(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_ksm_stat *
 bool sa_ksm_vma_mergeable(const struct sa_smaps_vma *v);
 void sa_ksm_read_comm(struct smapsaudit_ctx *ctx, pid_t pid, char *comm, size_t size);
 
-/* The audit's KSM checks (SMAPSAUDIT_AUDIT_KSM): fills r->ksm_stat, adds findings and notes. */
+/* The audit's KSM checks (unless SMAPSAUDIT_AUDIT_NO_KSM): fills r->ksm_stat, adds findings and notes. */
 int sa_ksm_audit(struct smapsaudit_ctx *ctx, pid_t pid, struct smapsaudit_report *r);
 /* The report's "ksm" object. */
 struct json_object *sa_ksm_report_json(const struct smapsaudit_report *r);

@@ -53,7 +53,7 @@ enum smapsaudit_audit_flags {
         SMAPSAUDIT_AUDIT_FREEZE   = 1u << 0, /* stop the target with ptrace for an exact snapshot */
         SMAPSAUDIT_AUDIT_NO_SCAN  = 1u << 1, /* ignore PAGEMAP_SCAN, read pagemap (testing, old kernels) */
         SMAPSAUDIT_AUDIT_FAST     = 1u << 2, /* no PFN join: fields that need kpageflags become ranges */
-        SMAPSAUDIT_AUDIT_KSM      = 1u << 3, /* include the per-process KSM checks */
+        SMAPSAUDIT_AUDIT_NO_KSM   = 1u << 3, /* skip the per-process KSM checks (ksm_stat) */
 };
 
 struct smapsaudit_audit_opts {

@@ -13,7 +13,6 @@
 """
 
 import contextlib
-import ctypes
 import fcntl
 import json
 import os
@@ -293,53 +292,16 @@ def quiet_window(directory, pid, **globals_changes):
         edit_keyed(vmstat, {"cow_ksm": first["cow_ksm"]})
 
 
-# ------------------------------------------------------------------ the audit, through the library
-
-SMAPSAUDIT_AUDIT_KSM = 1 << 3
-
-
-class _AuditOpts(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint), ("max_passes", ctypes.c_uint), ("progress", ctypes.c_void_p),
-                ("progress_userdata", ctypes.c_void_p)]
-
-
-def library_path():
-    cli = os.environ.get("SMAPSAUDIT", "")
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(cli))), "lib", "libsmapsaudit.so.0")
-    return path if os.path.exists(path) else None
-
+# ------------------------------------------------------------------ the audit, through the CLI
 
 def audit_with_ksm(pid):
-    """smapsaudit_audit_pid() with SMAPSAUDIT_AUDIT_KSM, as the report's JSON (the CLI's check does
-    not ask for the KSM checks)."""
-    lib = ctypes.CDLL(library_path())
-    libc = ctypes.CDLL(None)
-    lib.smapsaudit_ctx_new.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
-    lib.smapsaudit_ctx_unref.argtypes = [ctypes.c_void_p]
-    lib.smapsaudit_audit_pid.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(_AuditOpts),
-                                         ctypes.POINTER(ctypes.c_void_p)]
-    lib.smapsaudit_report_to_json.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.POINTER(ctypes.c_void_p)]
-    lib.smapsaudit_report_unref.argtypes = [ctypes.c_void_p]
-    libc.free.argtypes = [ctypes.c_void_p]
-    ctx, rep, out = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
-    if lib.smapsaudit_ctx_new(ctypes.byref(ctx)) < 0:
-        raise OSError("smapsaudit_ctx_new failed")
-    try:
-        opts = _AuditOpts(flags=SMAPSAUDIT_AUDIT_KSM)
-        r = lib.smapsaudit_audit_pid(ctx, pid, ctypes.byref(opts), ctypes.byref(rep))
-        if r < 0:
-            raise OSError(-r, f"smapsaudit_audit_pid({pid}): {os.strerror(-r)}")
-        try:
-            r = lib.smapsaudit_report_to_json(rep, 0, ctypes.byref(out))
-            if r < 0:
-                raise OSError(-r, "smapsaudit_report_to_json")
-            text = ctypes.string_at(out.value).decode()
-            libc.free(out)
-            return json.loads(text)
-        finally:
-            lib.smapsaudit_report_unref(rep)
-    finally:
-        lib.smapsaudit_ctx_unref(ctx)
+    """smapsaudit check --local --json: the report carries the per-process KSM checks."""
+    cli = os.environ["SMAPSAUDIT"]
+    proc = subprocess.run([cli, "check", "--local", "--json", str(pid)], capture_output=True, text=True,
+                          timeout=120)
+    if proc.returncode not in (0, 1, 3):
+        raise OSError(f"{cli} check --local --json {pid}: exit {proc.returncode}: {proc.stderr.strip()}")
+    return json.loads(proc.stdout)
 
 
 # ------------------------------------------------------------------ the helper process
