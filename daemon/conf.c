@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +44,85 @@ void config_defaults(Config *c) {
                 .interval_usec = SWEEP_INTERVAL_DEFAULT_USEC,
                 .cpu_budget_percent = CPU_BUDGET_PERCENT_DEFAULT,
                 .max_processes_per_sweep = MAX_PROCESSES_DEFAULT,
+                .textfile_path = strdup(METRICS_TEXTFILE_DEFAULT),
+                .textfile_path_is_default = true,
+                .journal_rate_interval_usec = JOURNAL_RATE_INTERVAL_DEFAULT_USEC,
+                .journal_rate_burst = JOURNAL_RATE_BURST_DEFAULT,
         };
+}
+
+void config_done(Config *c) {
+        free(c->textfile_path);
+        free(c->listen_address);
+        c->textfile_path = c->listen_address = NULL;
+}
+
+static int parse_port(const char *s, uint16_t *ret) {
+        char *end;
+        unsigned long v;
+
+        if (!isdigit((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || *end != 0 || v == 0 || v > 65535)
+                return -EINVAL;
+        *ret = (uint16_t) v;
+        return 0;
+}
+
+int parse_listen_address(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
+        char host[INET6_ADDRSTRLEN + 1];
+        const char *port;
+        uint16_t p;
+        size_t n;
+
+        *ret = (struct sockaddr_storage) {};
+        if (s[0] == '[') {
+                const char *close = strchr(s, ']');
+
+                if (!close || close[1] != ':')
+                        return -EINVAL;
+                n = (size_t) (close - s - 1);
+                port = close + 2;
+                if (n == 0 || n >= sizeof(host))
+                        return -EINVAL;
+                memcpy(host, s + 1, n);
+                host[n] = 0;
+                if (parse_port(port, &p) < 0)
+                        return -EINVAL;
+
+                struct sockaddr_in6 *a = (struct sockaddr_in6 *) ret;
+                a->sin6_family = AF_INET6;
+                a->sin6_port = htons(p);
+                if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+                        return -EINVAL;
+                *ret_len = sizeof(*a);
+                return 0;
+        }
+
+        struct sockaddr_in *a = (struct sockaddr_in *) ret;
+        a->sin_family = AF_INET;
+        port = strrchr(s, ':');
+        if (!port) {
+                /* A port alone: loopback. */
+                a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                port = s;
+        } else {
+                n = (size_t) (port - s);
+                port++;
+                if (n == 0 || n >= sizeof(host))
+                        return -EINVAL;
+                memcpy(host, s, n);
+                host[n] = 0;
+                if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+                        return -EINVAL;
+        }
+        if (parse_port(port, &p) < 0)
+                return -EINVAL;
+        a->sin_port = htons(p);
+        *ret_len = sizeof(*a);
+        return 0;
 }
 
 int parse_time_span(const char *s, uint64_t *ret_usec) {
@@ -187,7 +267,20 @@ static int parse_unsigned(const char *s, unsigned *ret) {
         return 0;
 }
 
-static void parse_assignment(Config *c, const char *fname, unsigned line, const char *key, const char *value) {
+typedef enum Section {
+        SECTION_NONE,
+        SECTION_SWEEP,
+        SECTION_METRICS,
+        SECTION_JOURNAL,
+} Section;
+
+static const char *const section_names[] = {
+        [SECTION_SWEEP] = "Sweep",
+        [SECTION_METRICS] = "Metrics",
+        [SECTION_JOURNAL] = "Journal",
+};
+
+static void parse_sweep(Config *c, const char *fname, unsigned line, const char *key, const char *value) {
         int r;
 
         if (streq(key, "Interval")) {
@@ -213,10 +306,82 @@ static void parse_assignment(Config *c, const char *fname, unsigned line, const 
                 log_warning("%s:%u: unknown key %s= in [Sweep], ignoring.", fname, line, key);
 }
 
+/* An empty value switches the output off; anything else replaces the old. */
+static void set_string(char **p, const char *value) {
+        char *s = NULL;
+
+        if (*value && !(s = strdup(value))) {
+                log_warning("Out of memory, ignoring %s.", value);
+                return;
+        }
+        free(*p);
+        *p = s;
+}
+
+static void parse_metrics(Config *c, const char *fname, unsigned line, const char *key, const char *value) {
+        struct sockaddr_storage sa;
+        socklen_t len;
+
+        if (streq(key, "TextfilePath")) {
+                if (*value && (value[0] != '/' || value[strlen(value) - 1] == '/')) {
+                        log_warning("%s:%u: TextfilePath=%s is not an absolute file name, ignoring.", fname, line, value);
+                        return;
+                }
+                set_string(&c->textfile_path, value);
+                c->textfile_path_is_default = false;
+        } else if (streq(key, "ListenAddress")) {
+                if (*value && parse_listen_address(value, &sa, &len) < 0) {
+                        log_warning("%s:%u: ListenAddress=%s is not ADDRESS:PORT or PORT, ignoring.", fname, line, value);
+                        return;
+                }
+                set_string(&c->listen_address, value);
+        } else
+                log_warning("%s:%u: unknown key %s= in [Metrics], ignoring.", fname, line, key);
+}
+
+static void parse_journal(Config *c, const char *fname, unsigned line, const char *key, const char *value) {
+        int r;
+
+        if (streq(key, "RateLimitIntervalSec")) {
+                r = parse_time_span(value, &c->journal_rate_interval_usec);
+                if (r < 0)
+                        log_warning("%s:%u: RateLimitIntervalSec=%s is not a time span, ignoring.", fname, line, value);
+        } else if (streq(key, "RateLimitBurst")) {
+                r = parse_unsigned(value, &c->journal_rate_burst);
+                if (r < 0)
+                        log_warning("%s:%u: RateLimitBurst=%s is not a count, ignoring.", fname, line, value);
+        } else
+                log_warning("%s:%u: unknown key %s= in [Journal], ignoring.", fname, line, key);
+}
+
+static void parse_assignment(Config *c, Section section, const char *fname, unsigned line, const char *key,
+                             const char *value) {
+        switch (section) {
+        case SECTION_SWEEP:
+                parse_sweep(c, fname, line, key, value);
+                break;
+        case SECTION_METRICS:
+                parse_metrics(c, fname, line, key, value);
+                break;
+        case SECTION_JOURNAL:
+                parse_journal(c, fname, line, key, value);
+                break;
+        default:
+                log_warning("%s:%u: assignment outside a known section, ignoring.", fname, line);
+        }
+}
+
+static Section section_from_name(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(section_names); i++)
+                if (section_names[i] && streq(section_names[i], name))
+                        return (Section) i;
+        return SECTION_NONE;
+}
+
 int config_parse(FILE *f, const char *fname, Config *c) {
         _cleanup_free_ char *buf = NULL;
         size_t allocated = 0;
-        bool in_sweep = false;
+        Section section = SECTION_NONE;
         unsigned line = 0;
 
         for (;;) {
@@ -241,18 +406,18 @@ int config_parse(FILE *f, const char *fname, Config *c) {
 
                         if (l[n - 1] != ']') {
                                 log_warning("%s:%u: bad section header, ignoring.", fname, line);
-                                in_sweep = false;
+                                section = SECTION_NONE;
                                 continue;
                         }
                         l[n - 1] = 0;
-                        in_sweep = streq(l + 1, "Sweep");
-                        if (!in_sweep)
+                        section = section_from_name(l + 1);
+                        if (section == SECTION_NONE)
                                 log_warning("%s:%u: unknown section [%s], ignoring.", fname, line, l + 1);
                         continue;
                 }
 
-                if (!in_sweep) {
-                        log_warning("%s:%u: assignment outside [Sweep], ignoring.", fname, line);
+                if (section == SECTION_NONE) {
+                        log_warning("%s:%u: assignment outside a known section, ignoring.", fname, line);
                         continue;
                 }
 
@@ -262,7 +427,7 @@ int config_parse(FILE *f, const char *fname, Config *c) {
                         continue;
                 }
                 *eq = 0;
-                parse_assignment(c, fname, line, strip(l), strip(eq + 1));
+                parse_assignment(c, section, fname, line, strip(l), strip(eq + 1));
         }
 
         return 0;

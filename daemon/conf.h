@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* /etc/smapsaudit/smapsauditd.conf: the sweep's interval and budget. */
+/* /etc/smapsaudit/smapsauditd.conf: the sweep's interval and budget, where
+ * metrics go, and how many journal entries findings may make. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "config.h"
 
@@ -13,20 +16,39 @@
 #define SWEEP_INTERVAL_MIN_USEC     UINT64_C(1000000)
 #define CPU_BUDGET_PERCENT_DEFAULT  1.0
 #define MAX_PROCESSES_DEFAULT       1000u
+/* Where Debian's prometheus-node-exporter reads text files by default. */
+/* Not below our prefix: node_exporter reads its own directory. */
+#define METRICS_TEXTFILE_DEFAULT    "/var/lib/prometheus/node-exporter/smapsaudit.prom"
+#define METRICS_PORT_DEFAULT        9477u
+#define JOURNAL_RATE_INTERVAL_DEFAULT_USEC (10 * 60 * UINT64_C(1000000))
+#define JOURNAL_RATE_BURST_DEFAULT  100u
 
 typedef struct Config {
         uint64_t interval_usec;            /* [Sweep] Interval= */
         double cpu_budget_percent;         /* [Sweep] CPUBudgetPercent=, of one core */
         unsigned max_processes_per_sweep;  /* [Sweep] MaxProcessesPerSweep=, 0: no limit */
+
+        char *textfile_path;               /* [Metrics] TextfilePath=, NULL: none */
+        bool textfile_path_is_default;     /* not set in the file: a missing directory is no error */
+        char *listen_address;              /* [Metrics] ListenAddress=, NULL: no HTTP */
+
+        uint64_t journal_rate_interval_usec;  /* [Journal] RateLimitIntervalSec=, 0: no limit */
+        unsigned journal_rate_burst;          /* [Journal] RateLimitBurst=, 0: no limit */
 } Config;
 
+/* Fills in the defaults: allocates, so config_done() it. */
 void config_defaults(Config *c);
+void config_done(Config *c);
 
 /* Bad lines are logged and skipped, as systemd does, so that one typo does
  * not stop the daemon; a missing file means the defaults. Only I/O errors
  * fail. */
 int config_parse_file(const char *path, Config *c);
 int config_parse(FILE *f, const char *fname, Config *c);
+
+/* "127.0.0.1:9477", "[::1]:9477", "0.0.0.0:9477", or a port alone, which means
+ * 127.0.0.1: nothing listens beyond the machine unless asked to. */
+int parse_listen_address(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len);
 
 /* "300", "5min", "1h 30min", "1.5s": bare numbers are seconds. */
 int parse_time_span(const char *s, uint64_t *ret_usec);

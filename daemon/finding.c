@@ -34,8 +34,7 @@ static struct json_object *hex(uint64_t v) {
         return json_object_new_string(buf);
 }
 
-int finding_to_json(const Job *job, const JobFinding *f, uint64_t realtime_usec,
-                    const char *kernel_release, const char *origin, char **ret) {
+int finding_to_json(const FindingContext *c, const OpenFinding *f, const char *explanation, char **ret) {
         struct json_object *o, *vma, *tags;
         FindingTags t;
         char *s;
@@ -57,11 +56,11 @@ int finding_to_json(const Job *job, const JobFinding *f, uint64_t realtime_usec,
         json_object_object_add(vma, "end", hex(f->vma_end));
 
         json_object_object_add(o, "schema", json_object_new_string("smapsaudit.finding/1"));
-        json_object_object_add(o, "realtime_usec", json_object_new_uint64(realtime_usec));
-        json_object_object_add(o, "kernel", json_object_new_string(kernel_release ?: ""));
-        json_object_object_add(o, "pid", json_object_new_int64(job->pid));
-        json_object_object_add(o, "uid", json_object_new_int64((int64_t) job->owner_uid));
-        json_object_object_add(o, "comm", json_object_new_string(job->comm));
+        json_object_object_add(o, "realtime_usec", json_object_new_uint64(c->realtime_usec));
+        json_object_object_add(o, "kernel", json_object_new_string(c->kernel_release ?: ""));
+        json_object_object_add(o, "pid", json_object_new_int64(c->pid));
+        json_object_object_add(o, "uid", json_object_new_int64((int64_t) c->uid));
+        json_object_object_add(o, "comm", json_object_new_string(c->comm ?: ""));
         json_object_object_add(o, "kind", json_object_new_string(smapsaudit_verdict_to_string(f->kind)));
         json_object_object_add(o, "field", json_object_new_string(f->field));
         json_object_object_add(o, "source", json_object_new_string(f->source));
@@ -70,8 +69,12 @@ int finding_to_json(const Job *job, const JobFinding *f, uint64_t realtime_usec,
         json_object_object_add(o, "walk_kb", json_object_new_int64(f->walk_kb));
         json_object_object_add(o, "delta_kb", json_object_new_int64(f->delta_kb));
         json_object_object_add(o, "tags", tags);
-        json_object_object_add(o, "explanation", json_object_new_string(f->explanation));
-        json_object_object_add(o, "origin", json_object_new_string(origin));
+        if (explanation)
+                json_object_object_add(o, "explanation", json_object_new_string(explanation));
+        if (c->origin)
+                json_object_object_add(o, "origin", json_object_new_string(c->origin));
+        if (c->resolved)
+                json_object_object_add(o, "resolved", json_object_new_string(c->resolved));
 
         s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A finding as the daemon publishes it: one JSON object (schema
- * smapsaudit.finding/1) that is both a history line and the Finding
- * signal's last argument, and its tags as a list of names. */
+ * smapsaudit.finding/1) that is both a history line and the last argument
+ * of the Finding and Resolved signals, and its tags as a list of names. */
 #pragma once
 
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sweep.h"
 #include "worker.h"
 
 #define FINDING_TAGS_MAX 16
@@ -18,6 +19,15 @@ typedef struct FindingTags {
 
 void finding_tags(unsigned tags, FindingTags *ret);
 
-/* origin: "sweep" or "check". *ret is malloc()ed, one line. */
-int finding_to_json(const Job *job, const JobFinding *f, uint64_t realtime_usec,
-                    const char *kernel_release, const char *origin, char **ret);
+typedef struct FindingContext {
+        pid_t pid;
+        uid_t uid;                 /* the process's owner, (uid_t) -1 when unknown */
+        const char *comm;
+        const char *kernel_release;
+        uint64_t realtime_usec;
+        const char *origin;        /* "sweep", "check" */
+        const char *resolved;      /* NULL for a new finding; "gone" or "exited" when it ended */
+} FindingContext;
+
+/* *ret is malloc()ed, one line. explanation may be NULL. */
+int finding_to_json(const FindingContext *c, const OpenFinding *f, const char *explanation, char **ret);

@@ -7,11 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "atomic-file.h"
 #include "history.h"
 #include "log.h"
 #include "macro.h"
-
-#define HISTORY_TMP HISTORY_FILE ".tmp"
 
 typedef struct Entry {
         uint64_t realtime_usec;
@@ -106,21 +105,6 @@ static int load(History *h) {
         return 0;
 }
 
-static int write_all(int fd, const char *p, size_t size) {
-        while (size > 0) {
-                ssize_t k = write(fd, p, size);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += k;
-                size -= (size_t) k;
-        }
-        return 0;
-}
-
 static int open_append(History *h) {
         if (h->fd >= 0)
                 close(h->fd);
@@ -131,37 +115,32 @@ static int open_append(History *h) {
 /* Replace the file with the entries in memory, so that at every moment the
  * file on disk is either the old one or the new one, whole. */
 static int rewrite(History *h) {
-        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
         int r;
 
-        fd = openat(h->dir_fd, HISTORY_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return -errno;
-
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
         for (size_t i = 0; i < h->n; i++) {
-                r = write_all(fd, h->entries[i].json, strlen(h->entries[i].json));
-                if (r >= 0)
-                        r = write_all(fd, "\n", 1);
-                if (r < 0)
-                        goto fail;
+                fputs(h->entries[i].json, f);
+                fputc('\n', f);
         }
-        if (fsync(fd) < 0 || renameat(h->dir_fd, HISTORY_TMP, h->dir_fd, HISTORY_FILE) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        /* The old append fd now points at the replaced file: reopen first. */
-        h->lines_in_file = h->n;
-        h->needs_rewrite = false;
-        r = open_append(h);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+
+        r = write_file_atomic_at(h->dir_fd, HISTORY_FILE, buf, size, 0600);
         if (r < 0) {
                 h->needs_rewrite = true;
                 return r;
         }
-        return fsync(h->dir_fd) < 0 ? -errno : 0;
-
-fail:
-        (void) unlinkat(h->dir_fd, HISTORY_TMP, 0);
-        h->needs_rewrite = true;
+        /* The old append fd points at the replaced file: reopen. */
+        h->lines_in_file = h->n;
+        h->needs_rewrite = false;
+        r = open_append(h);
+        if (r < 0)
+                h->needs_rewrite = true;
         return r;
 }
 

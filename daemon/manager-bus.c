@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "daemon-config.h"
 #include "finding.h"
 #include "log.h"
 #include "macro.h"
@@ -242,11 +244,25 @@ static int method_get_findings(sd_bus_message *message, void *userdata, sd_bus_e
 }
 
 static int method_get_ksm_status(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        /* Until the library reads KSM's global state, say so in the answer
-         * rather than fail: clients can already handle the call. */
-        return sd_bus_reply_method_return(message, "s",
-                                          "{\"available\":false,\"reason\":\"KSM status is not implemented by "
-                                          "this version of smapsauditd\"}");
+        Manager *m = userdata;
+        _cleanup_free_ char *json = NULL;
+        const char *reason;
+
+        /* The last check after a sweep, as the library answered it. Until there is one, say why
+         * in the answer rather than fail: clients test "available". */
+        if (m->ksm_json && m->ksm_status != KSM_STATUS_UNKNOWN) {
+                if (asprintf(&json, "{\"available\":true,\"status\":\"%s\",\"checked_usec\":%" PRIu64
+                             ",\"report\":%s}", ksm_status_to_string(m->ksm_status), m->ksm_checked_usec,
+                             m->ksm_json) < 0)
+                        return -ENOMEM;
+                return sd_bus_reply_method_return(message, "s", json);
+        }
+        reason = !HAVE_SMAPSAUDIT_KSM_CHECK ? "this smapsauditd was built with a libsmapsaudit without a KSM check"
+                 : m->ksm_checked_usec == 0 ? "no sweep has ended yet: KSM is checked after each sweep"
+                 : "the last KSM check failed, or this kernel has no KSM";
+        if (asprintf(&json, "{\"available\":false,\"status\":\"unknown\",\"reason\":\"%s\"}", reason) < 0)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(message, "s", json);
 }
 
 static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -335,30 +351,86 @@ static const sd_bus_vtable manager_vtable[] = {
                                             "t", vma_start, "t", vma_end, "x", delta_kb,
                                             "as", tags, "s", json),
                                 0),
+        SD_BUS_SIGNAL_WITH_ARGS("Resolved",
+                                SD_BUS_ARGS("u", pid, "s", comm, "s", kind, "s", field,
+                                            "t", vma_start, "t", vma_end, "x", delta_kb,
+                                            "as", tags, "s", reason, "s", json),
+                                0),
+        SD_BUS_SIGNAL_WITH_ARGS("Regression",
+                                SD_BUS_ARGS("s", previous_release, "s", current_release, "s", signature,
+                                            "s", kind, "s", field, "as", tags, "u", pid, "s", comm,
+                                            "s", json),
+                                0),
 
         SD_BUS_VTABLE_END
 };
 
-void manager_bus_emit_finding(Manager *m, const Job *job, const JobFinding *f, const char *json) {
+/* pid, comm, kind, field, vma_start, vma_end, delta_kb, tags: what Finding and Resolved begin with. */
+static int append_finding(sd_bus_message *s, const JournalProcess *p, const OpenFinding *f) {
+        FindingTags tags;
+        int r;
+
+        finding_tags(f->tags, &tags);
+        r = sd_bus_message_append(s, "usssttx", (uint32_t) p->pid, p->comm ?: "",
+                                  smapsaudit_verdict_to_string(f->kind), f->field,
+                                  f->vma_start, f->vma_end, f->delta_kb);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(s, (char **) tags.names);
+        return r;
+}
+
+/* Sends s when r says it was built, and says so when it could not be. */
+static void send_signal(Manager *m, sd_bus_message *s, int r) {
+        if (r >= 0)
+                r = sd_bus_send(m->bus, s, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to send a %s signal: %m", sd_bus_message_get_member(s) ?: "");
+}
+
+void manager_bus_emit_finding(Manager *m, const JournalProcess *p, const OpenFinding *f, const char *json) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+        int r;
+
+        r = sd_bus_message_new_signal(m->bus, &s, BUS_PATH, BUS_INTERFACE, "Finding");
+        if (r < 0)
+                return (void) log_warning_errno(r, "Failed to make a Finding signal: %m");
+        r = append_finding(s, p, f);
+        if (r >= 0)
+                r = sd_bus_message_append(s, "s", json);
+        send_signal(m, s, r);
+}
+
+void manager_bus_emit_resolved(Manager *m, const JournalProcess *p, const OpenFinding *f, const char *reason,
+                               const char *json) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+        int r;
+
+        r = sd_bus_message_new_signal(m->bus, &s, BUS_PATH, BUS_INTERFACE, "Resolved");
+        if (r < 0)
+                return (void) log_warning_errno(r, "Failed to make a Resolved signal: %m");
+        r = append_finding(s, p, f);
+        if (r >= 0)
+                r = sd_bus_message_append(s, "ss", reason, json);
+        send_signal(m, s, r);
+}
+
+void manager_bus_emit_regression(Manager *m, const char *previous, const char *current, const char *signature,
+                                 const JournalProcess *p, const OpenFinding *f, const char *json) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
         FindingTags tags;
         int r;
 
         finding_tags(f->tags, &tags);
-
-        r = sd_bus_message_new_signal(m->bus, &s, BUS_PATH, BUS_INTERFACE, "Finding");
-        if (r >= 0)
-                r = sd_bus_message_append(s, "usssttx", (uint32_t) job->pid, job->comm,
-                                          smapsaudit_verdict_to_string(f->kind), f->field,
-                                          f->vma_start, f->vma_end, f->delta_kb);
+        r = sd_bus_message_new_signal(m->bus, &s, BUS_PATH, BUS_INTERFACE, "Regression");
+        if (r < 0)
+                return (void) log_warning_errno(r, "Failed to make a Regression signal: %m");
+        r = sd_bus_message_append(s, "sssss", previous, current ?: "", signature,
+                                  smapsaudit_verdict_to_string(f->kind), f->field);
         if (r >= 0)
                 r = sd_bus_message_append_strv(s, (char **) tags.names);
         if (r >= 0)
-                r = sd_bus_message_append(s, "s", json);
-        if (r >= 0)
-                r = sd_bus_send(m->bus, s, NULL);
-        if (r < 0)
-                log_warning_errno(r, "Failed to send a Finding signal: %m");
+                r = sd_bus_message_append(s, "uss", (uint32_t) p->pid, p->comm ?: "", json);
+        send_signal(m, s, r);
 }
 
 void manager_bus_emit_sweep_changed(Manager *m) {

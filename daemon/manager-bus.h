@@ -4,6 +4,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "journal.h"
 #include "manager.h"
 #include "worker.h"
 
@@ -18,6 +19,11 @@
 int manager_bus_connect(Manager *m);
 /* Answers one Check call with the job's report, or with why there is none. */
 void manager_bus_reply_audit(sd_bus_message *call, const Job *job);
-void manager_bus_emit_finding(Manager *m, const Job *job, const JobFinding *f, const char *json);
+void manager_bus_emit_finding(Manager *m, const JournalProcess *p, const OpenFinding *f, const char *json);
+/* reason: "gone" or "exited". */
+void manager_bus_emit_resolved(Manager *m, const JournalProcess *p, const OpenFinding *f, const char *reason,
+                               const char *json);
+void manager_bus_emit_regression(Manager *m, const char *previous, const char *current, const char *signature,
+                                 const JournalProcess *p, const OpenFinding *f, const char *json);
 /* The sweep statistics, interval and StatusText changed. */
 void manager_bus_emit_sweep_changed(Manager *m);

@@ -15,6 +15,10 @@
 #include "manager.h"
 #include "manager-bus.h"
 
+/* Failures that say something about the process, not about us. */
+#define IN_SET_AUDIT_ERROR_OF_PROCESS(r) \
+        ((r) == -ESRCH || (r) == -ENOENT || (r) == -EACCES || (r) == -EPERM || (r) == -ECANCELED || (r) == -EBUSY)
+
 /* One audit of one PID, and everyone who waits for it. */
 struct Audit {
         Audit *next;
@@ -25,7 +29,7 @@ struct Audit {
         size_t n_calls;
 };
 
-static uint64_t now_usec(clockid_t clock) {
+uint64_t now_usec(clockid_t clock) {
         struct timespec ts;
 
         clock_gettime(clock, &ts);
@@ -175,59 +179,6 @@ int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd,
         return 0;
 }
 
-/* Announce and remember the findings that the last audit of this process
- * did not already have: a bug seen at every sweep is one finding, not one
- * per sweep. */
-static void record_findings(Manager *m, const Job *job, bool sweep) {
-        const char *release = smapsaudit_ctx_get_kernel_release(m->ctx);
-        uint64_t now = now_usec(CLOCK_REALTIME);
-        _cleanup_free_ uint64_t *keys = NULL;
-        ProcState *s;
-        int r;
-
-        r = proc_table_ensure(&m->procs, job->pid, &s);
-        if (r < 0) {
-                log_error_errno(r, "Failed to track process %d: %m", (int) job->pid);
-                return;
-        }
-        s->tags = job->tags;
-        s->round = m->round;
-
-        if (job->n_findings > 0) {
-                keys = calloc(job->n_findings, sizeof(uint64_t));
-                if (!keys) {
-                        log_error_errno(ENOMEM, "Failed to record findings: %m");
-                        return;
-                }
-        }
-
-        for (size_t i = 0; i < job->n_findings; i++) {
-                const JobFinding *f = &job->findings[i];
-                _cleanup_free_ char *json = NULL;
-
-                keys[i] = finding_key(f->kind, f->field, f->source, f->vma_start, f->vma_end);
-                if (proc_state_had_finding(s, keys[i]))
-                        continue;
-
-                r = finding_to_json(job, f, now, release, sweep ? "sweep" : "check", &json);
-                if (r < 0) {
-                        log_error_errno(r, "Failed to format a finding: %m");
-                        continue;
-                }
-
-                log_notice("Process %d (%s): %s %s in %s, VMA 0x%" PRIx64 "-0x%" PRIx64 ", delta %" PRId64 " kB.",
-                           (int) job->pid, job->comm, f->field, smapsaudit_verdict_to_string(f->kind),
-                           f->source, f->vma_start, f->vma_end, f->delta_kb);
-
-                r = history_append(m->history, now, job->owner_uid, json);
-                if (r < 0)
-                        log_error_errno(r, "Failed to save a finding to %s: %m", m->state_dir);
-                manager_bus_emit_finding(m, job, f, json);
-        }
-
-        proc_state_set_findings(s, TAKE_PTR(keys), job->n_findings);
-}
-
 static void sweep_schedule(Manager *m) {
         uint64_t next;
         int r;
@@ -276,6 +227,9 @@ static void sweep_finish(Manager *m) {
         free(s->plan);
         m->sweep = (SweepRun) {};
         manager_bus_emit_sweep_changed(m);
+        manager_save_baseline(m);
+        manager_metrics_update(m);
+        manager_ksm_check(m);
         sweep_schedule(m);
 }
 
@@ -342,7 +296,9 @@ static void sweep_on_listed(Manager *m, Job *job) {
                 return;
         }
 
-        r = proc_table_sync(&m->procs, job->procs, job->n_procs);
+        /* Replaying captured files (not live), a PID only Check has seen names files, not a process
+         * the list could hold: it stays. */
+        r = proc_table_sync(&m->procs, job->procs, job->n_procs, !m->live, manager_on_process_gone, m);
         if (r >= 0)
                 r = sweep_plan(&m->procs, job->procs, job->n_procs, m->round, &s->plan, &s->n_plan);
         if (r >= 0 && s->n_plan == 0) {
@@ -425,13 +381,21 @@ static void on_job_done(Job *job, void *userdata) {
                 job_free(job);
                 return;
         }
+        if (job->type == JOB_KSM) {
+                manager_ksm_done(m, job);
+                job_free(job);
+                return;
+        }
 
         a = job->userdata;
         audit_unlink(m, a);
         submit_waiting(m, job->pid);
 
         if (job->r >= 0)
-                record_findings(m, job, a->sweep);
+                manager_record_audit(m, job, a->sweep);
+        else if (!IN_SET_AUDIT_ERROR_OF_PROCESS(job->r) && !m->stopping)
+                manager_error(m, DAEMON_ERROR_AUDIT, job->r, "Auditing process %d failed: %s%s%m", (int) job->pid,
+                              job->error ?: "", job->error ? ": " : "");
         for (size_t i = 0; i < a->n_calls; i++)
                 manager_bus_reply_audit(a->calls[i], job);
         if (a->sweep)
@@ -447,9 +411,15 @@ int manager_reload(Manager *m) {
 
         config_defaults(&c);
         r = config_parse_file(m->config_path, &c);
-        if (r < 0)
+        if (r < 0) {
+                config_done(&c);
                 return r;
+        }
+        config_done(&m->config);
         m->config = c;
+        m->journal_limit.interval_usec = m->error_limit.interval_usec = c.journal_rate_interval_usec;
+        m->journal_limit.burst = c.journal_rate_burst;
+        m->error_limit.burst = c.journal_rate_burst > 0 ? MAX(c.journal_rate_burst / 10, 1u) : 0;
 
         format_time_span(interval, sizeof(interval), m->config.interval_usec, 0);
         log_info("Configuration loaded from %s: Interval=%s CPUBudgetPercent=%g MaxProcessesPerSweep=%u.",
@@ -463,6 +433,7 @@ int manager_reload(Manager *m) {
         }
         if (m->bus)
                 manager_bus_emit_sweep_changed(m);
+        manager_metrics_reconfigure(m);
         return 0;
 }
 
@@ -512,9 +483,23 @@ int manager_new(const ManagerOptions *o, Manager **ret) {
         if (r < 0)
                 goto fail;
 
+        m->metrics.start_usec = now_usec(CLOCK_REALTIME);
+        r = baseline_open(m->state_dir, smapsaudit_ctx_get_kernel_release(m->ctx), m->metrics.start_usec,
+                          &m->baseline);
+        if (r < 0)
+                goto fail;
+        if (baseline_previous(m->baseline))
+                log_info("Kernel %s follows %s: findings of kinds that %s's baseline (%" PRIu64 " audits) does not "
+                         "have are regressions.", baseline_release(m->baseline), baseline_previous(m->baseline),
+                         baseline_previous(m->baseline), baseline_audits(m->baseline, baseline_previous(m->baseline)));
+
         r = sd_event_default(&m->event);
         if (r < 0)
                 goto fail;
+
+        /* Now that there is someone to count errors. */
+        if (baseline_dirty(m->baseline))
+                manager_save_baseline(m);
 
         *ret = m;
         return 0;
@@ -534,10 +519,21 @@ Manager *manager_free(Manager *m) {
         m->pool = worker_pool_free(m->pool);
         free(m->sweep.plan);
 
+        /* The last counts, to disk. */
+        if (m->baseline)
+                manager_save_baseline(m);
+        if (m->metrics_timer)
+                manager_metrics_flush(m);
+        manager_metrics_stop(m);
+
         sd_event_source_disable_unref(m->sweep_timer);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
 
+        baseline_free(m->baseline);
+        metrics_done(&m->metrics);
+        config_done(&m->config);
+        free(m->ksm_json);
         history_free(m->history);
         proc_table_done(&m->procs);
         smapsaudit_ctx_unref(m->ctx);
@@ -558,6 +554,10 @@ int manager_start(Manager *m) {
                 return log_error_errno(r, "Failed to start the audit threads: %m");
 
         r = manager_bus_connect(m);
+        if (r < 0)
+                return r;
+
+        r = manager_metrics_start(m);
         if (r < 0)
                 return r;
 

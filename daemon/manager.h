@@ -7,9 +7,14 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
+#include <time.h>
 
+#include "baseline.h"
 #include "conf.h"
 #include "history.h"
+#include "metrics.h"
+#include "metrics-http.h"
+#include "ratelimit.h"
 #include "smapsaudit.h"
 #include "sweep.h"
 #include "worker.h"
@@ -76,7 +81,26 @@ typedef struct Manager {
         uint64_t sweep_cpu_usec;
         bool sweep_covered;
         char *status_text;
+
+        /* Alerts: manager-findings.c, manager-metrics.c, manager-ksm.c. */
+        Baseline *baseline;
+        Metrics metrics;
+        RateLimit journal_limit;     /* finding and resolved entries */
+        RateLimit error_limit;       /* daemon-error entries */
+        sd_event_source *metrics_timer;
+        char *metrics_text;
+        size_t metrics_size;
+        MetricsHttp *http;
+        char *http_address;          /* what http listens on */
+        bool textfile_dir_missing;   /* and said so */
+        KSMStatus ksm_status;
+        bool ksm_running;
+        bool ksm_logged_broken;
+        char *ksm_json;              /* the last KSM check's answer */
+        uint64_t ksm_checked_usec;   /* CLOCK_REALTIME */
 } Manager;
+
+uint64_t now_usec(clockid_t clock);
 
 int manager_new(const ManagerOptions *o, Manager **ret);
 Manager *manager_free(Manager *m);
@@ -89,3 +113,25 @@ int manager_sweep_now(Manager *m);
 /* Queues an audit whose JSON report answers call. -EBUSY: too many waiting. */
 int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd,
                   unsigned audit_flags, unsigned report_flags);
+
+/* manager-findings.c */
+void manager_record_audit(Manager *m, const Job *job, bool sweep);
+void manager_on_process_gone(const ProcState *s, void *userdata);
+/* Counts and all, as at the end of a sweep. */
+void manager_save_baseline(Manager *m);
+/* Counts the error for the metrics and logs it (rate-limited) with the daemon-error MESSAGE_ID. */
+void manager_error(Manager *m, DaemonError what, int error, const char *format, ...) _printf_(4, 5);
+
+/* manager-metrics.c */
+int manager_metrics_start(Manager *m);
+void manager_metrics_stop(Manager *m);
+/* Something changed: render and write soon. */
+void manager_metrics_update(Manager *m);
+/* Render and write now. */
+void manager_metrics_flush(Manager *m);
+/* After a reload: the HTTP endpoint moves, starts or stops. */
+void manager_metrics_reconfigure(Manager *m);
+
+/* manager-ksm.c */
+void manager_ksm_check(Manager *m);
+void manager_ksm_done(Manager *m, Job *job);

@@ -8,7 +8,7 @@
 
 void proc_table_done(ProcTable *t) {
         for (size_t i = 0; i < t->n; i++)
-                free(t->states[i].finding_keys);
+                free(t->states[i].findings);
         free(t->states);
         *t = (ProcTable) {};
 }
@@ -27,10 +27,19 @@ ProcState *proc_table_get(ProcTable *t, pid_t pid) {
         return bsearch(&key, t->states, t->n, sizeof(ProcState), cmp_state);
 }
 
-int proc_table_sync(ProcTable *t, const struct smapsaudit_proc *procs, size_t n) {
-        ProcState *states;
+/* Whether old lives on in states (sorted, n): the same PID and process. */
+static bool kept(const ProcState *states, size_t n, const ProcState *old) {
+        const ProcState *s = n ? bsearch(old, states, n, sizeof(ProcState), cmp_state) : NULL;
 
-        states = calloc(MAX(n, 1u), sizeof(ProcState));
+        return s && (old->start_time == 0 || old->start_time == s->start_time);
+}
+
+int proc_table_sync(ProcTable *t, const struct smapsaudit_proc *procs, size_t n, bool keep_unlisted,
+                    proc_gone_fn gone, void *userdata) {
+        ProcState *states;
+        size_t k = n;
+
+        states = calloc(n + t->n + 1, sizeof(ProcState));
         if (!states)
                 return -ENOMEM;
 
@@ -40,17 +49,34 @@ int proc_table_sync(ProcTable *t, const struct smapsaudit_proc *procs, size_t n)
                 if (old && (old->start_time == 0 || old->start_time == procs[i].start_time)) {
                         states[i] = *old;
                         /* Moved, not copied: the old table must not free them. */
-                        old->finding_keys = NULL;
-                        old->n_finding_keys = 0;
+                        old->findings = NULL;
+                        old->n_findings = 0;
                 } else
                         states[i] = (ProcState) { .pid = procs[i].pid };
                 states[i].start_time = procs[i].start_time;
         }
         qsort(states, n, sizeof(ProcState), cmp_state);
 
+        /* What is left behind is gone, unless it is a captured PID to keep. */
+        for (size_t i = 0; i < t->n; i++) {
+                ProcState *old = &t->states[i];
+
+                if (kept(states, n, old))
+                        continue;
+                if (keep_unlisted && old->start_time == 0) {
+                        states[k++] = *old;
+                        old->findings = NULL;
+                        old->n_findings = 0;
+                        continue;
+                }
+                if (gone)
+                        gone(old, userdata);
+        }
+        qsort(states, k, sizeof(ProcState), cmp_state);
+
         proc_table_done(t);
         t->states = states;
-        t->n = n;
+        t->n = k;
         return 0;
 }
 
@@ -101,17 +127,17 @@ uint64_t finding_key(enum smapsaudit_verdict kind, const char *field, const char
         return fnv1a(h, &vma_end, sizeof(vma_end));
 }
 
-bool proc_state_had_finding(const ProcState *s, uint64_t key) {
-        for (size_t i = 0; i < s->n_finding_keys; i++)
-                if (s->finding_keys[i] == key)
-                        return true;
-        return false;
+const OpenFinding *proc_state_find(const ProcState *s, uint64_t key) {
+        for (size_t i = 0; i < s->n_findings; i++)
+                if (s->findings[i].key == key)
+                        return &s->findings[i];
+        return NULL;
 }
 
-void proc_state_set_findings(ProcState *s, uint64_t *keys, size_t n) {
-        free(s->finding_keys);
-        s->finding_keys = keys;
-        s->n_finding_keys = n;
+void proc_state_set_findings(ProcState *s, OpenFinding *findings, size_t n) {
+        free(s->findings);
+        s->findings = findings;
+        s->n_findings = n;
 }
 
 int sweep_plan(const ProcTable *t, const struct smapsaudit_proc *procs, size_t n, uint64_t round,

@@ -21,13 +21,28 @@
 #define SWEEP_HEAVY_TAGS (SMAPSAUDIT_TAG_PROT_NONE | SMAPSAUDIT_TAG_NUMA_HINTED | \
                           SMAPSAUDIT_TAG_THP | SMAPSAUDIT_TAG_KSM)
 
+/* A finding that the last conclusive audit of a process had: kept so that
+ * repeats are not announced, its end is ("resolved"), and the metrics can
+ * count what is open now. */
+typedef struct OpenFinding {
+        uint64_t key;             /* finding_key() */
+        enum smapsaudit_verdict kind;
+        char field[32];           /* the kernel's smaps keys are shorter */
+        char source[16];
+        uint64_t vma_start, vma_end;
+        int64_t kernel_kb, walk_kb, delta_kb;
+        unsigned tags;
+        bool logged;              /* it made a journal entry, so its end makes one too */
+} OpenFinding;
+
 typedef struct ProcState {
         pid_t pid;
         uint64_t start_time;      /* 0 when first seen through Check and not listed yet */
         unsigned tags;            /* of its last report */
         uint64_t round;           /* last round it was audited in; 0: never */
-        uint64_t *finding_keys;   /* its last report's findings, so repeats are not announced */
-        size_t n_finding_keys;
+        char comm[64];            /* of its last report */
+        OpenFinding *findings;    /* its last conclusive report's findings */
+        size_t n_findings;
 } ProcState;
 
 typedef struct ProcTable {
@@ -36,17 +51,24 @@ typedef struct ProcTable {
 } ProcTable;
 
 void proc_table_done(ProcTable *t);
+
+/* Told about each state that proc_table_sync() forgets, before it does. */
+typedef void (*proc_gone_fn)(const ProcState *s, void *userdata);
+
 /* Keep the state of the listed processes; forget exited ones, and ones
- * whose PID now names a different process (another start time). */
-int proc_table_sync(ProcTable *t, const struct smapsaudit_proc *procs, size_t n);
+ * whose PID now names a different process (another start time). With
+ * keep_unlisted, states only ever seen through Check stay (their PIDs name
+ * captured files, which the list of live processes does not hold). */
+int proc_table_sync(ProcTable *t, const struct smapsaudit_proc *procs, size_t n, bool keep_unlisted,
+                    proc_gone_fn gone, void *userdata);
 ProcState *proc_table_get(ProcTable *t, pid_t pid);
 int proc_table_ensure(ProcTable *t, pid_t pid, ProcState **ret);
 
 uint64_t finding_key(enum smapsaudit_verdict kind, const char *field, const char *source,
                      uint64_t vma_start, uint64_t vma_end);
-bool proc_state_had_finding(const ProcState *s, uint64_t key);
-/* Takes ownership of keys. */
-void proc_state_set_findings(ProcState *s, uint64_t *keys, size_t n);
+const OpenFinding *proc_state_find(const ProcState *s, uint64_t key);
+/* Takes ownership of findings. */
+void proc_state_set_findings(ProcState *s, OpenFinding *findings, size_t n);
 
 /* The PIDs of procs not yet audited in round, in audit order. */
 int sweep_plan(const ProcTable *t, const struct smapsaudit_proc *procs, size_t n, uint64_t round,

@@ -5,17 +5,22 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "daemon-config.h"
 #include "log.h"
 #include "macro.h"
 #include "worker.h"
 
 #define WORKERS_MAX 8u
+/* The longest a KSM check waits for ksmd's scans to settle a difference:
+ * it holds one of the threads meanwhile. */
+#define KSM_WAIT_MSEC 5000u
 
 struct WorkerPool {
         pthread_mutex_t lock;
@@ -52,11 +57,8 @@ Job *job_free(Job *job) {
                 close(job->pidfd);
         free(job->error);
         free(job->json);
-        for (size_t i = 0; i < job->n_findings; i++) {
-                free(job->findings[i].field);
-                free(job->findings[i].source);
+        for (size_t i = 0; i < job->n_findings; i++)
                 free(job->findings[i].explanation);
-        }
         free(job->findings);
         free(job->procs);
         free(job);
@@ -97,11 +99,9 @@ static int copy_findings(Job *job, const struct smapsaudit_report *report) {
 
                 if (!f)
                         continue;
-                *c = (JobFinding) {
+                c->f = (OpenFinding) {
+                        .key = finding_key(f->kind, f->field ?: "", f->source ?: "", f->vma_start, f->vma_end),
                         .kind = f->kind,
-                        .field = strdup(f->field ?: ""),
-                        .source = strdup(f->source ?: ""),
-                        .explanation = strdup(f->explanation ?: ""),
                         .vma_start = f->vma_start,
                         .vma_end = f->vma_end,
                         .kernel_kb = f->kernel_kb,
@@ -109,8 +109,11 @@ static int copy_findings(Job *job, const struct smapsaudit_report *report) {
                         .delta_kb = f->delta_kb,
                         .tags = f->tags,
                 };
+                snprintf(c->f.field, sizeof(c->f.field), "%s", f->field ?: "");
+                snprintf(c->f.source, sizeof(c->f.source), "%s", f->source ?: "");
+                c->explanation = strdup(f->explanation ?: "");
                 job->n_findings++;
-                if (!c->field || !c->source || !c->explanation)
+                if (!c->explanation)
                         return -ENOMEM;
         }
         return 0;
@@ -186,6 +189,18 @@ static void run_list(struct smapsaudit_ctx *ctx, Job *job) {
         job->r = smapsaudit_list_processes(ctx, &job->procs, &job->n_procs);
 }
 
+static void run_ksm(struct smapsaudit_ctx *ctx, Job *job) {
+#if HAVE_SMAPSAUDIT_KSM_CHECK
+        struct smapsaudit_ksm_opts opts = { .max_wait_msec = KSM_WAIT_MSEC };
+        uint64_t cpu_before = thread_cpu_usec();
+
+        job->r = smapsaudit_ksm_check_opts(ctx, 0, &opts, &job->json);
+        job->cpu_usec = thread_cpu_usec() - cpu_before;
+#else
+        job->r = -EOPNOTSUPP;   /* this libsmapsaudit has no KSM check */
+#endif
+}
+
 static void *worker_thread(void *userdata) {
         WorkerPool *p = userdata;
         struct smapsaudit_ctx *ctx = NULL;
@@ -226,6 +241,8 @@ static void *worker_thread(void *userdata) {
                         job->r = ctx_r;
                 else if (job->type == JOB_LIST_PROCESSES)
                         run_list(ctx, job);
+                else if (job->type == JOB_KSM)
+                        run_ksm(ctx, job);
                 else
                         run_audit(p, ctx, job);
 

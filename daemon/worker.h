@@ -14,21 +14,19 @@
 #include <systemd/sd-event.h>
 
 #include "smapsaudit.h"
+#include "sweep.h"
 
 typedef enum JobType {
         JOB_LIST_PROCESSES,
         JOB_AUDIT,
+        JOB_KSM,                /* KSM's global invariants: r is the verdict, json the library's answer */
 } JobType;
 
-/* A finding, copied out of the report so the report can stay in its thread. */
+/* A finding, copied out of the report so the report can stay in its thread:
+ * as the daemon keeps it, and the library's explanation. */
 typedef struct JobFinding {
-        enum smapsaudit_verdict kind;
-        char *field;
-        char *source;
+        OpenFinding f;
         char *explanation;
-        uint64_t vma_start, vma_end;
-        int64_t kernel_kb, walk_kb, delta_kb;
-        unsigned tags;
 } JobFinding;
 
 typedef struct Job {
@@ -46,7 +44,7 @@ typedef struct Job {
         /* Out. */
         int r;
         char *error;            /* why a report ended early, or NULL */
-        char *json;
+        char *json;             /* JOB_AUDIT with want_json, JOB_KSM */
         char comm[64];
         uid_t owner_uid;        /* of the audited process, (uid_t) -1 when unknown */
         unsigned tags;

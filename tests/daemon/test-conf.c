@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -66,6 +68,45 @@ static void test_parse(void) {
         CHECK(c.interval_usec == SWEEP_INTERVAL_DEFAULT_USEC);
 }
 
+static void test_metrics_and_journal(void) {
+        struct sockaddr_storage sa;
+        socklen_t len;
+        Config c;
+
+        c = parse("");
+        CHECK(c.textfile_path && streq(c.textfile_path, METRICS_TEXTFILE_DEFAULT) && c.textfile_path_is_default);
+        CHECK(!c.listen_address);
+        CHECK(c.journal_rate_interval_usec == JOURNAL_RATE_INTERVAL_DEFAULT_USEC);
+        CHECK(c.journal_rate_burst == JOURNAL_RATE_BURST_DEFAULT);
+        config_done(&c);
+
+        c = parse("[Metrics]\nTextfilePath=/run/x/smapsaudit.prom\nListenAddress=9100\n"
+                  "[Journal]\nRateLimitIntervalSec=30s\nRateLimitBurst=5\n");
+        CHECK(c.textfile_path && streq(c.textfile_path, "/run/x/smapsaudit.prom") && !c.textfile_path_is_default);
+        CHECK(c.listen_address && streq(c.listen_address, "9100"));
+        CHECK(c.journal_rate_interval_usec == 30 * USEC && c.journal_rate_burst == 5);
+        config_done(&c);
+
+        /* Empty switches off; bad values keep what was there. */
+        c = parse("[Metrics]\nTextfilePath=\nListenAddress=localhost:80\nListenAddress=nope\n"
+                  "TextfilePath=relative.prom\n[Journal]\nRateLimitBurst=many\n");
+        CHECK(!c.textfile_path && !c.textfile_path_is_default && !c.listen_address);
+        CHECK(c.journal_rate_burst == JOURNAL_RATE_BURST_DEFAULT);
+        config_done(&c);
+
+        /* A port alone is loopback: nothing listens beyond the machine unless asked. */
+        CHECK(parse_listen_address("9477", &sa, &len) == 0 && sa.ss_family == AF_INET);
+        CHECK(((struct sockaddr_in *) &sa)->sin_addr.s_addr == htonl(INADDR_LOOPBACK));
+        CHECK(ntohs(((struct sockaddr_in *) &sa)->sin_port) == 9477);
+        CHECK(parse_listen_address("0.0.0.0:1", &sa, &len) == 0 && ((struct sockaddr_in *) &sa)->sin_addr.s_addr == 0);
+        CHECK(parse_listen_address("[::1]:9477", &sa, &len) == 0 && sa.ss_family == AF_INET6 && len == sizeof(struct sockaddr_in6));
+        CHECK(parse_listen_address("127.0.0.1:0", &sa, &len) < 0);
+        CHECK(parse_listen_address("127.0.0.1:65536", &sa, &len) < 0);
+        CHECK(parse_listen_address("[::1]9477", &sa, &len) < 0);
+        CHECK(parse_listen_address("example.org:80", &sa, &len) < 0);
+        CHECK(parse_listen_address(":80", &sa, &len) < 0);
+}
+
 static void test_missing_file(void) {
         Config c;
 
@@ -78,6 +119,7 @@ int main(void) {
         test_time_span();
         test_format();
         test_parse();
+        test_metrics_and_journal();
         test_missing_file();
         return test_summary("conf");
 }

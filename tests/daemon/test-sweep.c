@@ -9,38 +9,75 @@ static struct smapsaudit_proc proc(pid_t pid, uint64_t start_time, uint64_t rss_
         return (struct smapsaudit_proc) { .pid = pid, .start_time = start_time, .rss_kb = rss_kb };
 }
 
+static void give_finding(ProcState *s, uint64_t key) {
+        OpenFinding *f = calloc(1, sizeof(OpenFinding));
+
+        CHECK(f);
+        f->key = key;
+        proc_state_set_findings(s, f, 1);
+}
+
+/* What the gone callback was told: PIDs and their first finding's key. */
+static pid_t gone_pids[8];
+static uint64_t gone_keys[8];
+static size_t n_gone;
+
+static void on_gone(const ProcState *s, void *userdata) {
+        if (n_gone < ELEMENTSOF(gone_pids)) {
+                gone_pids[n_gone] = s->pid;
+                gone_keys[n_gone] = s->n_findings ? s->findings[0].key : 0;
+        }
+        n_gone++;
+}
+
 static void test_table(void) {
         struct smapsaudit_proc list1[] = { proc(30, 300, 900), proc(10, 100, 500), proc(20, 200, 100) };
         struct smapsaudit_proc list2[] = { proc(20, 999, 100), proc(10, 100, 500), proc(40, 400, 50) };
         ProcTable t = {};
         ProcState *s;
-        uint64_t *keys;
 
-        CHECK(proc_table_sync(&t, list1, 3) == 0);
+        CHECK(proc_table_sync(&t, list1, 3, false, on_gone, NULL) == 0);
         CHECK(t.n == 3 && t.states[0].pid == 10 && t.states[2].pid == 30);
+        CHECK(n_gone == 0);
 
         s = proc_table_get(&t, 10);
         CHECK(s && s->round == 0);
         s->tags = SMAPSAUDIT_TAG_THP;
         s->round = 1;
-        keys = calloc(1, sizeof(uint64_t));
-        keys[0] = 42;
-        proc_state_set_findings(s, keys, 1);
+        give_finding(s, 42);
+        give_finding(proc_table_get(&t, 30), 30);
+        give_finding(proc_table_get(&t, 20), 20);
         proc_table_get(&t, 20)->round = 1;
 
-        /* 30 exited, 20 is another process now, 40 is new, 10 keeps its state. */
-        CHECK(proc_table_sync(&t, list2, 3) == 0);
+        /* 30 exited, 20 is another process now, 40 is new, 10 keeps its state: the
+         * callback hears of 20 and 30 with their findings, and of nobody else. */
+        CHECK(proc_table_sync(&t, list2, 3, false, on_gone, NULL) == 0);
         CHECK(t.n == 3);
+        CHECK(n_gone == 2);
+        CHECK(gone_pids[0] == 20 && gone_keys[0] == 20);
+        CHECK(gone_pids[1] == 30 && gone_keys[1] == 30);
         CHECK(!proc_table_get(&t, 30));
         s = proc_table_get(&t, 10);
-        CHECK(s && s->round == 1 && s->tags == SMAPSAUDIT_TAG_THP && proc_state_had_finding(s, 42));
+        CHECK(s && s->round == 1 && s->tags == SMAPSAUDIT_TAG_THP && proc_state_find(s, 42));
+        CHECK(!proc_state_find(s, 43));
         s = proc_table_get(&t, 20);
-        CHECK(s && s->round == 0 && s->start_time == 999 && s->n_finding_keys == 0);
+        CHECK(s && s->round == 0 && s->start_time == 999 && s->n_findings == 0);
 
         /* A PID first seen through Check, placed in order. */
         CHECK(proc_table_ensure(&t, 15, &s) == 0 && s->pid == 15 && s->start_time == 0);
         CHECK(t.n == 4 && t.states[1].pid == 15 && t.states[2].pid == 20);
         CHECK(proc_table_ensure(&t, 15, &s) == 0 && t.n == 4);
+        give_finding(s, 15);
+
+        /* Replaying captures, a PID only Check has seen stays while the live list lacks it... */
+        n_gone = 0;
+        CHECK(proc_table_sync(&t, list2, 3, true, on_gone, NULL) == 0);
+        CHECK(t.n == 4 && n_gone == 0);
+        s = proc_table_get(&t, 15);
+        CHECK(s && proc_state_find(s, 15));
+        /* ...and on a live system it is gone, findings and all. */
+        CHECK(proc_table_sync(&t, list2, 3, false, on_gone, NULL) == 0);
+        CHECK(t.n == 3 && n_gone == 1 && gone_pids[0] == 15 && gone_keys[0] == 15);
 
         proc_table_done(&t);
 }
@@ -52,7 +89,7 @@ static void test_plan(void) {
         pid_t *plan = NULL;
         size_t n;
 
-        CHECK(proc_table_sync(&t, list, 4) == 0);
+        CHECK(proc_table_sync(&t, list, 4, false, NULL, NULL) == 0);
         proc_table_get(&t, 3)->tags = SMAPSAUDIT_TAG_PROT_NONE;
         proc_table_get(&t, 4)->tags = SMAPSAUDIT_TAG_KSM | SMAPSAUDIT_TAG_FILE;
         proc_table_get(&t, 2)->tags = SMAPSAUDIT_TAG_FILE;   /* not heavy */
