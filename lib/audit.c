@@ -30,6 +30,8 @@ struct views {
         struct sa_numa_maps numa;
         bool have_numa;
         uint64_t forks;           /* /proc/stat "processes": forks since boot, 0 if unknown */
+        uint64_t faults;          /* the target's minflt + majflt */
+        bool have_rollup;         /* rollup and numa_maps are read once a pass, between the two smaps reads */
 };
 
 /*
@@ -63,6 +65,7 @@ struct vma_track {
         uint64_t prev_mask;       /* disagreements seen in an earlier stable pass */
         struct sa_field_cmp prev_cmp[SA_PRIVATE + 1];
         struct sa_range prev_walk[SA_PRIVATE + 1]; /* unrounded: any mapcount change shows */
+        uint64_t prev_numa;       /* numa_signature() of that pass */
 };
 
 struct audit {
@@ -79,7 +82,8 @@ struct audit {
         uint64_t prev_rollup_mask, prev_status_mask;
         struct sa_field_cmp prev_rollup_cmp[_SA_FIELD_MAX];
         struct sa_range prev_total[_SA_FIELD_MAX];
-        bool totals_churn;        /* totals disagreed only in mapcount fields, never twice alike */
+        bool rollup_done, status_done;
+        bool rollup_churn;        /* the rollup disagreed only in mapcount fields, never twice alike */
 };
 
 static bool rollup_sensitive(unsigned f) {
@@ -93,10 +97,11 @@ static void views_done(struct views *v) {
         memset(v, 0, sizeof(*v));
 }
 
-static int start_time_of(struct smapsaudit_ctx *ctx, pid_t pid, uint64_t *ret) {
+/* /proc/PID/stat: start time (for PID reuse) and page faults so far (for activity). */
+static int read_stat(struct smapsaudit_ctx *ctx, pid_t pid, uint64_t *start_time, uint64_t *faults) {
         _cleanup_free_ char *buf = NULL;
         const char *p;
-        unsigned long long st;
+        unsigned long long st, minflt, majflt;
         int r;
 
         r = sa_read_pid_file(ctx, pid, "stat", &buf, NULL);
@@ -104,10 +109,13 @@ static int start_time_of(struct smapsaudit_ctx *ctx, pid_t pid, uint64_t *ret) {
                 return r;
         /* comm may hold spaces and parentheses: fields resume after the last ')' */
         p = strrchr(buf, ')');
-        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                         &st) != 1)
+        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %llu %*u %llu %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                         &minflt, &majflt, &st) != 3)
                 return -EBADMSG;
-        *ret = st;
+        if (start_time)
+                *start_time = st;
+        if (faults)
+                *faults = minflt + majflt;
         return 0;
 }
 
@@ -122,15 +130,22 @@ static bool target_gone(struct audit *a) {
         }
         if (!a->ctx->live)
                 return false;
-        return start_time_of(a->ctx, a->pid, &st) < 0 || st != a->start_time;
+        return read_stat(a->ctx, a->pid, &st, NULL) < 0 || st != a->start_time;
 }
 
+/*
+ * The views read on both sides of the walk: per-VMA smaps and status, whose
+ * equality says the target held still. Each smaps read is a full page
+ * table walk in the kernel, so the rollup and numa_maps are read once a
+ * pass, inside that window (read_middle_views), not on both sides.
+ */
 static int read_views(struct audit *a, struct views *v) {
         _cleanup_free_ char *buf = NULL;
         int r;
 
         memset(v, 0, sizeof(*v));
         v->forks = read_forks(a->ctx);
+        (void) read_stat(a->ctx, a->pid, NULL, &v->faults);
         r = sa_read_pid_file(a->ctx, a->pid, "smaps", &buf, NULL);
         if (r == -ENOENT || r == -ESRCH)
                 return sa_error(a->ctx, -ESRCH, "PID %d: no such process (no %s/%d/smaps)", (int) a->pid,
@@ -141,24 +156,31 @@ static int read_views(struct audit *a, struct views *v) {
         r = sa_smaps_parse(buf, &v->smaps);
         if (r < 0)
                 return sa_error(a->ctx, r, "PID %d: cannot parse smaps: %s", (int) a->pid, strerror(-r));
-        free(TAKE_PTR(buf));
 
+        v->have_status = sa_status_read(a->ctx, a->pid, &v->status) >= 0;
+        if (!v->have_status)
+                sa_report_note(a->r, "status not readable: its counters are not compared");
+        return 0;
+}
+
+static void read_middle_views(struct audit *a, struct views *v) {
+        _cleanup_free_ char *buf = NULL;
+
+        v->have_rollup = true;
         if (sa_read_pid_file(a->ctx, a->pid, "smaps_rollup", &buf, NULL) >= 0)
                 (void) sa_smaps_parse(buf, &v->rollup);
         else
                 sa_report_note(a->r, "smaps_rollup not readable: the rollup is not compared");
         free(TAKE_PTR(buf));
 
-        v->have_status = sa_status_read(a->ctx, a->pid, &v->status) >= 0;
-        if (!v->have_status)
-                sa_report_note(a->r, "status not readable: its counters are not compared");
-
+        /* nothing to hold numa_maps against without the PFN → node map */
+        if (!(a->r->walk_mode & SA_WALK_NODES))
+                return;
         if (sa_read_pid_file(a->ctx, a->pid, "numa_maps", &buf, NULL) >= 0 &&
             sa_numa_maps_parse(buf, &v->numa) >= 0)
                 v->have_numa = true;
         else
                 sa_report_note(a->r, "numa_maps not readable (kernel without CONFIG_NUMA?): nodes are not compared");
-        return 0;
 }
 
 static const struct sa_smaps_vma *find_vma(const struct sa_smaps *s, uint64_t start, uint64_t end) {
@@ -202,6 +224,18 @@ static int track_vma(struct audit *a, const struct sa_smaps_vma *k, size_t *ret)
         a->track[r->n_vmas] = (struct vma_track) { .state = VMA_PENDING };
         *ret = r->n_vmas++;
         return 0;
+}
+
+/* FNV-1a over both sides' pages per node: equal only if nothing moved. */
+static uint64_t numa_signature(const struct sa_vma_report *v) {
+        uint64_t h = 1469598103934665603ULL;
+
+        for (size_t i = 0; i < v->n_numa_kernel; i++)
+                h = (h ^ (v->numa_kernel[i].pages * 131 + (uint64_t) v->numa_kernel[i].node)) * 1099511628211ULL;
+        h = (h ^ 0xff) * 1099511628211ULL;
+        for (size_t i = 0; i < v->walk.n_nodes; i++)
+                h = (h ^ (v->walk.nodes[i].pages * 131 + (uint64_t) v->walk.nodes[i].node)) * 1099511628211ULL;
+        return h;
 }
 
 static bool skip_walk(const struct sa_smaps_vma *k) {
@@ -278,7 +312,6 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
         struct vma_track *t = &a->track[i];
         const struct sa_smaps_vma *ka = find_vma(&A->smaps, v->kernel.start, v->kernel.end);
         const struct sa_smaps_vma *kb = find_vma(&B->smaps, v->kernel.start, v->kernel.end);
-        const struct sa_numa_vma *na = A->have_numa ? sa_numa_maps_find(&A->numa, v->kernel.start) : NULL;
         const struct sa_numa_vma *nb = B->have_numa ? sa_numa_maps_find(&B->numa, v->kernel.start) : NULL;
         uint64_t stable, mask, mapcount, confirmed;
         bool numa_ok;
@@ -299,7 +332,7 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
         v->walk = *walk;
         memset(walk, 0, sizeof(*walk));
         v->tags = sa_vma_tags(&v->kernel, &v->walk, &a->r->numa);
-        numa_ok = na && nb && sa_numa_vma_equal(na, nb);
+        numa_ok = nb != NULL;
         v->have_numa_kernel = false;
         if (numa_ok) {
                 r = set_numa_kernel(v, nb);
@@ -323,6 +356,9 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
                 return 1;
         }
         confirmed = t->prev_mask & mask;
+        /* pages migrate between nodes at any time: the node counts must repeat exactly */
+        if ((confirmed & NUMA_BIT) && numa_signature(v) != t->prev_numa)
+                confirmed &= ~NUMA_BIT;
         /*
          * Other processes mapping and unmapping shared pages move the
          * mapcounts between any two reads, in both passes if they keep at
@@ -345,6 +381,7 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
         }
         /* first sighting: keep it for a confirming pass */
         t->prev_mask = mask;
+        t->prev_numa = numa_signature(v);
         memcpy(t->prev_cmp, v->cmp, sizeof(t->prev_cmp));
         memcpy(t->prev_walk, v->walk.f, sizeof(t->prev_walk));
         return 1;
@@ -359,51 +396,78 @@ static void sum_smaps(const struct sa_smaps *s, struct sa_smaps_vma *sum) {
         }
 }
 
-static bool views_all_stable(const struct views *A, const struct views *B) {
+/* The target's mappings held still around the walk. */
+static bool layout_stable(const struct views *A, const struct views *B) {
         if (A->smaps.n != B->smaps.n)
                 return false;
         for (size_t i = 0; i < A->smaps.n; i++)
                 if (!sa_smaps_core_stable(&A->smaps.vmas[i], &B->smaps.vmas[i]))
                         return false;
-        if (A->rollup.n != B->rollup.n || A->have_status != B->have_status)
-                return false;
-        if (A->rollup.n) {
-                uint64_t core = CORE_FIELDS & sa_smaps_printed(&B->rollup.vmas[0]);
-                if ((sa_stable_fields(&A->rollup.vmas[0], &B->rollup.vmas[0]) & core) != core)
-                        return false;
-        }
-        return !A->have_status || sa_status_counters_equal(&A->status, &B->status);
+        return true;
 }
 
-/* Fields of the rollup and of the per-VMA sum that held still around the walk. */
-static uint64_t totals_stable(const struct views *A, const struct views *B) {
-        struct sa_smaps_vma sa, sb;
-        uint64_t m;
+static void add_vma_allowance(struct sa_rollup_window *w, const struct sa_smaps_vma *x, const struct sa_smaps_vma *y) {
+        for (unsigned f = 0; f <= SA_PRIVATE; f++) {
+                bool h;
+                uint64_t vx = x ? sa_smaps_value(x, f, &h) : 0, vy = y ? sa_smaps_value(y, f, &h) : 0;
+                w->allowance_kb[f] += MAX(vx, vy);
+        }
+}
 
-        if (!A->rollup.n || !B->rollup.n)
-                return 0;
-        m = sa_stable_fields(&A->rollup.vmas[0], &B->rollup.vmas[0]);
-        sum_smaps(&A->smaps, &sa);
-        sum_smaps(&B->smaps, &sb);
-        return m & sa_stable_fields(&sa, &sb);
+/*
+ * The rollup is read once, between the two smaps reads. A target that maps,
+ * unmaps or faults meanwhile moves it by what it touched, and a
+ * smaps_rollup that dropped a contended mmap_lock may count a VMA created
+ * in that window: allow for the VMAs that changed and one page per fault.
+ * A rollup that skips whole VMAs (the 6.1 bug) falls far outside.
+ */
+static void rollup_window(const struct views *A, const struct views *B, const struct sa_acc *total,
+                          struct sa_rollup_window *w) {
+        uint64_t faults = B->faults >= A->faults ? B->faults - A->faults : 0;
+
+        memset(w, 0, sizeof(*w));
+        w->rollup = B->rollup.n ? &B->rollup.vmas[0] : NULL;
+        sum_smaps(&A->smaps, &w->before);
+        sum_smaps(&B->smaps, &w->after);
+        for (unsigned f = 0; f <= SA_PRIVATE; f++)
+                w->allowance_kb[f] = faults * (SA_PAGE_SIZE / 1024);
+        for (size_t i = 0; i < A->smaps.n; i++) {
+                const struct sa_smaps_vma *x = &A->smaps.vmas[i];
+                const struct sa_smaps_vma *y = find_vma(&B->smaps, x->start, x->end);
+                if (!y || !sa_smaps_core_stable(x, y))
+                        add_vma_allowance(w, x, y);
+        }
+        for (size_t i = 0; i < B->smaps.n; i++)
+                if (!find_vma(&A->smaps, B->smaps.vmas[i].start, B->smaps.vmas[i].end))
+                        add_vma_allowance(w, NULL, &B->smaps.vmas[i]);
+        w->stable = ~0ULL;
+        if (A->forks != B->forks && total->shareable_pages)
+                for (unsigned f = 0; f < _SA_FIELD_MAX && f < 64; f++)
+                        if (rollup_sensitive(f))
+                                w->stable &= ~(1ULL << f);
+        w->pss_slack_kb = B->smaps.n;
+        w->walk_comparable = faults == 0 && layout_stable(A, B);
+}
+
+/* Whether what the previous pass saw in a rollup-sensitive field came back exactly. */
+static bool rollup_repeats(const struct audit *a, const struct sa_acc *total, unsigned f) {
+        const struct sa_field_cmp *c = &a->r->rollup_cmp[f], *p = &a->prev_rollup_cmp[f];
+
+        return c->kernel_kb == p->kernel_kb && c->walk_lo_kb == p->walk_lo_kb && c->walk_hi_kb == p->walk_hi_kb &&
+               total->f[f].lo == a->prev_total[f].lo && total->f[f].hi == a->prev_total[f].hi;
 }
 
 static int judge_totals(struct audit *a, const struct views *A, const struct views *B, const struct sa_acc *total) {
         struct smapsaudit_report *r = a->r;
-        struct sa_smaps_vma sum;
-        uint64_t mr, ms, cr, stable;
+        struct sa_rollup_window w;
+        bool status_ok;
+        uint64_t mr, ms, cr, cs;
         int ret;
 
-        if (!views_all_stable(A, B))
-                return 0;
-        sum_smaps(&B->smaps, &sum);
-        stable = totals_stable(A, B);
-        if (A->forks != B->forks && total->shareable_pages)
-                for (unsigned f = 0; f < _SA_FIELD_MAX && f < 64; f++)
-                        if (rollup_sensitive(f))
-                                stable &= ~(1ULL << f);
-        sa_compare_totals(r, B->rollup.n ? &B->rollup.vmas[0] : NULL, &sum, stable, B->smaps.n,
-                          total, B->have_status ? &B->status : NULL, sa_kernel_get(a->ctx));
+        rollup_window(A, B, total, &w);
+        status_ok = A->have_status && B->have_status && layout_stable(A, B) &&
+                    sa_status_counters_equal(&A->status, &B->status);
+        sa_compare_totals(r, &w, total, status_ok ? &B->status : NULL, sa_kernel_get(a->ctx));
         /*
          * The rollup-only fields (Pss_Anon/File/Shmem) can only be held
          * against the walk; where VMAs already disagree, the per-VMA
@@ -416,32 +480,38 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
                                 if (sa_fields[f].rollup_only)
                                         r->rollup_cmp[f].judged = false;
         r->totals_judged = true;
-        mr = sa_disagreements(r->rollup_cmp, _SA_FIELD_MAX);
-        ms = sa_disagreements(r->status_cmp, _SA_FIELD_MAX);
-        if (mr == 0 && ms == 0) {
-                a->totals_done = true;
-                return 0;
-        }
+        mr = a->rollup_done ? 0 : sa_disagreements(r->rollup_cmp, _SA_FIELD_MAX);
+        ms = a->status_done ? 0 : sa_disagreements(r->status_cmp, _SA_FIELD_MAX);
+
         cr = a->prev_rollup_mask & mr;
         /* as for VMAs: what other processes' mapcounts move must repeat exactly */
         for (unsigned f = 0; f < _SA_FIELD_MAX && f < 32; f++)
-                if (rollup_sensitive(f) &&
-                    (r->rollup_cmp[f].kernel_kb != a->prev_rollup_cmp[f].kernel_kb ||
-                     total->f[f].lo != a->prev_total[f].lo || total->f[f].hi != a->prev_total[f].hi))
+                if (rollup_sensitive(f) && !rollup_repeats(a, total, f))
                         cr &= ~((1ULL << f) | (1ULL << (f + 32)));
-        if (cr || (a->prev_status_mask & ms)) {
-                ret = sa_findings_from_totals(r, cr, a->prev_status_mask & ms);
+        cs = a->prev_status_mask & ms;
+        if (cr || cs) {
+                ret = sa_findings_from_totals(r, cr, cs);
                 if (ret < 0)
                         return ret;
-                a->totals_done = true;
-                return 0;
         }
-        a->totals_churn = ms == 0;
-        for (unsigned f = 0; f < _SA_FIELD_MAX && f < 32; f++)
-                if ((mr & ((1ULL << f) | (1ULL << (f + 32)))) && !rollup_sensitive(f))
-                        a->totals_churn = false;
+        if (!a->rollup_done && w.rollup && (mr == 0 || cr)) {
+                a->rollup_done = true;
+                a->rollup_churn = false;
+        } else if (!a->rollup_done) {
+                a->rollup_churn = true;
+                for (unsigned f = 0; f < _SA_FIELD_MAX && f < 32; f++)
+                        if ((mr & ((1ULL << f) | (1ULL << (f + 32)))) && !rollup_sensitive(f))
+                                a->rollup_churn = false;
+        }
+        if (!w.rollup)
+                a->rollup_done = true;
+        if (status_ok && (ms == 0 || cs))
+                a->status_done = true;
+        if (!B->have_status)
+                a->status_done = true;
+        a->totals_done = a->rollup_done && a->status_done;
         a->prev_rollup_mask = mr;
-        a->prev_status_mask = ms;
+        a->prev_status_mask = status_ok ? ms : a->prev_status_mask;
         memcpy(a->prev_rollup_cmp, r->rollup_cmp, sizeof(a->prev_rollup_cmp));
         memcpy(a->prev_total, total->f, sizeof(a->prev_total));
         return 0;
@@ -493,9 +563,17 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
         }
         /* PAGEMAP_SCAN support is learned by trying it */
         r->walk_mode = sa_walker_mode(a->walker);
-        ret = read_views(a, B);
-        if (ret < 0)
-                goto out;
+        {
+                struct views middle = {};
+                read_middle_views(a, &middle);
+                ret = read_views(a, B);
+                B->rollup = middle.rollup;
+                B->numa = middle.numa;
+                B->have_numa = middle.have_numa;
+                B->have_rollup = true;
+                if (ret < 0)
+                        goto out;
+        }
         if (B->have_status)
                 r->status = B->status;
         for (size_t i = 0; i < A->smaps.n; i++) {
@@ -544,7 +622,7 @@ static void drop_vanished(struct audit *a) {
 
 static void decide_verdict(struct audit *a) {
         struct smapsaudit_report *r = a->r;
-        bool under = false, over = false, open = !a->totals_done && !a->totals_churn;
+        bool under = false, over = false, open = !(a->rollup_done || a->rollup_churn) || !a->status_done;
         unsigned churn = 0;
 
         for (size_t i = 0; i < r->n_findings; i++) {
@@ -583,12 +661,13 @@ static void decide_verdict(struct audit *a) {
                 r->verdict = SMAPSAUDIT_INCONCLUSIVE;
         else
                 r->verdict = SMAPSAUDIT_CONSISTENT;
-        if (!a->totals_done && a->totals_churn)
+        if (!a->rollup_done && a->rollup_churn)
                 sa_report_note(r, "the rollup's Pss fields were not judged: they moved with other processes' "
                                   "mapcounts in every pass");
         if (open)
                 sa_report_note(r, "%u VMA(s)%s kept changing or disagreed only once in %u passes: not judged",
-                               r->unstable_vmas, a->totals_done || a->totals_churn ? "" : " and the process totals", r->passes);
+                               r->unstable_vmas, (a->rollup_done || a->rollup_churn) && a->status_done ? "" : " and the process totals",
+                               r->passes);
 }
 
 static void describe_mode(struct audit *a) {
@@ -688,7 +767,7 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
         if (pid <= 0)
                 return sa_error(ctx, -EINVAL, "%d is not a process ID", (int) pid);
         if (ctx->live) {
-                r = start_time_of(ctx, pid, &a.start_time);
+                r = read_stat(ctx, pid, &a.start_time, NULL);
                 if (r == -ENOENT || r == -ESRCH)
                         return sa_error(ctx, -ESRCH, "PID %d: no such process", (int) pid);
                 if (r < 0)

@@ -25,7 +25,7 @@ static void set_cmp(struct sa_field_cmp *c, uint64_t kernel_kb, uint64_t lo_kb, 
         c->verdict = judge(kernel_kb, lo_kb > slack_kb ? lo_kb - slack_kb : 0, hi_kb + slack_kb);
 }
 
-static uint64_t kernel_value(const struct sa_smaps_vma *k, enum sa_field f, bool *have) {
+uint64_t sa_smaps_value(const struct sa_smaps_vma *k, enum sa_field f, bool *have) {
         switch (f) {
         case SA_SHARED:
                 *have = (k->have & (1ULL << SA_SHARED_CLEAN)) && (k->have & (1ULL << SA_SHARED_DIRTY));
@@ -45,7 +45,7 @@ uint64_t sa_stable_fields(const struct sa_smaps_vma *a, const struct sa_smaps_vm
 
         for (unsigned f = 0; f <= SA_PRIVATE; f++) {
                 bool ha, hb;
-                if (kernel_value(a, f, &ha) == kernel_value(b, f, &hb) && ha == hb)
+                if (sa_smaps_value(a, f, &ha) == sa_smaps_value(b, f, &hb) && ha == hb)
                         m |= 1ULL << f;
         }
         return m;
@@ -74,7 +74,7 @@ void sa_compare_vma(struct sa_vma_report *v, uint64_t stable, bool nodes) {
         memset(v->cmp, 0, sizeof(v->cmp));
         for (unsigned f = 0; f <= SA_PRIVATE; f++) {
                 bool have;
-                uint64_t kv = kernel_value(&v->kernel, f, &have);
+                uint64_t kv = sa_smaps_value(&v->kernel, f, &have);
 
                 if (!have || sa_fields[f].rollup_only || !(stable & (1ULL << f)))
                         continue;
@@ -128,34 +128,42 @@ uint64_t sa_disagreements(const struct sa_field_cmp *cmp, size_t n) {
         return m;
 }
 
-void sa_compare_totals(struct smapsaudit_report *r, const struct sa_smaps_vma *rollup, const struct sa_smaps_vma *smaps_sum,
-                       uint64_t stable, uint64_t pss_slack_kb, const struct sa_acc *walk, const struct sa_status *st,
-                       const struct sa_kernel *k) {
+void sa_compare_totals(struct smapsaudit_report *r, const struct sa_rollup_window *w, const struct sa_acc *walk,
+                       const struct sa_status *st, const struct sa_kernel *k) {
         uint64_t slack_kb;
 
         memset(r->rollup_cmp, 0, sizeof(r->rollup_cmp));
         memset(r->status_cmp, 0, sizeof(r->status_cmp));
         for (unsigned f = 0; f <= SA_PRIVATE; f++) {
                 struct sa_total *t = &r->totals[f];
-                bool have_r = false, have_s = false;
-                uint64_t rv = rollup ? kernel_value(rollup, f, &have_r) : 0;
-                uint64_t sv = smaps_sum ? kernel_value(smaps_sum, f, &have_s) : 0;
+                bool have_r = false, have_a = false, have_b = false;
+                uint64_t rv = w->rollup ? sa_smaps_value(w->rollup, f, &have_r) : 0;
+                uint64_t sa = sa_smaps_value(&w->before, f, &have_a), sb = sa_smaps_value(&w->after, f, &have_b);
+                uint64_t lo = MIN(sa, sb), hi = MAX(sa, sb);
 
                 t->walk_lo_kb = sa_field_to_kb(f, walk->f[f].lo);
                 t->walk_hi_kb = sa_field_to_kb(f, walk->f[f].hi);
                 t->have_kernel = have_r;
                 t->kernel_kb = rv;
-                t->have_smaps_sum = have_s;
-                t->smaps_sum_kb = sv;
-                if (!have_r || !(stable & (1ULL << f)))
+                t->have_smaps_sum = have_b;
+                t->smaps_sum_kb = sb;
+                if (!have_r || !(w->stable & (1ULL << f)))
                         continue;
-                if (sa_fields[f].rollup_only)
+                if (sa_fields[f].rollup_only) {
                         /* no per-VMA line to sum: the rollup answers to the walk */
-                        set_cmp(&r->rollup_cmp[f], rv, t->walk_lo_kb, t->walk_hi_kb, 0);
-                else if (have_s)
-                        /* per-VMA PSS lines are truncated before they are summed */
-                        set_cmp(&r->rollup_cmp[f], rv, sv,
-                                sv + (sa_fields[f].unit == SA_UNIT_PSS ? pss_slack_kb : 0), 0);
+                        if (w->walk_comparable)
+                                set_cmp(&r->rollup_cmp[f], rv, t->walk_lo_kb, t->walk_hi_kb, 0);
+                } else if (have_a && have_b) {
+                        /*
+                         * The rollup was read between the two smaps reads: it must lie
+                         * between their sums, give or take what the target itself
+                         * changed meanwhile; per-VMA PSS lines are truncated before
+                         * they are summed.
+                         */
+                        lo = lo > w->allowance_kb[f] ? lo - w->allowance_kb[f] : 0;
+                        hi += w->allowance_kb[f] + (sa_fields[f].unit == SA_UNIT_PSS ? w->pss_slack_kb : 0);
+                        set_cmp(&r->rollup_cmp[f], rv, lo, hi, 0);
+                }
         }
         if (!st)
                 return;

@@ -460,6 +460,8 @@ struct json_object *sa_report_json_object(const struct smapsaudit_report *r, uns
                             (1ULL << SA_SHARED_DIRTY) | (1ULL << SA_PRIVATE_CLEAN) | (1ULL << SA_PRIVATE_DIRTY) | \
                             (1ULL << SA_SWAP_PSS))
 
+/* A field as smaps printed it (kB), Shared and Private summed from their parts. */
+uint64_t sa_smaps_value(const struct sa_smaps_vma *k, enum sa_field f, bool *have);
 /* The fields a smaps entry printed, with the Shared/Private sums. */
 uint64_t sa_smaps_printed(const struct sa_smaps_vma *k);
 /* Same VMA, and its core fields held still between the two reads. */
@@ -468,9 +470,18 @@ uint64_t sa_stable_fields(const struct sa_smaps_vma *a, const struct sa_smaps_vm
 void sa_compare_vma(struct sa_vma_report *v, uint64_t stable, bool nodes);
 /* A disagreement mask: bit f under-, bit f+32 over-accounted; bit 31 numa_maps. */
 uint64_t sa_disagreements(const struct sa_field_cmp *cmp, size_t n);
-void sa_compare_totals(struct smapsaudit_report *r, const struct sa_smaps_vma *rollup,
-                       const struct sa_smaps_vma *smaps_sum, uint64_t stable, uint64_t pss_slack_kb,
-                       const struct sa_acc *walk, const struct sa_status *st, const struct sa_kernel *k);
+/* What the rollup is held against: it was read between two reads of smaps. */
+struct sa_rollup_window {
+        const struct sa_smaps_vma *rollup;
+        struct sa_smaps_vma before, after;     /* the per-VMA lines summed, on each side */
+        uint64_t allowance_kb[SA_PRIVATE + 1]; /* what the target's own changes can explain */
+        uint64_t stable;                       /* fields to judge */
+        uint64_t pss_slack_kb;                 /* per-VMA truncation of the PSS family */
+        bool walk_comparable;                  /* nothing moved: rollup-only fields against the walk */
+};
+/* status is NULL when its counters moved around the walk. */
+void sa_compare_totals(struct smapsaudit_report *r, const struct sa_rollup_window *w, const struct sa_acc *walk,
+                       const struct sa_status *st, const struct sa_kernel *k);
 int sa_findings_from_vma(struct smapsaudit_report *r, const struct sa_vma_report *v, uint64_t confirmed);
 int sa_findings_from_totals(struct smapsaudit_report *r, uint64_t confirmed_rollup, uint64_t confirmed_status);
 const char *sa_tag_name(unsigned bit);

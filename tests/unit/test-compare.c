@@ -198,9 +198,22 @@ static void test_stable(void) {
         ok(!(sa_stable_fields(&a, &b) & (1ULL << SA_KSM)), "a field printed in one read only is not stable");
 }
 
+/* A rollup read between two identical smaps reads, nothing moving. */
+static void window(struct sa_rollup_window *w, const struct sa_smaps_vma *rollup, const struct sa_smaps_vma *sum,
+                   uint64_t stable, uint64_t pss_slack_kb) {
+        memset(w, 0, sizeof(*w));
+        w->rollup = rollup;
+        if (sum)
+                w->before = w->after = *sum;
+        w->stable = stable;
+        w->pss_slack_kb = pss_slack_kb;
+        w->walk_comparable = true;
+}
+
 static void test_totals(void) {
         struct smapsaudit_report *r = NULL;
         struct sa_smaps_vma rollup = {}, sum = {};
+        struct sa_rollup_window w;
         struct sa_acc walk = {};
         struct sa_status st = {};
         struct sa_kernel k618 = { .major = 6, .minor = 18, .nr_cpus = 2 };
@@ -219,7 +232,8 @@ static void test_totals(void) {
         st.have = SA_STATUS_VM_RSS;
         st.threads = 1;
 
-        sa_compare_totals(r, &rollup, &sum, ~0ULL, 35, &walk, &st, &k618);
+        window(&w, &rollup, &sum, ~0ULL, 35);
+        sa_compare_totals(r, &w, &walk, &st, &k618);
         is_i64(r->rollup_cmp[SA_RSS].verdict, SMAPSAUDIT_CONSISTENT, "rollup Rss = sum of smaps");
         is_i64(r->rollup_cmp[SA_PSS].verdict, SMAPSAUDIT_CONSISTENT,
                "rollup Pss 20707 within sum 20705 + per-VMA truncation slack");
@@ -227,12 +241,14 @@ static void test_totals(void) {
         is_i64(r->status_cmp[SA_ST_RSS].verdict, SMAPSAUDIT_CONSISTENT, "status VmRSS = walk");
         is_u64(r->status_slack_kb, 0, "6.18 sums the RSS counters: no slack");
 
-        sa_compare_totals(r, &rollup, &sum, ~0ULL, 1, &walk, &st, &k618);
+        window(&w, &rollup, &sum, ~0ULL, 1);
+        sa_compare_totals(r, &w, &walk, &st, &k618);
         is_i64(r->rollup_cmp[SA_PSS].verdict, SMAPSAUDIT_OVER_ACCOUNTED, "Pss beyond the slack: over");
 
         /* the 6.1-6.9 rollup bug: VMAs skipped after a lock drop */
         rollup.kb[SA_RSS] = 14000;
-        sa_compare_totals(r, &rollup, &sum, ~0ULL, 35, &walk, &st, &k618);
+        window(&w, &rollup, &sum, ~0ULL, 35);
+        sa_compare_totals(r, &w, &walk, &st, &k618);
         is_i64(r->rollup_cmp[SA_RSS].verdict, SMAPSAUDIT_UNDER_ACCOUNTED, "rollup Rss below the sum: under");
         is_i64(sa_findings_from_totals(r, ~0ULL, ~0ULL), 0, "findings from totals");
         if (is_u64(r->n_findings, 1, "one finding: Rss (Pss is within its slack)")) {
@@ -243,19 +259,40 @@ static void test_totals(void) {
                 ok(f->explanation && strstr(f->explanation, "6d065f507d82"), "explanation names the fix");
         }
 
-        sa_compare_totals(r, &rollup, &sum, ~(1ULL << SA_RSS), 35, &walk, &st, &k618);
+        window(&w, &rollup, &sum, ~(1ULL << SA_RSS), 35);
+        sa_compare_totals(r, &w, &walk, &st, &k618);
         ok(!r->rollup_cmp[SA_RSS].judged, "rollup Rss that changed between reads: not judged");
+
+        /* a target that mapped, faulted and unmapped meanwhile moves the rollup within its allowance */
+        rollup.kb[SA_RSS] = 26252 + 4;
+        window(&w, &rollup, &sum, ~0ULL, 35);
+        sa_compare_totals(r, &w, &walk, &st, &k618);
+        is_i64(r->rollup_cmp[SA_RSS].verdict, SMAPSAUDIT_OVER_ACCOUNTED, "one page more, nothing moving: over");
+        w.allowance_kb[SA_RSS] = 4;
+        sa_compare_totals(r, &w, &walk, &st, &k618);
+        is_i64(r->rollup_cmp[SA_RSS].verdict, SMAPSAUDIT_CONSISTENT, "one page more, one fault meanwhile: consistent");
+        rollup.kb[SA_RSS] = 26252 - 16 * 1024;
+        w.allowance_kb[SA_RSS] = 128;
+        sa_compare_totals(r, &w, &walk, &st, &k618);
+        is_i64(r->rollup_cmp[SA_RSS].verdict, SMAPSAUDIT_UNDER_ACCOUNTED, "whole VMAs missing beyond the allowance: under");
+        w.before.kb[SA_RSS] = 26252 - 200;
+        rollup.kb[SA_RSS] = 26252 - 100;
+        w.allowance_kb[SA_RSS] = 0;
+        sa_compare_totals(r, &w, &walk, &st, &k618);
+        is_i64(r->rollup_cmp[SA_RSS].verdict, SMAPSAUDIT_CONSISTENT, "between the sums read before and after: consistent");
 
         /* 6.1: per-thread counter caching allows slack */
         rollup.kb[SA_RSS] = 26252;
         st.vm_rss = 26252 - 200;
-        sa_compare_totals(r, &rollup, &sum, ~0ULL, 35, &walk, &st, &k61);
+        window(&w, &rollup, &sum, ~0ULL, 35);
+        sa_compare_totals(r, &w, &walk, &st, &k61);
         is_u64(r->status_slack_kb, (64 + 16) * 4, "6.1 single thread: 80 pages of slack");
         is_i64(r->status_cmp[SA_ST_RSS].verdict, SMAPSAUDIT_CONSISTENT, "VmRSS 200 kB low within 6.1 slack");
-        sa_compare_totals(r, &rollup, &sum, ~0ULL, 35, &walk, &st, &k618);
+        sa_compare_totals(r, &w, &walk, &st, &k618);
         is_i64(r->status_cmp[SA_ST_RSS].verdict, SMAPSAUDIT_UNDER_ACCOUNTED, "the same on 6.18: under");
 
-        sa_compare_totals(r, NULL, NULL, ~0ULL, 0, &walk, NULL, &k618);
+        window(&w, NULL, NULL, ~0ULL, 0);
+        sa_compare_totals(r, &w, &walk, NULL, &k618);
         ok(!r->rollup_cmp[SA_RSS].judged && !r->status_cmp[SA_ST_RSS].judged, "nothing to compare: nothing judged");
         smapsaudit_report_unref(r);
 }
