@@ -179,6 +179,35 @@ static void account_unjoined(const struct sa_account_rules *r, const struct sa_v
         acc->numa_unknown_pages++;
 }
 
+/*
+ * An exclusively mapped anonymous page the walk chose not to join (see
+ * walk.c): mapcount 1, so Pss is the whole page and it is private; the
+ * dirty, referenced and lazy-free hints of kpageflags are not read.
+ */
+static void account_exclusive_anon(const struct sa_vma_class *c, const struct sa_page *p, struct sa_acc *acc) {
+        const uint64_t sz = SA_PAGE_SIZE, pss = SA_PAGE_SIZE << SA_PSS_SHIFT;
+
+        acc->present_pages++;
+        add_exact(acc, SA_RSS, sz);
+        add_exact(acc, SA_ST_RSS, sz);
+        add_exact(acc, SA_PSS, pss);
+        add_exact(acc, SA_ANONYMOUS, sz);
+        add_exact(acc, SA_PSS_ANON, pss);
+        add_exact(acc, SA_ST_RSS_ANON, sz);
+        add(acc, SA_LAZYFREE, 0, sz);
+        add(acc, SA_PSS_DIRTY, 0, pss);
+        add_exact(acc, SA_PRIVATE, sz);
+        add(acc, SA_PRIVATE_DIRTY, 0, sz);
+        add(acc, SA_PRIVATE_CLEAN, 0, sz);
+        add(acc, SA_REFERENCED, 0, sz);
+        if (c->locked)
+                add_exact(acc, SA_LOCKED, pss);
+        if (p->node >= 0)
+                (void) sa_acc_add_node(acc, p->node, 1);
+        else
+                acc->numa_unknown_pages++;
+}
+
 void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class *c,
                      const struct sa_page *p, struct sa_acc *acc) {
         const uint64_t sz = SA_PAGE_SIZE;
@@ -194,6 +223,10 @@ void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class
         if (!(p->pme & PM_PRESENT)) {
                 if (p->pme & PM_SWAP)
                         account_swap_entry(r, p, acc);
+                return;
+        }
+        if (p->exclusive_anon) {
+                account_exclusive_anon(c, p, acc);
                 return;
         }
         if (!p->joined) {

@@ -66,6 +66,7 @@ struct vma_track {
         struct sa_field_cmp prev_cmp[SA_PRIVATE + 1];
         struct sa_range prev_walk[SA_PRIVATE + 1]; /* unrounded: any mapcount change shows */
         uint64_t prev_numa;       /* numa_signature() of that pass */
+        bool numa_settled;        /* numa_maps agreed in a stable pass, or has nothing to say */
 };
 
 struct audit {
@@ -163,18 +164,19 @@ static int read_views(struct audit *a, struct views *v) {
         return 0;
 }
 
-static void read_middle_views(struct audit *a, struct views *v) {
+/* Only what is still undecided: each of these is a page-table walk in the kernel. */
+static void read_middle_views(struct audit *a, struct views *v, bool rollup, bool numa) {
         _cleanup_free_ char *buf = NULL;
 
-        v->have_rollup = true;
-        if (sa_read_pid_file(a->ctx, a->pid, "smaps_rollup", &buf, NULL) >= 0)
+        v->have_rollup = rollup;
+        if (rollup && sa_read_pid_file(a->ctx, a->pid, "smaps_rollup", &buf, NULL) >= 0)
                 (void) sa_smaps_parse(buf, &v->rollup);
-        else
+        else if (rollup)
                 sa_report_note(a->r, "smaps_rollup not readable: the rollup is not compared");
         free(TAKE_PTR(buf));
 
         /* nothing to hold numa_maps against without the PFN → node map */
-        if (!(a->r->walk_mode & SA_WALK_NODES))
+        if (!numa || !(a->r->walk_mode & SA_WALK_NODES))
                 return;
         if (sa_read_pid_file(a->ctx, a->pid, "numa_maps", &buf, NULL) >= 0 &&
             sa_numa_maps_parse(buf, &v->numa) >= 0)
@@ -266,7 +268,7 @@ static int walk_vma(struct audit *a, const struct sa_smaps_vma *k, struct sa_acc
         sa_vma_classify(k, &cls);
         if (skip_walk(k) || cls.special)
                 return 0;
-        r = sa_walk_range(a->walker, k->start, k->end, cls.hugetlb, on_batch, &b);
+        r = sa_walk_range(a->walker, k->start, k->end, !cls.mergeable, on_batch, &b);
         if (r < 0)
                 return r;
         sa_account_finish(&a->rules, &cls, acc);
@@ -344,6 +346,8 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
         if (!v->stable)
                 return 0;
         t->seen_stable = true;
+        if (B->have_numa && (!nb || !v->numa_judged || v->numa_verdict == SMAPSAUDIT_CONSISTENT))
+                t->numa_settled = true;
         mask = sa_disagreements(v->cmp, _SA_FIELD_MAX);
         if (v->numa_judged && v->numa_verdict != SMAPSAUDIT_CONSISTENT)
                 mask |= NUMA_BIT;
@@ -565,12 +569,16 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
         r->walk_mode = sa_walker_mode(a->walker);
         {
                 struct views middle = {};
-                read_middle_views(a, &middle);
+                bool numa = false;
+
+                for (size_t i = 0; i < A->smaps.n; i++)
+                        numa |= a->track[idx[i]].state != VMA_DONE && !a->track[idx[i]].numa_settled;
+                read_middle_views(a, &middle, need_totals && !a->rollup_done, numa);
                 ret = read_views(a, B);
                 B->rollup = middle.rollup;
                 B->numa = middle.numa;
                 B->have_numa = middle.have_numa;
-                B->have_rollup = true;
+                B->have_rollup = middle.have_rollup;
                 if (ret < 0)
                         goto out;
         }

@@ -293,6 +293,7 @@ struct sa_page {
         bool pmd_mapped;     /* part of a PMD-mapped THP */
         bool pfn_zero;       /* PAGEMAP_SCAN said PAGE_IS_PFNZERO */
         bool scanned;        /* PAGEMAP_SCAN saw it: pfn_zero and pmd_mapped are known */
+        bool exclusive_anon; /* PTE-mapped, anon, mapcount 1 by pagemap: not joined on purpose */
         bool joined;         /* kpf/kpc were read */
 };
 
@@ -314,8 +315,12 @@ int sa_walker_new(struct smapsaudit_ctx *ctx, pid_t pid, unsigned audit_flags, s
 void sa_walker_free(struct sa_walker *w);
 unsigned sa_walker_mode(const struct sa_walker *w);
 const struct sa_walk_stats *sa_walker_stats(const struct sa_walker *w);
-/* Calls fn with batches of populated pages (present or swap-type) of [start, end). */
-int sa_walk_range(struct sa_walker *w, uint64_t start, uint64_t end, bool hugetlb,
+/*
+ * Calls fn with batches of populated pages (present or swap-type) of
+ * [start, end). skip_exclusive_anon: the range cannot hold KSM pages, so
+ * exclusively mapped anonymous pages need no kpageflags/kpagecount.
+ */
+int sa_walk_range(struct sa_walker *w, uint64_t start, uint64_t end, bool skip_exclusive_anon,
                   sa_walk_batch_fn fn, void *userdata);
 
 /* pageinfo.c: the PFN join. */

@@ -122,6 +122,11 @@ int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, u
                 uint64_t pfn = pages[i].pme & PM_PFN_MASK;
                 if (!(pages[i].pme & PM_PRESENT) || pfn == 0)
                         continue;
+                if (pages[i].exclusive_anon) {
+                        /* nothing to read for it, but numa_maps still counts it on its node */
+                        pages[i].node = sa_node_of_pfn(ctx, pfn);
+                        continue;
+                }
                 if (m > 0 && refs[m - 1].pfn > pfn)
                         sorted = false;
                 refs[m++] = (struct pfn_ref) { pfn, i };
