@@ -208,6 +208,79 @@ static void account_exclusive_anon(const struct sa_vma_class *c, const struct sa
                 acc->numa_unknown_pages++;
 }
 
+/*
+ * The fast tier's region (walk.c queue_region): PAGEMAP_SCAN's categories
+ * make Rss, Anonymous, AnonHugePages and swap exact; anything that needs
+ * the mapcount or the folio becomes a range.
+ */
+static void account_region(const struct sa_account_rules *r, const struct sa_vma_class *c, const struct sa_page *p,
+                           struct sa_acc *acc) {
+        const uint64_t n = p->count, sz = n * SA_PAGE_SIZE, full = sz << SA_PSS_SHIFT;
+        bool anon = !(p->pme & PM_FILE);
+        static const enum sa_field ranged[] = {
+                SA_SHARED, SA_PRIVATE, SA_SHARED_CLEAN, SA_SHARED_DIRTY, SA_PRIVATE_CLEAN, SA_PRIVATE_DIRTY,
+                SA_REFERENCED,
+        };
+
+        if (c->hugetlb) {
+                if (!(p->pme & PM_PRESENT))
+                        return;
+                add(acc, SA_SHARED_HUGETLB, 0, sz);
+                add(acc, SA_PRIVATE_HUGETLB, 0, sz);
+                add_exact(acc, SA_ST_HUGETLB, sz);
+                acc->present_pages += n;
+                acc->numa_unknown_pages += n;
+                return;
+        }
+        if (!(p->pme & PM_PRESENT)) {
+                if (p->pme & PM_GUARD_REGION)
+                        acc->guard_pages += n;
+                else if (r->real_swap) {
+                        add_exact(acc, SA_SWAP, sz);
+                        add(acc, SA_SWAP_PSS, 0, full);
+                        add_exact(acc, SA_ST_SWAP, sz);
+                        acc->swap_pages += n;
+                } else
+                        for (uint64_t i = 0; i < n; i++)
+                                account_maybe_present(acc);
+                return;
+        }
+        acc->present_pages += n;
+        if (p->pfn_zero) {
+                acc->zero_pages += n;
+                return;
+        }
+        add_exact(acc, SA_RSS, sz);
+        add_exact(acc, SA_ST_RSS, sz);
+        add(acc, SA_PSS, 0, full);
+        add(acc, SA_PSS_DIRTY, 0, full);
+        for (size_t i = 0; i < ELEMENTSOF(ranged); i++)
+                add(acc, ranged[i], 0, sz);
+        if (anon) {
+                add_exact(acc, SA_ANONYMOUS, sz);
+                add(acc, SA_PSS_ANON, 0, full);
+                add_exact(acc, SA_ST_RSS_ANON, sz);
+                add(acc, SA_LAZYFREE, 0, sz);
+        } else {
+                add(acc, SA_PSS_FILE, 0, full);
+                add(acc, SA_PSS_SHMEM, 0, full);
+                add(acc, SA_ST_RSS_FILE, 0, sz);
+                add(acc, SA_ST_RSS_SHMEM, 0, sz);
+        }
+        if (p->pmd_mapped && anon) {
+                add_exact(acc, SA_ANON_HUGE, sz);
+                acc->pmd_thps += n / SA_PMD_PAGES;
+        } else if (p->pmd_mapped) {
+                add(acc, SA_SHMEM_PMD, 0, sz);
+                add(acc, SA_FILE_PMD, 0, sz);
+                acc->pmd_thps += n / SA_PMD_PAGES;
+        }
+        if (c->locked)
+                add(acc, SA_LOCKED, 0, full);
+        /* not counted as shareable: ranges from 0 to the whole page hold whatever the mapcount */
+        acc->numa_unknown_pages += n;
+}
+
 void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class *c,
                      const struct sa_page *p, struct sa_acc *acc) {
         const uint64_t sz = SA_PAGE_SIZE;
@@ -216,6 +289,10 @@ void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class
 
         if (c->special)
                 return;
+        if (p->region) {
+                account_region(r, c, p, acc);
+                return;
+        }
         if (c->hugetlb) {
                 account_hugetlb(p, acc);
                 return;

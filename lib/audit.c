@@ -681,6 +681,10 @@ static void decide_verdict(struct audit *a) {
 static void describe_mode(struct audit *a) {
         struct smapsaudit_report *r = a->r;
 
+        if (r->walk_mode & SA_WALK_FAST)
+                sa_report_note(r, "fast tier: Rss, Anonymous, the PMD-mapped fields and swap are recomputed exactly, "
+                                  "KSM in mergeable VMAs; Pss and the shared/private split are bounded and NUMA "
+                                  "nodes are not compared");
         if (!(r->walk_mode & SA_WALK_PFN))
                 sa_report_note(r, "no CAP_SYS_ADMIN: pagemap hides PFNs, so Pss, KSM, the NUMA nodes and the "
                                   "shared/private split are bounded, not recomputed");

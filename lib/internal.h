@@ -294,6 +294,8 @@ struct sa_page {
         bool pfn_zero;       /* PAGEMAP_SCAN said PAGE_IS_PFNZERO */
         bool scanned;        /* PAGEMAP_SCAN saw it: pfn_zero and pmd_mapped are known */
         bool exclusive_anon; /* PTE-mapped, anon, mapcount 1 by pagemap: not joined on purpose */
+        bool region;         /* fast tier: stands for count pages of one PAGEMAP_SCAN region */
+        uint64_t count;      /* pages this entry stands for: 1 unless region */
         bool joined;         /* kpf/kpc were read */
 };
 
@@ -302,6 +304,7 @@ enum sa_walk_mode {
         SA_WALK_PFN = 1u << 1,      /* PFNs visible (CAP_SYS_ADMIN) */
         SA_WALK_KPAGE = 1u << 2,    /* kpageflags/kpagecount readable */
         SA_WALK_NODES = 1u << 3,    /* PFN → node map available */
+        SA_WALK_FAST = 1u << 4,     /* fast tier: regions, no pagemap reads outside mergeable VMAs */
 };
 
 struct sa_walker;

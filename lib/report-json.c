@@ -174,6 +174,7 @@ json_object *sa_report_json_object(const struct smapsaudit_report *r, unsigned f
         json_object_object_add(m, "nodes", json_object_new_boolean(r->walk_mode & SA_WALK_NODES));
         json_object_object_add(m, "mapcount", json_object_new_string(r->mapcount == SA_MAPCOUNT_AVERAGE ? "average" : "precise"));
         json_object_object_add(m, "frozen", json_object_new_boolean(r->frozen));
+        json_object_object_add(m, "tier", json_object_new_string(r->walk_mode & SA_WALK_FAST ? "fast" : "full"));
         json_object_object_add(m, "passes", json_object_new_int((int) r->passes));
         add_u64(m, "cpu_usec", r->cpu_usec);
         add_u64(m, "status_slack_kb", r->status_slack_kb);

@@ -78,7 +78,8 @@ int sa_walker_new(struct smapsaudit_ctx *ctx, pid_t pid, unsigned audit_flags, s
         }
         /* Captured files keep whatever PFNs the capture could see. */
         w->pfns = !ctx->live || have_cap_sys_admin();
-        w->kpage = w->pfns && !(audit_flags & SMAPSAUDIT_AUDIT_FAST) && sa_kpage_open(ctx) >= 0;
+        /* the fast tier still joins mergeable VMAs: KSM needs kpageflags */
+        w->kpage = w->pfns && sa_kpage_open(ctx) >= 0;
         *ret = w;
         return 0;
 }
@@ -103,8 +104,10 @@ unsigned sa_walker_mode(const struct sa_walker *w) {
                 m |= SA_WALK_PFN;
         if (w->kpage)
                 m |= SA_WALK_KPAGE;
-        if (w->kpage && sa_nodes_available(w->ctx))
+        if (w->kpage && !(w->flags & SMAPSAUDIT_AUDIT_FAST) && sa_nodes_available(w->ctx))
                 m |= SA_WALK_NODES;
+        if (w->flags & SMAPSAUDIT_AUDIT_FAST)
+                m |= SA_WALK_FAST;
         return m;
 }
 
@@ -203,6 +206,7 @@ static void add_page(struct sa_walker *w, uint64_t addr, uint64_t pme, uint64_t 
                 .pmd_mapped = cats & PAGE_IS_HUGE,
                 .pfn_zero = cats & PAGE_IS_PFNZERO,
                 .scanned = cats != 0,
+                .count = 1,
         };
         w->stats.entries++;
 }
@@ -261,7 +265,41 @@ static int scan_ioctl(struct sa_walker *w, uint64_t start, uint64_t end, uint64_
         return n;
 }
 
+/*
+ * The fast tier: a PAGEMAP_SCAN region stands for all its pages at once,
+ * without reading pagemap. Its categories (present, swapped, huge, zero
+ * page, file) settle Rss, Anonymous, the PMD-mapped fields and swap
+ * exactly; what needs a PFN becomes a range.
+ */
+static int queue_region(struct sa_walker *w, const struct page_region *rg, sa_walk_batch_fn fn, void *userdata) {
+        struct sa_page *p;
+        int r;
+
+        if (w->n_batch == BATCH) {
+                r = flush(w, fn, userdata);
+                if (r < 0)
+                        return r;
+        }
+        p = &w->batch[w->n_batch++];
+        *p = (struct sa_page) {
+                .addr = rg->start,
+                .pme = ((rg->categories & PAGE_IS_PRESENT) ? PM_PRESENT : 0) |
+                       ((rg->categories & PAGE_IS_SWAPPED) ? PM_SWAP : 0) |
+                       ((rg->categories & PAGE_IS_FILE) ? PM_FILE : 0) |
+                       ((rg->categories & PAGE_IS_GUARD) ? PM_GUARD_REGION : 0),
+                .node = -1,
+                .pmd_mapped = rg->categories & PAGE_IS_HUGE,
+                .pfn_zero = rg->categories & PAGE_IS_PFNZERO,
+                .scanned = true,
+                .region = true,
+                .count = (rg->end - rg->start) / SA_PAGE_SIZE,
+        };
+        w->stats.entries += p->count;
+        return 0;
+}
+
 static int walk_scan(struct sa_walker *w, uint64_t start, uint64_t end, sa_walk_batch_fn fn, void *userdata) {
+        bool fast = (w->flags & SMAPSAUDIT_AUDIT_FAST) && w->skip_exclusive_anon;
         uint64_t pos = start;
 
         while (pos < end) {
@@ -275,7 +313,10 @@ static int walk_scan(struct sa_walker *w, uint64_t start, uint64_t end, sa_walk_
                         const struct page_region *rg = &w->regions[i];
                         if (rg->end <= rg->start || rg->start < pos || rg->end > end)
                                 return -EBADMSG;
-                        r = queue_piece(w, rg->start, rg->end, rg->categories, false, fn, userdata);
+                        if (fast)
+                                r = queue_region(w, rg, fn, userdata);
+                        else
+                                r = queue_piece(w, rg->start, rg->end, rg->categories, false, fn, userdata);
                         if (r < 0)
                                 return r;
                 }
