@@ -66,6 +66,7 @@ static void help(void) {
                "  -j --json             JSON output (schema smapsaudit.report/1)\n"
                "     --freeze           stop the target's threads during the audit (ptrace)\n"
                "  -a --all-vmas         show every VMA, not only those that disagree\n"
+               "     --fast             fast tier: PAGEMAP_SCAN regions only (Rss, Anonymous, THP, swap exact)\n"
                "     --no-scan          read pagemap instead of using PAGEMAP_SCAN\n"
                "     --passes N         sandwich passes before giving up as inconclusive (default 5)\n"
                "     --proc-root DIR    read procfs below DIR (a live /proc or a capture)\n"
