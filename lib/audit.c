@@ -548,8 +548,19 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
                 a->track[idx[i]].present = true;
         }
         for (size_t i = 0; i < A->smaps.n; i++) {
-                if (a->track[idx[i]].state == VMA_DONE && !need_totals)
-                        continue;
+                const struct sa_vma_report *done = &r->vmas[idx[i]];
+
+                if (a->track[idx[i]].state == VMA_DONE) {
+                        if (!need_totals)
+                                continue;
+                        /* settled and unchanged since: its walk still stands for the totals */
+                        if (sa_smaps_core_stable(&done->kernel, &A->smaps.vmas[i]) &&
+                            (sa_stable_fields(&done->kernel, &A->smaps.vmas[i]) & MAPCOUNT_FIELDS) ==
+                                    (MAPCOUNT_FIELDS & sa_smaps_printed(&A->smaps.vmas[i]))) {
+                                sa_acc_add(&total, &done->walk);
+                                continue;
+                        }
+                }
                 ret = walk_vma(a, &A->smaps.vmas[i], &walks[i]);
                 if (ret == -ENOENT || ret == -ESRCH || (ret < 0 && target_gone(a))) {
                         ret = -ESRCH;
