@@ -353,7 +353,9 @@ static int verb_capture(int argc, char *argv[]) {
                 fprintf(stderr, "smapsaudit: capture of PID %d into %s failed: %s\n", (int) pid, arg.output, audit_error(r));
                 return EXIT_TROUBLE;
         }
-        fprintf(stderr, "Captured PID %d into %s; replay with:\n  smapsaudit check --local --proc-root %s/proc --sys-root %s/sys %d\n",
+        /* pagemap is sparse with an apparent size of up to 256 GiB: copying it naively fills disks */
+        fprintf(stderr, "Captured PID %d into %s; replay with:\n  smapsaudit check --local --proc-root %s/proc --sys-root %s/sys %d\n"
+                        "Its pagemap is a sparse file: copy it with cp --sparse=always or tar --sparse, never plainly.\n",
                 (int) pid, arg.output, arg.output, arg.output, (int) pid);
         return 0;
 }
