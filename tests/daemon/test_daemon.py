@@ -483,19 +483,73 @@ class Budget(DaemonTestCase):
         self.assertIn("CPUBudgetPercent", get_property("StatusText"))
 
 
+def integration_modules(testcase):
+    """tests/integration's harness, knobs and replay modules; skips the test when the CLI and the
+    workloads are not built."""
+    if not env_path("SMAPSAUDIT", required=False) or not env_path("WORKLOAD", required=False):
+        testcase.skipTest("needs SMAPSAUDIT and WORKLOAD (the CLI's capture and the test workloads)")
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+    import harness
+    import knobs
+    import replay
+    return harness, knobs, replay
+
+
+class Capture:
+    """The thp-protnone workload (a THP region whose second half is PROT_NONE) captured into
+    DIRECTORY/capture, for a daemon that reads it as its /proc and /sys (--proc-root, --sys-root).
+    add_bug() edits it the way 6.1-6.4 printed smaps for the PROT_NONE half; set_release() changes
+    the kernel release the library reads (proc/sys/kernel/osrelease below the proc root)."""
+
+    def __init__(self, testcase, stack, directory):
+        harness, knobs, self.replay = integration_modules(testcase)
+        # Knob before workload, so the workload is gone before the knob is restored.
+        stack.enter_context(knobs.thp_madvise())
+        w = stack.enter_context(harness.Workload("thp-protnone"))
+        if w.skip_reason():
+            testcase.skipTest(w.skip_reason())
+        self.dir = os.path.join(directory, "capture")
+        result = self.replay.capture(w.pid, self.dir)
+        testcase.assertEqual(result.rc, 0, result.describe())
+        w.kill()
+        self.pid = w.pid
+        self.regions = w.truth["regions"]
+
+    # What add_bug() edits. Never copy a whole capture: pagemap, kpageflags and kpagecount are
+    # sparse files as large as the address space and physical memory.
+    EDITED = ("smaps", "smaps_rollup")
+
+    def proc_file(self, name):
+        return os.path.join(self.dir, "proc", str(self.pid), name)
+
+    def add_bug(self):
+        for name in self.EDITED:
+            if not os.path.exists(self.proc_file(name) + ".pristine"):
+                shutil.copyfile(self.proc_file(name), self.proc_file(name) + ".pristine")
+        none = self.regions[1]
+        removed = self.replay.zero_vma_fields(self.proc_file("smaps"), none["start"])
+        self.replay.reduce_rollup(self.proc_file("smaps_rollup"), removed)
+
+    def remove_bug(self):
+        """The files as captured again: the kernel's numbers are right."""
+        for name in self.EDITED:
+            shutil.copyfile(self.proc_file(name) + ".pristine", self.proc_file(name))
+
+    def set_release(self, release):
+        path = os.path.join(self.dir, "proc", "sys", "kernel", "osrelease")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(release + "\n")
+
+    def daemon_args(self):
+        return (f"--proc-root={self.dir}/proc", f"--sys-root={self.dir}/sys")
+
+
 class ReplayedBug(unittest.TestCase):
     """A capture edited the way 6.1-6.4 printed smaps for a PROT_NONE THP, swept by a daemon that
     reads it as its /proc: a Finding signal, a history entry, and the entry outlives SIGKILL."""
 
     def setUp(self):
-        cli, workload = env_path("SMAPSAUDIT", required=False), env_path("WORKLOAD", required=False)
-        if not cli or not workload:
-            self.skipTest("needs SMAPSAUDIT and WORKLOAD (the CLI's capture and the test workloads)")
-        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-        import harness
-        import knobs
-        import replay
-        self.harness, self.knobs, self.replay = harness, knobs, replay
         self.stack = contextlib.ExitStack()
 
     def tearDown(self):
@@ -504,18 +558,9 @@ class ReplayedBug(unittest.TestCase):
     def make_capture(self):
         tmp = tempfile.mkdtemp(prefix="smapsauditd-replay-")
         self.stack.callback(shutil.rmtree, tmp, ignore_errors=True)
-        # Knob before workload, so the workload is gone before the knob is restored.
-        self.stack.enter_context(self.knobs.thp_madvise())
-        w = self.stack.enter_context(self.harness.Workload("thp-protnone"))
-        capture = os.path.join(tmp, "capture")
-        result = self.replay.capture(w.pid, capture)
-        self.assertEqual(result.rc, 0, result.describe())
-        w.kill()
-        rw, none = w.truth["regions"]
-        proc = os.path.join(capture, "proc", str(w.pid))
-        removed = self.replay.zero_vma_fields(os.path.join(proc, "smaps"), none["start"])
-        self.replay.reduce_rollup(os.path.join(proc, "smaps_rollup"), removed)
-        return tmp, capture, w.pid
+        capture = Capture(self, self.stack, tmp)
+        capture.add_bug()
+        return tmp, capture.dir, capture.pid
 
     def test_finding_signal_history_and_sigkill(self):
         tmp, capture, pid = self.make_capture()
