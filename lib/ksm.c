@@ -378,42 +378,7 @@ static size_t judge_global(const struct ksm_snap *s, const struct ksm_env *env, 
 
 /* ================================================================ reading */
 
-uint64_t sa_ksm_now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
-static int64_t vmstat_value(const char *buf, const char *key) {
-        size_t l = strlen(key);
-
-        for (const char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-                long long v;
-                if (strncmp(p, key, l) == 0 && p[l] == ' ' && sscanf(p + l + 1, "%lld", &v) == 1)
-                        return v;
-        }
-        return -1;
-}
-
-int sa_ksm_globals_read(struct smapsaudit_ctx *ctx, struct sa_ksm_globals *ret) {
-        struct sa_ksm_globals g = { .smart_scan = -1, .pages_skipped = -1, .cow_ksm = -1 };
-        _cleanup_free_ char *vm = NULL;
-        uint64_t v;
-        int r;
-
-        r = sa_ksm_sys_read(ctx, &g.sys);
-        if (r < 0)
-                return r;
-        if (sa_read_sys_u64(ctx, "kernel/mm/ksm/smart_scan", &v) >= 0)
-                g.smart_scan = (int64_t) v;
-        if (sa_read_sys_u64(ctx, "kernel/mm/ksm/pages_skipped", &v) >= 0)
-                g.pages_skipped = (int64_t) v;
-        if (sa_read_proc_file(ctx, "vmstat", &vm, NULL) >= 0)
-                g.cow_ksm = vmstat_value(vm, "cow_ksm");
-        *ret = g;
-        return 0;
-}
+/* The readers of KSM's books are in source-ksm.c. */
 
 /*
  * Every counter the invariants use held still, and ksmd was neither started,
@@ -433,53 +398,6 @@ bool sa_ksm_globals_stable(const struct sa_ksm_globals *a, const struct sa_ksm_g
                x->stable_node_chains == y->stable_node_chains && x->stable_node_dups == y->stable_node_dups &&
                x->max_page_sharing == y->max_page_sharing && x->use_zero_pages == y->use_zero_pages &&
                x->merge_across_nodes == y->merge_across_nodes;
-}
-
-bool sa_ksm_running(const struct sa_ksm_globals *g) {
-        return (g->sys.have & SA_KSM_SYS_RUN) && g->sys.run == 1;
-}
-
-int sa_ksm_wait_full_scans(struct smapsaudit_ctx *ctx, int64_t target, uint64_t deadline_usec, struct sa_ksm_globals *ret) {
-        const struct timespec tick = { 0, 20 * 1000 * 1000 };
-        struct sa_ksm_globals g;
-        int r;
-
-        for (;;) {
-                r = sa_ksm_globals_read(ctx, &g);
-                if (r < 0)
-                        return r;
-                if (ret)
-                        *ret = g;
-                /* run=2 resets full_scans to 0 (unmerge_and_remove_all_rmap_items) */
-                if (g.sys.full_scans >= target || !ctx->live || !sa_ksm_running(&g))
-                        return g.sys.full_scans >= target;
-                if (sa_ksm_now_usec() >= deadline_usec)
-                        return 0;
-                nanosleep(&tick, NULL);
-        }
-}
-
-int sa_ksm_stat_read(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_ksm_stat *ret) {
-        _cleanup_free_ char *buf = NULL, *mp = NULL;
-        uint64_t v;
-        int r;
-
-        r = sa_read_pid_file(ctx, pid, "ksm_stat", &buf, NULL);
-        if (r == -ENOENT) {
-                /* no such process, or a kernel without CONFIG_KSM */
-                _cleanup_free_ char *st = NULL;
-                return sa_read_pid_file(ctx, pid, "stat", &st, NULL) < 0 ? -ESRCH : -EOPNOTSUPP;
-        }
-        if (r < 0)
-                return r == -ESRCH ? -ESRCH : r;
-        sa_ksm_stat_parse(buf, ret);
-        /* 5.19–6.3 print merging pages in their own file only */
-        if (ret->have && !(ret->have & SA_KSM_STAT_MERGING) &&
-            sa_read_pid_file(ctx, pid, "ksm_merging_pages", &mp, NULL) >= 0 && sa_parse_u64(mp, &v) >= 0) {
-                ret->merging_pages = (int64_t) v;
-                ret->have |= SA_KSM_STAT_MERGING;
-        }
-        return 0;
 }
 
 static bool stat_equal(const struct sa_ksm_stat *a, const struct sa_ksm_stat *b) {

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * KSM's own books: /proc/PID/ksm_stat (fs/proc/base.c proc_pid_ksm_stat)
- * and the files of /sys/kernel/mm/ksm (mm/ksm.c). Lines appeared over several
- * releases (ACCOUNTING.md §3.2): absent ones stay out of the have mask.
+ * KSM's own books, and the one place that reads them: /proc/PID/ksm_stat
+ * (fs/proc/base.c proc_pid_ksm_stat), the files of /sys/kernel/mm/ksm
+ * (mm/ksm.c), and cow_ksm of /proc/vmstat. Lines and files appeared over
+ * several releases (ACCOUNTING.md §3.2): absent ones stay out of the have
+ * mask, or read -1.
  */
 #include <stddef.h>
+#include <time.h>
 
 #include "internal.h"
+
+/* ---------------------------------------------------------------- ksm_stat */
 
 #define K(name, field, m) { name, offsetof(struct sa_ksm_stat, field), m }
 static const struct sa_keyed ksm_stat_keys[] = {
@@ -27,6 +32,31 @@ int sa_ksm_stat_parse(const char *buf, struct sa_ksm_stat *ret) {
         return 0;
 }
 
+int sa_ksm_stat_read(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_ksm_stat *ret) {
+        _cleanup_free_ char *buf = NULL, *mp = NULL;
+        uint64_t v;
+        int r;
+
+        r = sa_read_pid_file(ctx, pid, "ksm_stat", &buf, NULL);
+        if (r == -ENOENT) {
+                /* no such process, or a kernel without CONFIG_KSM */
+                _cleanup_free_ char *st = NULL;
+                return sa_read_pid_file(ctx, pid, "stat", &st, NULL) < 0 ? -ESRCH : -EOPNOTSUPP;
+        }
+        if (r < 0)
+                return r;
+        sa_ksm_stat_parse(buf, ret);
+        /* 5.19–6.3 print merging pages in their own file only */
+        if (ret->have && !(ret->have & SA_KSM_STAT_MERGING) &&
+            sa_read_pid_file(ctx, pid, "ksm_merging_pages", &mp, NULL) >= 0 && sa_parse_u64(mp, &v) >= 0) {
+                ret->merging_pages = (int64_t) v;
+                ret->have |= SA_KSM_STAT_MERGING;
+        }
+        return 0;
+}
+
+/* ---------------------------------------------------------------- /sys/kernel/mm/ksm */
+
 static const struct {
         const char *file;
         size_t offset;
@@ -39,25 +69,92 @@ static const struct {
 #undef F
 };
 
+/* One file of /sys/kernel/mm/ksm as a number: -ENOENT where this kernel has none. */
+static int ksm_sys_value(struct smapsaudit_ctx *ctx, const char *file, int64_t *ret) {
+        _cleanup_free_ char *path = NULL, *buf = NULL, *line = NULL;
+        struct sa_keyed k = { "v", 0, 1 };
+        uint64_t have = 0;
+        int r;
+
+        if (asprintf(&path, "kernel/mm/ksm/%s", file) < 0)
+                return -ENOMEM;
+        r = sa_read_sys_file(ctx, path, &buf, NULL);
+        if (r < 0)
+                return r;
+        /* general_profit can be negative: reuse the keyed parser's signed path */
+        if (asprintf(&line, "v %s", buf) < 0)
+                return -ENOMEM;
+        sa_parse_keyed(line, &k, 1, ret, &have);
+        return have ? 0 : -EBADMSG;
+}
+
 int sa_ksm_sys_read(struct smapsaudit_ctx *ctx, struct sa_ksm_sys *ret) {
         struct sa_ksm_sys s = {};
 
         for (size_t i = 0; i < ELEMENTSOF(ksm_sys_files); i++) {
-                _cleanup_free_ char *path = NULL, *buf = NULL;
-                struct sa_keyed k = { "v", ksm_sys_files[i].offset, 1ULL << i };
-                _cleanup_free_ char *line = NULL;
-
-                if (asprintf(&path, "kernel/mm/ksm/%s", ksm_sys_files[i].file) < 0)
-                        return -ENOMEM;
-                if (sa_read_sys_file(ctx, path, &buf, NULL) < 0)
-                        continue;
-                /* general_profit can be negative: reuse the keyed parser's signed path */
-                if (asprintf(&line, "v %s", buf) < 0)
-                        return -ENOMEM;
-                sa_parse_keyed(line, &k, 1, &s, &s.have);
+                int r = ksm_sys_value(ctx, ksm_sys_files[i].file,
+                                      (int64_t *) ((char *) &s + ksm_sys_files[i].offset));
+                if (r == -ENOMEM)
+                        return r;
+                if (r >= 0)
+                        s.have |= 1ULL << i;
         }
         if (!s.have)
                 return -ENOENT;
         *ret = s;
         return 0;
+}
+
+static const struct sa_keyed vmstat_cow_ksm = { "cow_ksm", offsetof(struct sa_ksm_globals, cow_ksm), 1 };
+
+int sa_ksm_globals_read(struct smapsaudit_ctx *ctx, struct sa_ksm_globals *ret) {
+        struct sa_ksm_globals g = { .smart_scan = -1, .pages_skipped = -1, .cow_ksm = -1 };
+        _cleanup_free_ char *vm = NULL;
+        uint64_t have = 0;
+        int r;
+
+        r = sa_ksm_sys_read(ctx, &g.sys);
+        if (r < 0)
+                return r;
+        /* 6.7+: smart_scan skips pages that failed to merge, counted in pages_skipped */
+        if (ksm_sys_value(ctx, "smart_scan", &g.smart_scan) < 0)
+                g.smart_scan = -1;
+        if (ksm_sys_value(ctx, "pages_skipped", &g.pages_skipped) < 0)
+                g.pages_skipped = -1;
+        if (sa_read_proc_file(ctx, "vmstat", &vm, NULL) >= 0)
+                sa_parse_keyed(vm, &vmstat_cow_ksm, 1, &g, &have);
+        *ret = g;
+        return 0;
+}
+
+bool sa_ksm_running(const struct sa_ksm_globals *g) {
+        return (g->sys.have & SA_KSM_SYS_RUN) && g->sys.run == 1;
+}
+
+uint64_t sa_ksm_now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+int sa_ksm_wait_full_scans(struct smapsaudit_ctx *ctx, int64_t target, uint64_t deadline_usec,
+                           struct sa_ksm_globals *ret) {
+        const struct timespec tick = { 0, 20 * 1000 * 1000 };
+        struct sa_ksm_globals g;
+        int r;
+
+        for (;;) {
+                r = sa_ksm_globals_read(ctx, &g);
+                if (r < 0)
+                        return r;
+                if (ret)
+                        *ret = g;
+                /* run=2 resets full_scans to 0 (unmerge_and_remove_all_rmap_items) */
+                if (g.sys.full_scans >= target || !ctx->live || !sa_ksm_running(&g))
+                        return g.sys.full_scans >= target;
+                if (sa_ksm_now_usec() >= deadline_usec)
+                        return 0;
+                nanosleep(&tick, NULL);
+        }
 }
