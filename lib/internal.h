@@ -450,6 +450,10 @@ int sa_report_add_finding(struct smapsaudit_report *r, const struct smapsaudit_f
 
 struct json_object;
 struct json_object *sa_report_json_object(const struct smapsaudit_report *r, unsigned flags);
+/* The report's JSON conventions, for every document the library writes (report-json.c). */
+struct json_object *sa_json_hex(uint64_t v);
+struct json_object *sa_json_tags(unsigned tags);
+void sa_json_add_u64(struct json_object *o, const char *k, uint64_t v);
 
 /* compare.c */
 

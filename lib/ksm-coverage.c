@@ -1147,38 +1147,18 @@ int sa_ksm_capture_readings(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_ksm
 
 /* ================================================================ JSON */
 
-static json_object *hex(uint64_t v) {
-        char buf[32];
-
-        snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
-        return json_object_new_string(buf);
-}
-
-static json_object *tags_array(unsigned tags) {
-        json_object *a = json_object_new_array();
-
-        for (unsigned b = 0; b < 32; b++)
-                if ((tags & (1u << b)) && sa_tag_name(b))
-                        json_object_array_add(a, json_object_new_string(sa_tag_name(b)));
-        return a;
-}
-
-static void add_u64(json_object *o, const char *k, uint64_t v) {
-        json_object_object_add(o, k, json_object_new_int64((int64_t) MIN(v, (uint64_t) INT64_MAX)));
-}
-
 static json_object *percent(uint64_t part, uint64_t whole) {
         return whole ? json_object_new_double((double) ((part * 10000 + whole / 2) / whole) / 100.0) : NULL;
 }
 
 static void add_counts(json_object *o, const struct cov_counts *n) {
-        add_u64(o, "hashed", n->hashed);
-        add_u64(o, "changed", n->changed);
-        add_u64(o, "candidates", n->candidates);
-        add_u64(o, "merged", n->merged);
-        add_u64(o, "unmerged", n->unmerged);
-        add_u64(o, "unconfirmed", n->unconfirmed);
-        add_u64(o, "full_max_page_sharing", n->full);
+        sa_json_add_u64(o, "hashed", n->hashed);
+        sa_json_add_u64(o, "changed", n->changed);
+        sa_json_add_u64(o, "candidates", n->candidates);
+        sa_json_add_u64(o, "merged", n->merged);
+        sa_json_add_u64(o, "unmerged", n->unmerged);
+        sa_json_add_u64(o, "unconfirmed", n->unconfirmed);
+        sa_json_add_u64(o, "full_max_page_sharing", n->full);
         json_object_object_add(o, "percent", percent(n->merged, n->candidates));
 }
 
@@ -1189,18 +1169,18 @@ static json_object *coverage_finding(const struct sa_ksm_coverage *c, const stru
 
         json_object_object_add(o, "kind", json_object_new_string(smapsaudit_verdict_to_string(SMAPSAUDIT_UNDER_ACCOUNTED)));
         json_object_object_add(o, "field", json_object_new_string("ksm_coverage"));
-        json_object_object_add(vma, "start", hex(v->start));
-        json_object_object_add(vma, "end", hex(v->end));
+        json_object_object_add(vma, "start", sa_json_hex(v->start));
+        json_object_object_add(vma, "end", sa_json_hex(v->end));
         json_object_object_add(o, "vma", vma);
         json_object_object_add(o, "pid", json_object_new_int(p->pid));
-        add_u64(o, "kernel_kb", v->n.merged * 4);
-        add_u64(o, "walk_kb", v->n.candidates * 4);
+        sa_json_add_u64(o, "kernel_kb", v->n.merged * 4);
+        sa_json_add_u64(o, "walk_kb", v->n.candidates * 4);
         json_object_object_add(o, "delta_kb", json_object_new_int64(-(int64_t) v->n.unmerged * 4));
-        add_u64(o, "kernel", v->n.merged);
-        add_u64(o, "walk", v->n.candidates);
+        sa_json_add_u64(o, "kernel", v->n.merged);
+        sa_json_add_u64(o, "walk", v->n.candidates);
         json_object_object_add(o, "unit", json_object_new_string("pages"));
         json_object_object_add(o, "source", json_object_new_string("ksm_coverage"));
-        json_object_object_add(o, "tags", tags_array(v->tags));
+        json_object_object_add(o, "tags", sa_json_tags(v->tags));
         if (asprintf(&why, "%" PRIu64 " page(s) of this mergeable VMA hold the same content as other pages and stayed "
                            "unmerged through %" PRId64 " complete full scans of ksmd while their content did not change%s",
                      v->n.unmerged, scans,
@@ -1241,9 +1221,9 @@ json_object *sa_ksm_coverage_json(const struct sa_ksm_coverage *c, json_object *
                 json_object_object_add(o, "cow_ksm_delta", json_object_new_int64(g[3].cow_ksm - g[0].cow_ksm));
         json_object_object_add(o, "use_zero_pages", json_object_new_int64(g[2].sys.use_zero_pages));
         json_object_object_add(o, "merge_across_nodes", json_object_new_int64(g[2].sys.merge_across_nodes));
-        add_u64(o, "max_pages", c->max_pages);
+        sa_json_add_u64(o, "max_pages", c->max_pages);
         json_object_object_add(o, "capped", json_object_new_boolean(c->capped));
-        add_u64(o, "unverified", c->unverified);
+        sa_json_add_u64(o, "unverified", c->unverified);
         add_counts(o, &c->n);
 
         for (size_t pi = 0; pi < c->n_procs; pi++) {
@@ -1254,11 +1234,11 @@ json_object *sa_ksm_coverage_json(const struct sa_ksm_coverage *c, json_object *
 
                         json_object_object_add(e, "pid", json_object_new_int(p->pid));
                         json_object_object_add(e, "comm", json_object_new_string(p->comm));
-                        json_object_object_add(e, "start", hex(v->start));
-                        json_object_object_add(e, "end", hex(v->end));
+                        json_object_object_add(e, "start", sa_json_hex(v->start));
+                        json_object_object_add(e, "end", sa_json_hex(v->end));
                         json_object_object_add(e, "perms", json_object_new_string(v->perms));
-                        json_object_object_add(e, "tags", tags_array(v->tags));
-                        add_u64(e, "pages", v->pages);
+                        json_object_object_add(e, "tags", sa_json_tags(v->tags));
+                        sa_json_add_u64(e, "pages", v->pages);
                         add_counts(e, &v->n);
                         json_object_object_add(e, "verdict", json_object_new_string(cov_verdict_names[v->verdict]));
                         if (v->n.unconfirmed)

@@ -10,14 +10,15 @@
 
 #define SCHEMA "smapsaudit.report/1"
 
-static json_object *hex(uint64_t v) {
+/* Addresses as "0x..." strings: JSON numbers lose precision past 2^53. */
+json_object *sa_json_hex(uint64_t v) {
         char buf[32];
 
         snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
         return json_object_new_string(buf);
 }
 
-static json_object *tags_array(unsigned tags) {
+json_object *sa_json_tags(unsigned tags) {
         json_object *a = json_object_new_array();
 
         for (unsigned b = 0; b < 32; b++)
@@ -26,7 +27,8 @@ static json_object *tags_array(unsigned tags) {
         return a;
 }
 
-static void add_u64(json_object *o, const char *k, uint64_t v) {
+/* json-c's integers are signed: clamp rather than wrap. */
+void sa_json_add_u64(json_object *o, const char *k, uint64_t v) {
         json_object_object_add(o, k, json_object_new_int64((int64_t) MIN(v, (uint64_t) INT64_MAX)));
 }
 
@@ -36,11 +38,11 @@ static json_object *field_cmp(const struct sa_field_cmp *c, enum sa_field f, con
         bool exact = lo == hi;
 
         if (c->judged)
-                add_u64(o, "kernel_kb", c->kernel_kb);
-        add_u64(o, "walk_kb", c->judged && c->kernel_kb > hi ? hi : lo);
+                sa_json_add_u64(o, "kernel_kb", c->kernel_kb);
+        sa_json_add_u64(o, "walk_kb", c->judged && c->kernel_kb > hi ? hi : lo);
         if (!exact) {
-                add_u64(o, "walk_lo_kb", lo);
-                add_u64(o, "walk_hi_kb", hi);
+                sa_json_add_u64(o, "walk_lo_kb", lo);
+                sa_json_add_u64(o, "walk_hi_kb", hi);
         }
         json_object_object_add(o, "exact", json_object_new_boolean(sa_fields[f].exact == SA_EXACT && exact));
         json_object_object_add(o, "verdict", json_object_new_string(c->judged ? smapsaudit_verdict_to_string(c->verdict)
@@ -54,7 +56,7 @@ static json_object *nodes_object(const struct sa_node_count *n, size_t count) {
         for (size_t i = 0; i < count; i++) {
                 char k[16];
                 snprintf(k, sizeof(k), "%d", n[i].node);
-                add_u64(o, k, n[i].pages);
+                sa_json_add_u64(o, k, n[i].pages);
         }
         return o;
 }
@@ -62,11 +64,11 @@ static json_object *nodes_object(const struct sa_node_count *n, size_t count) {
 static json_object *vma_object(const struct sa_vma_report *v) {
         json_object *o = json_object_new_object(), *fields = json_object_new_object(), *w;
 
-        json_object_object_add(o, "start", hex(v->kernel.start));
-        json_object_object_add(o, "end", hex(v->kernel.end));
+        json_object_object_add(o, "start", sa_json_hex(v->kernel.start));
+        json_object_object_add(o, "end", sa_json_hex(v->kernel.end));
         json_object_object_add(o, "perms", json_object_new_string(v->kernel.perms));
         json_object_object_add(o, "name", json_object_new_string(v->kernel.name ? v->kernel.name : ""));
-        json_object_object_add(o, "tags", tags_array(v->tags));
+        json_object_object_add(o, "tags", sa_json_tags(v->tags));
         json_object_object_add(o, "verdict", json_object_new_string(smapsaudit_verdict_to_string(v->verdict)));
         for (unsigned f = 0; f <= SA_PRIVATE; f++) {
                 bool have = f >= _SA_SMAPS_FIELD_MAX || (v->kernel.have & (1ULL << f));
@@ -76,13 +78,13 @@ static json_object *vma_object(const struct sa_vma_report *v) {
         }
         json_object_object_add(o, "fields", fields);
         w = json_object_new_object();
-        add_u64(w, "present_pages", v->walk.present_pages);
-        add_u64(w, "pmd_thps", v->walk.pmd_thps);
-        add_u64(w, "ksm_pages", v->walk.ksm_pages);
-        add_u64(w, "zero_pages", v->walk.zero_pages);
-        add_u64(w, "swap_pages", v->walk.swap_pages);
-        add_u64(w, "guard_pages", v->walk.guard_pages);
-        add_u64(w, "migration_pages", v->walk.migration_pages);
+        sa_json_add_u64(w, "present_pages", v->walk.present_pages);
+        sa_json_add_u64(w, "pmd_thps", v->walk.pmd_thps);
+        sa_json_add_u64(w, "ksm_pages", v->walk.ksm_pages);
+        sa_json_add_u64(w, "zero_pages", v->walk.zero_pages);
+        sa_json_add_u64(w, "swap_pages", v->walk.swap_pages);
+        sa_json_add_u64(w, "guard_pages", v->walk.guard_pages);
+        sa_json_add_u64(w, "migration_pages", v->walk.migration_pages);
         json_object_object_add(o, "walk", w);
         if (v->have_numa_kernel || v->walk.n_nodes) {
                 json_object *n = json_object_new_object();
@@ -107,16 +109,16 @@ static json_object *totals_object(const struct smapsaudit_report *r) {
                         continue;
                 e = json_object_new_object();
                 if (t->have_kernel)
-                        add_u64(e, "kernel_kb", t->kernel_kb);
+                        sa_json_add_u64(e, "kernel_kb", t->kernel_kb);
                 if (t->have_smaps_sum)
-                        add_u64(e, "smaps_sum_kb", t->smaps_sum_kb);
-                add_u64(e, "walk_kb", t->walk_lo_kb);
+                        sa_json_add_u64(e, "smaps_sum_kb", t->smaps_sum_kb);
+                sa_json_add_u64(e, "walk_kb", t->walk_lo_kb);
                 if (t->walk_lo_kb != t->walk_hi_kb) {
-                        add_u64(e, "walk_lo_kb", t->walk_lo_kb);
-                        add_u64(e, "walk_hi_kb", t->walk_hi_kb);
+                        sa_json_add_u64(e, "walk_lo_kb", t->walk_lo_kb);
+                        sa_json_add_u64(e, "walk_hi_kb", t->walk_hi_kb);
                 }
                 if (t->have_status)
-                        add_u64(e, "status_kb", t->status_kb);
+                        sa_json_add_u64(e, "status_kb", t->status_kb);
                 /* which comparison of this total was made, and how it came out */
                 if (r->rollup_cmp[f].judged)
                         json_object_object_add(e, "rollup_verdict",
@@ -130,7 +132,7 @@ static json_object *totals_object(const struct smapsaudit_report *r) {
         if (r->totals[SA_ST_RSS].have_status) {
                 json_object *rss;
                 if (json_object_object_get_ex(o, "Rss", &rss))
-                        add_u64(rss, "status_kb", r->totals[SA_ST_RSS].status_kb);
+                        sa_json_add_u64(rss, "status_kb", r->totals[SA_ST_RSS].status_kb);
         }
         return o;
 }
@@ -142,8 +144,8 @@ static json_object *finding_object(const struct smapsaudit_finding *f) {
         json_object_object_add(o, "field", json_object_new_string(f->field));
         if (f->vma_start || f->vma_end) {
                 json_object *v = json_object_new_object();
-                json_object_object_add(v, "start", hex(f->vma_start));
-                json_object_object_add(v, "end", hex(f->vma_end));
+                json_object_object_add(v, "start", sa_json_hex(f->vma_start));
+                json_object_object_add(v, "end", sa_json_hex(f->vma_end));
                 json_object_object_add(o, "vma", v);
         } else
                 json_object_object_add(o, "vma", NULL);
@@ -151,7 +153,7 @@ static json_object *finding_object(const struct smapsaudit_finding *f) {
         json_object_object_add(o, "walk_kb", json_object_new_int64(f->walk_kb));
         json_object_object_add(o, "delta_kb", json_object_new_int64(f->delta_kb));
         json_object_object_add(o, "source", json_object_new_string(f->source));
-        json_object_object_add(o, "tags", tags_array(f->tags));
+        json_object_object_add(o, "tags", sa_json_tags(f->tags));
         json_object_object_add(o, "explanation", json_object_new_string(f->explanation));
         return o;
 }
@@ -176,8 +178,8 @@ json_object *sa_report_json_object(const struct smapsaudit_report *r, unsigned f
         json_object_object_add(m, "frozen", json_object_new_boolean(r->frozen));
         json_object_object_add(m, "tier", json_object_new_string(r->walk_mode & SA_WALK_FAST ? "fast" : "full"));
         json_object_object_add(m, "passes", json_object_new_int((int) r->passes));
-        add_u64(m, "cpu_usec", r->cpu_usec);
-        add_u64(m, "status_slack_kb", r->status_slack_kb);
+        sa_json_add_u64(m, "cpu_usec", r->cpu_usec);
+        sa_json_add_u64(m, "status_slack_kb", r->status_slack_kb);
         json_object_object_add(o, "mode", m);
 
         m = json_object_new_object();
