@@ -410,6 +410,21 @@ struct sa_total {
         uint64_t kernel_kb, smaps_sum_kb, walk_lo_kb, walk_hi_kb, status_kb;
 };
 
+/* How an invariant of KSM's came out (lib/ksm-invariants.c judges). */
+enum sa_ksm_verdict {
+        SA_KSM_HOLDS,
+        SA_KSM_VIOLATED,
+        SA_KSM_LAG,          /* a difference ksmd's next full scan settles */
+        SA_KSM_STALE,        /* a difference that stays while ksmd is stopped */
+        SA_KSM_NOT_JUDGED,   /* a number is missing (old kernel, no PFNs, a capture) */
+        SA_KSM_INCONCLUSIVE, /* the readings never held still long enough */
+        _SA_KSM_VERDICT_MAX,
+};
+const char *sa_ksm_verdict_to_string(enum sa_ksm_verdict v);
+int sa_ksm_verdict_from_string(const char *s);
+
+#define SA_KSM_PROC_INVS 5   /* the per-process invariants (ksm-invariants.c) */
+
 struct smapsaudit_report {
         unsigned n_ref;
         pid_t pid;
@@ -503,7 +518,7 @@ struct sa_freeze;
 int sa_freeze(pid_t pid, struct sa_freeze **ret);
 void sa_thaw(struct sa_freeze *f);
 
-/* ---------------------------------------------------------------- ksm.c, ksm-coverage.c */
+/* ---------------------------------------------------------------- KSM */
 
 /* Bits of struct sa_ksm_sys's have mask: the order of ksm_sys_files in source-ksm.c. */
 enum {
@@ -516,6 +531,8 @@ enum {
         SA_KSM_SYS_ZERO_PAGES = 1u << 14, SA_KSM_SYS_GENERAL_PROFIT = 1u << 15,
 };
 
+/* source-ksm.c: KSM's books, read. */
+
 /* KSM's global state: the sysfs files, and the counters beside them (-1: not there). */
 struct sa_ksm_globals {
         struct sa_ksm_sys sys;
@@ -523,37 +540,20 @@ struct sa_ksm_globals {
         int64_t cow_ksm;          /* /proc/vmstat: copies of KSM pages on write or unshare */
 };
 int sa_ksm_globals_read(struct smapsaudit_ctx *ctx, struct sa_ksm_globals *ret);
-/* No counter the invariants sum moved between the two reads, and ksmd was not started, stopped or reset. */
-bool sa_ksm_globals_stable(const struct sa_ksm_globals *a, const struct sa_ksm_globals *b);
 bool sa_ksm_running(const struct sa_ksm_globals *g);
 /* Waits until full_scans reaches target or the deadline (CLOCK_MONOTONIC µs) passes. */
 int sa_ksm_wait_full_scans(struct smapsaudit_ctx *ctx, int64_t target, uint64_t deadline_usec, struct sa_ksm_globals *ret);
 uint64_t sa_ksm_now_usec(void);
-/* ksm_stat, with /proc/PID/ksm_merging_pages where ksm_stat lacks the line (6.1–6.3). */
+/* ksm_stat, with /proc/PID/ksm_merging_pages where ksm_stat lacks the line (5.19–6.3).
+ * -ESRCH: no such process; -EOPNOTSUPP: a kernel without KSM. */
 int sa_ksm_stat_read(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_ksm_stat *ret);
-/* VmFlags mg, where ksmd looks. */
-bool sa_ksm_vma_mergeable(const struct sa_smaps_vma *v);
-void sa_ksm_read_comm(struct smapsaudit_ctx *ctx, pid_t pid, char *comm, size_t size);
 
-/* The audit's KSM checks (unless SMAPSAUDIT_AUDIT_NO_KSM): fills r->ksm_stat, adds findings and notes. */
+/* ksm.c: the audit's KSM checks (unless SMAPSAUDIT_AUDIT_NO_KSM): fills r->ksm_stat, adds findings and notes. */
 int sa_ksm_audit(struct smapsaudit_ctx *ctx, pid_t pid, struct smapsaudit_report *r);
 /* The report's "ksm" object. */
 struct json_object *sa_ksm_report_json(const struct smapsaudit_report *r);
 
-/* Merge coverage. */
-struct sa_ksm_coverage;
-int sa_ksm_coverage_run(struct smapsaudit_ctx *ctx, const pid_t *pids, size_t n_pids,
-                        const struct smapsaudit_ksm_opts *opts, struct sa_ksm_coverage **ret);
-void sa_ksm_coverage_free(struct sa_ksm_coverage *c);
-/* The "coverage" object; findings (one per VMA with unmerged pages) are added to the array. */
-struct json_object *sa_ksm_coverage_json(const struct sa_ksm_coverage *c, struct json_object *findings,
-                                         unsigned *n_findings, bool *inconclusive);
-/* What a capture's smapsaudit-ksm-hashes file says of the process's first reading: a replay
- * confirms a difference that must outlive a full scan against it. -ENOENT: no such file. */
-struct sa_ksm_capture_reading {
-        struct sa_ksm_stat stat;
-        bool walked;
-        uint64_t ksm_pages, zero_pages, swap_pages;
-        struct sa_ksm_globals before, after;
-};
-int sa_ksm_capture_readings(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_ksm_capture_reading *ret);
+/* ksm-report.c: ksm_stat as JSON, under the kernel's names. */
+struct json_object *sa_ksm_stat_json(const struct sa_ksm_stat *s);
+
+/* The rest of `smapsaudit ksm` is lib/ksm.h's and lib/ksm-coverage.h's. */
