@@ -410,7 +410,11 @@ struct sa_total {
         uint64_t kernel_kb, smaps_sum_kb, walk_lo_kb, walk_hi_kb, status_kb;
 };
 
-/* How an invariant of KSM's came out (lib/ksm-invariants.c judges). */
+/*
+ * The KSM part of a report: ksm_stat, what the walk counted, and every
+ * per-process invariant as sa_ksm_audit() judged it. report-json.c and
+ * report-text.c print it, report-parse.c reads it back; none judges again.
+ */
 enum sa_ksm_verdict {
         SA_KSM_HOLDS,
         SA_KSM_VIOLATED,
@@ -424,6 +428,23 @@ const char *sa_ksm_verdict_to_string(enum sa_ksm_verdict v);
 int sa_ksm_verdict_from_string(const char *s);
 
 #define SA_KSM_PROC_INVS 5   /* the per-process invariants (ksm-invariants.c) */
+
+struct sa_ksm_check {
+        char name[32], field[32], source[16];
+        char against[96];       /* what the counter is held against */
+        char relation[3];       /* "<=", ">=", "==": what holds */
+        int64_t kernel, walk;
+        enum sa_ksm_verdict verdict;
+};
+
+struct sa_ksm_report {
+        bool have;              /* ksm_stat was read: the report has a "ksm" part */
+        struct sa_ksm_stat stat;
+        uint64_t ksm_pages;     /* walk: KPF_KSM pages */
+        uint64_t zero_pages;    /* walk: zero-page PTEs in mergeable VMAs */
+        struct sa_ksm_check checks[SA_KSM_PROC_INVS];
+        size_t n_checks;
+};
 
 struct smapsaudit_report {
         unsigned n_ref;
@@ -453,8 +474,7 @@ struct smapsaudit_report {
         bool have_status;
         struct sa_numa_state numa;
         struct sa_vmstat_numa vmstat;
-        struct sa_ksm_stat ksm_stat;
-        bool have_ksm_stat;
+        struct sa_ksm_report ksm;
         bool frozen;
 };
 
@@ -548,12 +568,11 @@ uint64_t sa_ksm_now_usec(void);
  * -ESRCH: no such process; -EOPNOTSUPP: a kernel without KSM. */
 int sa_ksm_stat_read(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_ksm_stat *ret);
 
-/* ksm.c: the audit's KSM checks (unless SMAPSAUDIT_AUDIT_NO_KSM): fills r->ksm_stat, adds findings and notes. */
+/* ksm.c: the audit's KSM checks (unless SMAPSAUDIT_AUDIT_NO_KSM): fills r->ksm, adds findings and notes. */
 int sa_ksm_audit(struct smapsaudit_ctx *ctx, pid_t pid, struct smapsaudit_report *r);
-/* The report's "ksm" object. */
-struct json_object *sa_ksm_report_json(const struct smapsaudit_report *r);
 
-/* ksm-report.c: ksm_stat as JSON, under the kernel's names. */
+/* ksm-report.c: ksm_stat as JSON, under the kernel's names, and back. */
 struct json_object *sa_ksm_stat_json(const struct sa_ksm_stat *s);
+void sa_ksm_stat_from_json(struct json_object *o, struct sa_ksm_stat *ret);
 
 /* The rest of `smapsaudit ksm` is lib/ksm.h's and lib/ksm-coverage.h's. */

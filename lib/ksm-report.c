@@ -50,6 +50,21 @@ json_object *sa_ksm_stat_json(const struct sa_ksm_stat *s) {
         return o;
 }
 
+void sa_ksm_stat_from_json(json_object *o, struct sa_ksm_stat *ret) {
+        struct sa_ksm_stat s = {};
+
+        for (size_t i = 0; i < ELEMENTSOF(stat_fields); i++) {
+                json_object *v;
+
+                if (!json_object_object_get_ex(o, stat_fields[i].key, &v) || !v)
+                        continue;
+                *(int64_t *) ((char *) &s + stat_fields[i].offset) =
+                        stat_fields[i].boolean ? json_object_get_boolean(v) : json_object_get_int64(v);
+                s.have |= stat_fields[i].bit;
+        }
+        *ret = s;
+}
+
 /* ================================================================ invariants */
 
 static json_object *inv_object(const struct sa_ksm_inv *v) {

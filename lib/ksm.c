@@ -18,10 +18,6 @@
 #define DEFAULT_MAX_PAGES (1ULL << 22)      /* pages walked per round: 16 GiB */
 #define DEFAULT_WAIT_MSEC 60000u
 
-static void add_i64(json_object *o, const char *k, int64_t v) {
-        json_object_object_add(o, k, json_object_new_int64(v));
-}
-
 /* Merge coverage of the processes the rounds found active: its object, findings added. */
 static int coverage(struct smapsaudit_ctx *ctx, const struct sa_ksm_snap *s, const struct smapsaudit_ksm_opts *opts,
                     json_object *findings, json_object **ret, bool *unmerged, bool *unconfirmed) {
@@ -116,12 +112,28 @@ _export_ int smapsaudit_ksm_check(struct smapsaudit_ctx *ctx, pid_t pid, unsigne
 
 /* ================================================================ the audit's part */
 
+/* Keeps a judged invariant in the report, for its "ksm" object and its text. */
+static void report_check(struct sa_ksm_report *k, const struct sa_ksm_inv *v) {
+        struct sa_ksm_check *c;
+
+        if (k->n_checks >= ELEMENTSOF(k->checks))
+                return;
+        c = &k->checks[k->n_checks++];
+        *c = (struct sa_ksm_check) { .kernel = v->kernel, .walk = v->other, .verdict = v->verdict };
+        snprintf(c->name, sizeof(c->name), "%s", v->name);
+        snprintf(c->field, sizeof(c->field), "%s", v->field);
+        snprintf(c->source, sizeof(c->source), "%s", v->source);
+        snprintf(c->against, sizeof(c->against), "%s", v->other_name);
+        snprintf(c->relation, sizeof(c->relation), "%s", sa_ksm_inv_relation(v));
+}
+
 /*
  * At the end of an audit: the report's walk is done, ksm_stat is read
  * twice around a read of the globals. Only what needs no waiting becomes a
  * finding here: the strict per-process rules on two equal reads. A
- * difference that a full scan may settle is a note pointing at
- * `smapsaudit ksm --pid`.
+ * difference that a full scan may settle is lag, with a note pointing at
+ * `smapsaudit ksm --pid`. Every judged rule is kept in r->ksm: the report
+ * prints them as they were judged here, and never judges them again.
  */
 int sa_ksm_audit(struct smapsaudit_ctx *ctx, pid_t pid, struct smapsaudit_report *r) {
         struct sa_ksm_globals g0 = {}, g1 = {};
@@ -144,8 +156,6 @@ int sa_ksm_audit(struct smapsaudit_ctx *ctx, pid_t pid, struct smapsaudit_report
                 return ret == -ESRCH || ret >= 0 ? 0 : ret;
         if (have_g)
                 have_g = sa_ksm_globals_read(ctx, &g1) >= 0;
-        r->ksm_stat = p.stat;
-        r->have_ksm_stat = true;
 
         sa_ksm_env_init(ctx, &env);
         p.stat_stable = sa_ksm_stat_equal(&a, &p.stat);
@@ -160,11 +170,13 @@ int sa_ksm_audit(struct smapsaudit_ctx *ctx, pid_t pid, struct smapsaudit_report
                         p.swap_pages += v->walk.swap_pages + v->walk.migration_pages;
                 }
         }
+        r->ksm = (struct sa_ksm_report) {
+                .have = true, .stat = p.stat, .ksm_pages = p.ksm_pages, .zero_pages = p.zero_pages,
+        };
         running = !have_g || (sa_ksm_running(&g0) && sa_ksm_running(&g1));
-        n = sa_ksm_judge_process(&p, &env, !have_g || g0.sys.run == g1.sys.run, invs);
+        n = sa_ksm_judge_process(&p, &env, !have_g || sa_ksm_run_steady(&g0, &g1), invs);
         for (size_t i = 0; i < n; i++) {
                 struct sa_ksm_inv *v = &invs[i];
-                enum sa_ksm_dir rule;
 
                 /* smaps KSM against the walk is the audit's own field "KSM" */
                 if (streq(v->name, "smaps_ksm"))
@@ -176,10 +188,7 @@ int sa_ksm_audit(struct smapsaudit_ctx *ctx, pid_t pid, struct smapsaudit_report
                 if (streq(v->name, "zero_pages_le_mapped") && running && v->kernel >= 0)
                         v->over = SA_KSM_SETTLES;
                 sa_ksm_inv_judge(v, running);
-                if (!v->candidate)
-                        continue;
-                rule = sa_ksm_inv_rule(v);
-                if (rule == SA_KSM_STRICT) {
+                if (v->candidate && sa_ksm_inv_rule(v) == SA_KSM_STRICT) {
                         /* the two equal ksm_stat reads are the confirmation */
                         struct smapsaudit_finding f = {
                                 .kind = v->dir > 0 ? SMAPSAUDIT_OVER_ACCOUNTED : SMAPSAUDIT_UNDER_ACCOUNTED,
@@ -192,88 +201,18 @@ int sa_ksm_audit(struct smapsaudit_ctx *ctx, pid_t pid, struct smapsaudit_report
                         ret = sa_report_add_finding(r, &f);
                         if (ret < 0)
                                 return ret;
-                } else
-                        sa_report_note(r, "KSM: %s %" PRId64 " vs %s %" PRId64 " may be lag until ksmd's next full scan; "
-                                          "smapsaudit ksm --pid %d confirms it", v->field, v->kernel, v->other_name,
-                                       v->other, (int) pid);
+                        v->verdict = SA_KSM_VIOLATED;
+                } else if (v->candidate) {
+                        ret = sa_report_note(r,
+                                             "KSM: %s %" PRId64 " vs %s %" PRId64 " may be lag until ksmd's next "
+                                             "full scan; smapsaudit ksm --pid %d confirms it",
+                                             v->field, v->kernel, v->other_name, v->other, (int) pid);
+                        if (ret < 0)
+                                return ret;
+                        v->verdict = SA_KSM_LAG;
+                }
+                if (v->verdict != SA_KSM_NOT_JUDGED)
+                        report_check(&r->ksm, v);
         }
         return 0;
-}
-
-static json_object *report_inv(const char *name, const char *field, const char *against, const char *rel,
-                               int64_t kernel, int64_t other, bool violated, bool holds) {
-        json_object *o = json_object_new_object();
-
-        json_object_object_add(o, "name", json_object_new_string(name));
-        json_object_object_add(o, "field", json_object_new_string(field));
-        json_object_object_add(o, "source", json_object_new_string("ksm_stat"));
-        json_object_object_add(o, "against", json_object_new_string(against));
-        json_object_object_add(o, "relation", json_object_new_string(rel));
-        add_i64(o, "kernel", kernel);
-        add_i64(o, "walk", other);
-        json_object_object_add(o, "verdict", json_object_new_string(violated ? "violated" : holds ? "holds" : "lag"));
-        return o;
-}
-
-/*
- * The report's "ksm" object, rebuilt from what the report holds (also
- * after a round trip through JSON): the counters, the walk's KSM and zero
- * pages, and which rules became findings.
- */
-json_object *sa_ksm_report_json(const struct smapsaudit_report *r) {
-        const struct sa_ksm_stat *s = &r->ksm_stat;
-        json_object *o = json_object_new_object(), *w = json_object_new_object(), *a;
-        uint64_t ksm = 0, zero = 0;
-        bool walked = (r->walk_mode & SA_WALK_KPAGE) != 0;
-        bool f_merging = false, f_zero = false, f_profit = false;
-        int64_t expect;
-        struct sa_ksm_env env;
-
-        if (!o || !w)
-                return o;
-        for (size_t i = 0; i < r->n_findings; i++) {
-                const struct smapsaudit_finding *f = &r->findings[i];
-                if (!f->source || !streq(f->source, "ksm_stat"))
-                        continue;
-                f_merging |= streq(f->field, "ksm_merging_pages");
-                f_zero |= streq(f->field, "ksm_zero_pages");
-                f_profit |= streq(f->field, "ksm_process_profit");
-        }
-        for (size_t i = 0; i < r->n_vmas; i++) {
-                const struct sa_vma_report *v = &r->vmas[i];
-                ksm += v->walk.ksm_pages;
-                if ((v->kernel.vmflags & SA_VMF(SA_VM_MG)) || (v->tags & SMAPSAUDIT_TAG_KSM_MERGEABLE))
-                        zero += v->walk.zero_pages;
-        }
-        json_object_object_add(o, "ksm_stat", sa_ksm_stat_json(s));
-        add_i64(w, "ksm_pages", (int64_t) ksm);
-        add_i64(w, "zero_pages_mergeable", (int64_t) zero);
-        json_object_object_add(o, "walk", w);
-
-        a = json_object_new_array();
-        if ((s->have & SA_KSM_STAT_MERGING) && (s->have & SA_KSM_STAT_RMAP_ITEMS))
-                json_object_array_add(a, report_inv("merging_le_rmap_items", "ksm_merging_pages", "ksm_rmap_items", "<=",
-                                                    s->merging_pages, s->rmap_items,
-                                                    f_merging && s->merging_pages > s->rmap_items,
-                                                    s->merging_pages <= s->rmap_items));
-        if ((s->have & SA_KSM_STAT_MERGING) && walked)
-                json_object_array_add(a, report_inv("merging_le_mapped", "ksm_merging_pages",
-                                                    "walk: KPF_KSM pages mapped", "<=", s->merging_pages,
-                                                    (int64_t) ksm, false, s->merging_pages <= (int64_t) ksm));
-        if ((s->have & SA_KSM_STAT_ZERO_PAGES) && walked)
-                json_object_array_add(a, report_inv("zero_pages_le_mapped", "ksm_zero_pages",
-                                                    "walk: zero-page PTEs in the mergeable VMAs", "<=", s->zero_pages,
-                                                    (int64_t) zero, f_zero,
-                                                    s->zero_pages >= 0 && s->zero_pages <= (int64_t) zero));
-        env.page_size = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : (int64_t) SA_PAGE_SIZE;
-        env.rmap_item_size = sizeof(void *) == 8 ? SA_KSM_RMAP_ITEM_SIZE : 36;
-        expect = ((s->have & SA_KSM_STAT_MERGING ? s->merging_pages : 0) +
-                  (s->have & SA_KSM_STAT_ZERO_PAGES ? s->zero_pages : 0)) * env.page_size -
-                 s->rmap_items * env.rmap_item_size;
-        if ((s->have & SA_KSM_STAT_PROFIT) && (s->have & SA_KSM_STAT_RMAP_ITEMS))
-                json_object_array_add(a, report_inv("process_profit", "ksm_process_profit",
-                                                    "(merging + zero) * page size - rmap_items * 64", "==",
-                                                    s->process_profit, expect, f_profit, s->process_profit == expect));
-        json_object_object_add(o, "invariants", a);
-        return o;
 }

@@ -16,6 +16,13 @@ static const char *str(json_object *o, const char *k) {
                                                                                                : NULL;
 }
 
+/* A string into a fixed buffer: "" when missing, cut at the buffer's size. */
+static void copy_str(char *dst, size_t size, json_object *o, const char *k) {
+        const char *s = str(o, k);
+
+        snprintf(dst, size, "%s", s ? s : "");
+}
+
 static int64_t num(json_object *o, const char *k, bool *have) {
         json_object *v;
         bool h = json_object_object_get_ex(o, k, &v) && (json_object_is_type(v, json_type_int) ||
@@ -90,7 +97,7 @@ static int parse_vma(json_object *o, struct sa_vma_report *v) {
 
         v->kernel.start = hexnum(o, "start");
         v->kernel.end = hexnum(o, "end");
-        snprintf(v->kernel.perms, sizeof(v->kernel.perms), "%s", (s = str(o, "perms")) ? s : "");
+        copy_str(v->kernel.perms, sizeof(v->kernel.perms), o, "perms");
         v->kernel.name = strdup((s = str(o, "name")) ? s : "");
         if (!v->kernel.name)
                 return -ENOMEM;
@@ -189,6 +196,38 @@ static int parse_finding(json_object *o, struct smapsaudit_report *r) {
         return sa_report_add_finding(r, &f);
 }
 
+/* The "ksm" object, as report-json.c wrote it: checks it cannot name are dropped. */
+static void parse_ksm(json_object *o, struct sa_ksm_report *k) {
+        json_object *x, *a;
+
+        k->have = true;
+        if (json_object_object_get_ex(o, "ksm_stat", &x))
+                sa_ksm_stat_from_json(x, &k->stat);
+        if (json_object_object_get_ex(o, "walk", &x)) {
+                k->ksm_pages = unum(x, "ksm_pages", NULL);
+                k->zero_pages = unum(x, "zero_pages_mergeable", NULL);
+        }
+        if (!json_object_object_get_ex(o, "invariants", &a) || !json_object_is_type(a, json_type_array))
+                return;
+        for (size_t i = 0; i < json_object_array_length(a) && k->n_checks < ELEMENTSOF(k->checks); i++) {
+                json_object *e = json_object_array_get_idx(a, i);
+                struct sa_ksm_check *c = &k->checks[k->n_checks];
+                int v = sa_ksm_verdict_from_string(str(e, "verdict"));
+
+                if (!str(e, "name") || v < 0)
+                        continue;
+                *c = (struct sa_ksm_check) {
+                        .kernel = num(e, "kernel", NULL), .walk = num(e, "walk", NULL), .verdict = v,
+                };
+                copy_str(c->name, sizeof(c->name), e, "name");
+                copy_str(c->field, sizeof(c->field), e, "field");
+                copy_str(c->source, sizeof(c->source), e, "source");
+                copy_str(c->against, sizeof(c->against), e, "against");
+                copy_str(c->relation, sizeof(c->relation), e, "relation");
+                k->n_checks++;
+        }
+}
+
 _export_ int smapsaudit_report_from_json(const char *json, struct smapsaudit_report **ret) {
         json_object *o = json_tokener_parse(json), *m, *a;
         struct smapsaudit_report *r = NULL;
@@ -203,8 +242,8 @@ _export_ int smapsaudit_report_from_json(const char *json, struct smapsaudit_rep
         e = sa_report_new((pid_t) num(o, "pid", NULL), &r);
         if (e < 0)
                 goto fail;
-        snprintf(r->comm, sizeof(r->comm), "%s", (s = str(o, "comm")) ? s : "");
-        snprintf(r->kernel, sizeof(r->kernel), "%s", (s = str(o, "kernel")) ? s : "");
+        copy_str(r->comm, sizeof(r->comm), o, "comm");
+        copy_str(r->kernel, sizeof(r->kernel), o, "kernel");
         r->verdict = verdict_of(str(o, "verdict"));
         if ((s = str(o, "error")) && !(r->error = strdup(s))) {
                 e = -ENOMEM;
@@ -244,6 +283,8 @@ _export_ int smapsaudit_report_from_json(const char *json, struct smapsaudit_rep
         if (json_object_object_get_ex(o, "notes", &a) && json_object_is_type(a, json_type_array))
                 for (size_t i = 0; i < json_object_array_length(a); i++)
                         sa_report_note(r, "%s", json_object_get_string(json_object_array_get_idx(a, i)));
+        if (json_object_object_get_ex(o, "ksm", &m) && json_object_is_type(m, json_type_object))
+                parse_ksm(m, &r->ksm);
         json_object_put(o);
         *ret = r;
         return 0;

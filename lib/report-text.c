@@ -58,6 +58,34 @@ static void print_vma(FILE *f, const struct sa_vma_report *v, bool all_fields, b
         }
 }
 
+/*
+ * The KSM part: one summary line, then the invariants that do not hold
+ * (all of them with all_checks), each with both sides' numbers.
+ */
+static void print_ksm(FILE *f, const struct sa_ksm_report *k, bool all_checks, bool color) {
+        size_t holds = 0;
+
+        for (size_t i = 0; i < k->n_checks; i++)
+                holds += k->checks[i].verdict == SA_KSM_HOLDS;
+        fprintf(f, "  KSM: %zu of %zu invariant%s hold", holds, k->n_checks, k->n_checks == 1 ? "" : "s");
+        if (k->stat.have & SA_KSM_STAT_MERGING)
+                fprintf(f, "; ksm_merging_pages %" PRId64, k->stat.merging_pages);
+        fprintf(f, ", walk %" PRIu64 " KSM page%s\n", k->ksm_pages, k->ksm_pages == 1 ? "" : "s");
+        for (size_t i = 0; i < k->n_checks; i++) {
+                const struct sa_ksm_check *c = &k->checks[i];
+                /* a violation in red; lag, stale or unsettled in yellow */
+                enum smapsaudit_verdict shade = c->verdict == SA_KSM_VIOLATED ? SMAPSAUDIT_OVER_ACCOUNTED
+                                                : c->verdict == SA_KSM_HOLDS  ? SMAPSAUDIT_CONSISTENT
+                                                                              : SMAPSAUDIT_INCONCLUSIVE;
+
+                if (!all_checks && c->verdict == SA_KSM_HOLDS)
+                        continue;
+                fprintf(f, "    %s: %s %" PRId64 " %s %" PRId64 " (%s): %s%s%s\n", c->name, c->field, c->kernel,
+                        c->relation, c->walk, c->against, color_of(shade, color), sa_ksm_verdict_to_string(c->verdict),
+                        color ? RESET : "");
+        }
+}
+
 _export_ int smapsaudit_report_print_text(const struct smapsaudit_report *r, FILE *f, unsigned flags) {
         bool color = flags & SMAPSAUDIT_REPORT_COLOR, all = flags & SMAPSAUDIT_REPORT_ALL_VMAS;
         const struct sa_total *rss = &r->totals[SA_RSS];
@@ -78,6 +106,8 @@ _export_ int smapsaudit_report_print_text(const struct smapsaudit_report *r, FIL
         if (r->totals[SA_ST_RSS].have_status)
                 fprintf(f, ", status VmRSS %" PRIu64 " kB", r->totals[SA_ST_RSS].status_kb);
         fprintf(f, "\n");
+        if (r->ksm.have)
+                print_ksm(f, &r->ksm, all, color);
 
         for (size_t i = 0; i < r->n_vmas; i++) {
                 const struct sa_vma_report *v = &r->vmas[i];
