@@ -26,8 +26,9 @@ static void help(void) {
                "     --config=FILE      Read FILE instead of " CONFIG_FILE_DEFAULT "\n"
                "     --state-dir=DIR    Keep finding history in DIR (default: $STATE_DIRECTORY,\n"
                "                        else " STATE_DIRECTORY_DEFAULT ")\n"
-               "     --proc-root=DIR    Read procfs below DIR (captured files for replays)\n"
-               "     --sys-root=DIR     Read sysfs below DIR\n"
+               "     --proc-root=DIR    For tests: read procfs below DIR (a capture), kernel\n"
+               "                        release included\n"
+               "     --sys-root=DIR     For tests: read sysfs below DIR\n"
                "     --debug            Log debug messages\n",
                program_invocation_short_name);
 }
