@@ -32,7 +32,10 @@ void manager_error(Manager *m, DaemonError what, int error, const char *format, 
         va_list ap;
 
         m->metrics.errors[what]++;
-        manager_metrics_update(m);
+        /* The metrics show it with their next write; a failed write itself must not ask for
+         * another, or a textfile that cannot be written would be retried (and counted) forever. */
+        if (what != DAEMON_ERROR_TEXTFILE)
+                manager_metrics_update(m);
 
         errno = error < 0 ? -error : error;
         va_start(ap, format);

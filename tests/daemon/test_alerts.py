@@ -116,6 +116,9 @@ class SignalMonitor:
 
     def stop(self):
         td.stop_popen(self.proc)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            with contextlib.suppress(Exception):
+                pipe.close()
 
 
 class AlertsCase(unittest.TestCase):
@@ -201,8 +204,15 @@ class Metrics(AlertsCase):
 
         def errors():
             text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-            return samples(parse_metrics(text), "smapsaudit_daemon_errors_total", what="textfile")[0] > 0
+            return samples(parse_metrics(text), "smapsaudit_daemon_errors_total", what="textfile")[0]
         td.wait_for(errors, what="the textfile error to be counted")
+        # Once the first sweep is over nothing changes, so nothing is written, so no new error:
+        # a failed write does not retry itself in a loop.
+        td.wait_for(lambda: td.get_property("LastSweepUSec"), timeout=240, interval=0.2, what="the first sweep")
+        time.sleep(0.5)
+        before = errors()
+        time.sleep(1.5)
+        self.assertEqual(errors(), before)
 
 
 class Replayed(AlertsCase):
