@@ -18,10 +18,10 @@ static const char *const files[] = {
         "general_profit",
 };
 
-static char root[64], dir[128];
+static char root[256], dir[300];
 
 static void cleanup(void) {
-        char p[256];
+        char p[512];
 
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
                 snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
@@ -38,8 +38,9 @@ static void cleanup(void) {
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-        const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-        char p[256];
+        /* run-fuzzer and bench/fuzz-long point TMPDIR at a directory they remove */
+        const char *tmp = getenv("TMPDIR") ?: (access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+        char p[512];
 
         snprintf(root, sizeof(root), "%s/sa-fuzz-ksm-XXXXXX", tmp);
         if (!mkdtemp(root))
@@ -63,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int r;
 
         for (i = 0; i < ELEMENTSOF(files); i++) {
-                char path[256];
+                char path[512];
                 const uint8_t *nul;
                 size_t len;
                 int fd;

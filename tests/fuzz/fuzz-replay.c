@@ -28,7 +28,7 @@
 
 static const char *const sections[] = { "smaps", "smaps_rollup", "status", "numa_maps", "sched" };
 
-static char root[64];
+static char root[256];
 static struct smapsaudit_ctx *ctx;
 static FILE *devnull;
 
@@ -37,7 +37,7 @@ static void path_of(char *buf, size_t size, const char *name) {
 }
 
 static void put(const char *name, const void *data, size_t len) {
-        char p[256];
+        char p[512];
         int fd;
 
         path_of(p, sizeof(p), name);
@@ -50,14 +50,14 @@ static void put(const char *name, const void *data, size_t len) {
 }
 
 static void drop(const char *name) {
-        char p[256];
+        char p[512];
 
         path_of(p, sizeof(p), name);
         unlink(p);
 }
 
 static int open_sparse(const char *name) {
-        char p[256];
+        char p[512];
         int fd;
 
         path_of(p, sizeof(p), name);
@@ -77,7 +77,7 @@ static void cleanup(void) {
                 "proc/4242", "proc/sys/kernel", "proc/sys", "proc", "sys/devices/system/cpu",
                 "sys/devices/system", "sys/devices", "sys",
         };
-        char p[256];
+        char p[512];
 
         smapsaudit_ctx_unref(ctx);
         if (devnull)
@@ -103,8 +103,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         static const char stat[] = "4242 (work load) S 1 4242 4242 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 "
                                    "123456 27873280 6566 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0\n";
         static const char swaps[] = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
-        const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-        char p[256];
+        /* run-fuzzer and bench/fuzz-long point TMPDIR at a directory they remove */
+        const char *tmp = getenv("TMPDIR") ?: (access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+        char p[512];
 
         snprintf(root, sizeof(root), "%s/sa-fuzz-replay-XXXXXX", tmp);
         if (!mkdtemp(root))
