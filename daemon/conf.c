@@ -298,6 +298,11 @@ static void parse_sweep(Config *c, const char *fname, unsigned line, const char 
                 r = parse_percent(value, &c->cpu_budget_percent);
                 if (r < 0)
                         log_warning("%s:%u: CPUBudgetPercent=%s is not a percentage in (0, 100], ignoring.", fname, line, value);
+        } else if (streq(key, "Tier")) {
+                if (streq(value, "fast") || streq(value, "full"))
+                        c->full_tier = streq(value, "full");
+                else
+                        log_warning("%s:%u: Tier=%s is neither fast nor full, ignoring.", fname, line, value);
         } else if (streq(key, "MaxProcessesPerSweep")) {
                 r = parse_unsigned(value, &c->max_processes_per_sweep);
                 if (r < 0)

@@ -238,6 +238,7 @@ static void sweep_next(Manager *m) {
 
         while (s->next < s->n_plan) {
                 pid_t pid = s->plan[s->next];
+                const ProcState *st;
                 int pidfd = -1;
                 Audit *a;
 
@@ -268,7 +269,14 @@ static void sweep_next(Manager *m) {
                         }
                 }
 
-                a = audit_new(pid, pidfd, 0, SMAPSAUDIT_REPORT_NO_PFNS, false);
+                /*
+                 * The fast tier first; a discrepancy earns the full tier (sweep_on_audited).
+                 * A process with open findings gets the full tier straight away: only it
+                 * can tell that a finding on Pss or KSM has gone.
+                 */
+                st = proc_table_get(&m->procs, pid);
+                a = audit_new(pid, pidfd, m->config.full_tier || (st && st->n_findings) ? 0 : SMAPSAUDIT_AUDIT_FAST,
+                              SMAPSAUDIT_REPORT_NO_PFNS, false);
                 if (!a) {
                         log_error_errno(ENOMEM, "Failed to start an audit: %m");
                         s->stopped_by = "lack of memory";
@@ -321,12 +329,40 @@ static void sweep_on_listed(Manager *m, Job *job) {
         sweep_next(m);
 }
 
+/*
+ * The fast tier found a discrepancy: audit the process again in the full
+ * tier, which recomputes every field and names every VMA; both tiers give
+ * the same verdict on the same state, the full one says more.
+ */
+static int sweep_escalate(Manager *m, pid_t pid) {
+        int pidfd = -1;
+        Audit *a;
+
+        if (m->live) {
+                pidfd = pidfd_open(pid, 0);
+                if (pidfd < 0)
+                        return -errno;
+        }
+        a = audit_new(pid, pidfd, 0, SMAPSAUDIT_REPORT_NO_PFNS, false);
+        if (!a) {
+                if (pidfd >= 0)
+                        close(pidfd);
+                return -ENOMEM;
+        }
+        a->sweep = true;
+        audit_queue(m, a);
+        return 0;
+}
+
 static void sweep_on_audited(Manager *m, const Job *job) {
         SweepRun *s = &m->sweep;
 
         if (m->stopping)
                 return;
         s->used_usec += job->cpu_usec;
+        if (job->r >= 0 && job->n_findings > 0 && (job->audit_flags & SMAPSAUDIT_AUDIT_FAST) &&
+            sweep_escalate(m, job->pid) >= 0)
+                return;
         if (job->r >= 0) {
                 s->audited++;
                 s->findings += job->n_findings;
@@ -391,7 +427,8 @@ static void on_job_done(Job *job, void *userdata) {
         audit_unlink(m, a);
         submit_waiting(m, job->pid);
 
-        if (job->r >= 0)
+        /* a fast sweep audit that disagreed is redone in the full tier, which is the one recorded */
+        if (job->r >= 0 && !(a->sweep && (job->audit_flags & SMAPSAUDIT_AUDIT_FAST) && job->n_findings > 0))
                 manager_record_audit(m, job, a->sweep);
         else if (!IN_SET_AUDIT_ERROR_OF_PROCESS(job->r) && !m->stopping)
                 manager_error(m, DAEMON_ERROR_AUDIT, job->r, "Auditing process %d failed: %s%s%m", (int) job->pid,
