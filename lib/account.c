@@ -27,6 +27,11 @@ void sa_account_rules_init(struct smapsaudit_ctx *ctx, unsigned walk_mode, struc
                 .pfns = (walk_mode & SA_WALK_PFN) && (walk_mode & SA_WALK_KPAGE),
                 .max_swap_type = SWAP_TYPE_SPECIAL_MIN,
         };
+        /* no stable tree (pages_shared 0, or no KSM at all): no page can be a KSM page */
+        {
+                uint64_t shared;
+                r->ksm_possible = sa_read_sys_u64(ctx, "kernel/mm/ksm/pages_shared", &shared) < 0 || shared > 0;
+        }
         /* /proc/swaps has a header line; any second line is a swap area */
         if (sa_read_proc_file(ctx, "swaps", &swaps, NULL) >= 0) {
                 const char *nl = strchr(swaps, '\n');
@@ -353,10 +358,17 @@ void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class
                 add_exact(acc, SA_PSS_FILE, pss);
                 add_exact(acc, SA_ST_RSS_FILE, sz);
         }
-        if (kpf & KPF(KPF_KSM)) {
+        /*
+         * KSM only merges small pages of mergeable VMAs, and only while it has
+         * a stable tree: a KPF_KSM elsewhere is kpageflags misreporting (Debian's
+         * 6.12.117 flags every anonymous page, dee3d0bef2b0), not a KSM page.
+         */
+        if ((kpf & KPF(KPF_KSM)) && c->mergeable && r->ksm_possible &&
+            !(kpf & (KPF(KPF_THP) | KPF(KPF_COMPOUND_HEAD) | KPF(KPF_COMPOUND_TAIL)))) {
                 add_exact(acc, SA_KSM, sz);
                 acc->ksm_pages++;
-        }
+        } else if (kpf & KPF(KPF_KSM))
+                acc->ksm_flag_ignored++;
         /* dirty: PTE/PMD dirty bit (not exported) or PG_dirty (KPF_DIRTY) */
         add(acc, SA_PSS_DIRTY, dirty ? pss : 0, pss);
         add_exact(acc, excl ? SA_PRIVATE : SA_SHARED, sz);
@@ -408,6 +420,7 @@ void sa_acc_add(struct sa_acc *dst, const struct sa_acc *src) {
         dst->present_pages += src->present_pages;
         dst->swap_pages += src->swap_pages;
         dst->shareable_pages += src->shareable_pages;
+        dst->ksm_flag_ignored += src->ksm_flag_ignored;
 }
 
 void sa_acc_done(struct sa_acc *acc) {

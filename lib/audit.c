@@ -341,6 +341,13 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
                 if (r < 0)
                         return r;
         }
+        /*
+         * A VMA that reads the same on both sides may still have been unmapped
+         * and mapped again while the walk passed: a target that faulted during
+         * the pass gets a page of slack per fault, so only what churn cannot
+         * explain (a THP region missing, say) is a disagreement.
+         */
+        v->churn_kb = B->faults > A->faults ? (B->faults - A->faults) * (SA_PAGE_SIZE / 1024) : 0;
         sa_compare_vma(v, stable, numa_ok && (a->r->walk_mode & SA_WALK_NODES));
         v->stable = sa_smaps_core_stable(ka, kb);
         if (!v->stable)
@@ -706,6 +713,16 @@ static void describe_mode(struct audit *a) {
                                   "from the folio layout");
         if (!(r->walk_mode & SA_WALK_NODES) && (r->walk_mode & SA_WALK_KPAGE))
                 sa_report_note(r, "no PFN → node map: numa_maps is not compared");
+        {
+                uint64_t ignored = 0;
+                for (size_t i = 0; i < r->n_vmas; i++)
+                        ignored += r->vmas[i].walk.ksm_flag_ignored;
+                if (ignored)
+                        sa_report_note(r, "kpageflags sets KPF_KSM on %" PRIu64 " page(s) that KSM cannot have merged "
+                                          "(outside mergeable VMAs, in large folios, or with no stable tree): not "
+                                          "counted as KSM (the kpageflags bug of dee3d0bef2b0, e.g. Debian's 6.12.117)",
+                                       ignored);
+        }
         if (!sa_kernel_get(a->ctx)->mapcount_known)
                 sa_report_note(r, "kernel config unknown: assuming per-page mapcount (CONFIG_PAGE_MAPCOUNT)");
 }

@@ -78,7 +78,8 @@ void sa_compare_vma(struct sa_vma_report *v, uint64_t stable, bool nodes) {
 
                 if (!have || sa_fields[f].rollup_only || !(stable & (1ULL << f)))
                         continue;
-                set_cmp(&v->cmp[f], kv, sa_field_to_kb(f, v->walk.f[f].lo), sa_field_to_kb(f, v->walk.f[f].hi), 0);
+                set_cmp(&v->cmp[f], kv, sa_field_to_kb(f, v->walk.f[f].lo), sa_field_to_kb(f, v->walk.f[f].hi),
+                        v->churn_kb);
                 if (v->cmp[f].verdict == SMAPSAUDIT_UNDER_ACCOUNTED)
                         v->verdict = SMAPSAUDIT_UNDER_ACCOUNTED;
                 else if (v->cmp[f].verdict == SMAPSAUDIT_OVER_ACCOUNTED && v->verdict == SMAPSAUDIT_CONSISTENT)
@@ -192,9 +193,11 @@ void sa_compare_totals(struct smapsaudit_report *r, const struct sa_rollup_windo
                         memcpy(&v, (const char *) st + map[i].off, sizeof(v));
                         t->have_status = true;
                         t->status_kb = (uint64_t) MAX(v, 0);
-                        /* the rollup's VmRSS-equivalent is Rss: keep it beside */
+                        /* VmRSS adds up the three counters, and their lags with them */
                         set_cmp(&r->status_cmp[map[i].f], t->status_kb, t->walk_lo_kb, t->walk_hi_kb,
-                                map[i].f == SA_ST_SWAP || map[i].f == SA_ST_HUGETLB ? 0 : slack_kb);
+                                map[i].f == SA_ST_SWAP || map[i].f == SA_ST_HUGETLB ? 0
+                                : map[i].f == SA_ST_RSS                             ? 3 * slack_kb
+                                                                                    : slack_kb);
                 }
                 r->status_slack_kb = slack_kb;
         }

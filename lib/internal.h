@@ -343,6 +343,7 @@ struct sa_acc {
         uint64_t pmd_thps, ksm_pages, zero_pages, guard_pages, migration_pages;
         uint64_t present_pages, swap_pages;
         uint64_t shareable_pages;     /* pages another process may map too: file, shmem, or mapcount ≥ 2 */
+        uint64_t ksm_flag_ignored;    /* KPF_KSM where no KSM page can be: kpageflags misreporting */
 };
 
 /* What the rules need to know of the VMA a page belongs to. */
@@ -360,6 +361,7 @@ struct sa_account_rules {
         enum sa_mapcount_mode mapcount;
         bool pfns;        /* PFNs and the join are available */
         bool real_swap;   /* swap areas exist: PM_SWAP entries may be real swap */
+        bool ksm_possible; /* KSM has a stable tree: KPF_KSM can be true */
         unsigned max_swap_type;
 };
 
@@ -401,6 +403,7 @@ struct sa_vma_report {
         struct sa_node_count *numa_kernel;  /* numa_maps N<n>= (4K pages) */
         size_t n_numa_kernel;
         bool have_numa_kernel;
+        uint64_t churn_kb;          /* what the target's faults during the pass may have moved */
         bool numa_judged;
         enum smapsaudit_verdict numa_verdict;
 };

@@ -14,7 +14,7 @@
 #define THP_BASE 0x7f0000200000ULL
 
 static const struct sa_account_rules precise = {
-        .mapcount = SA_MAPCOUNT_PRECISE, .pfns = true, .real_swap = true, .max_swap_type = 23,
+        .mapcount = SA_MAPCOUNT_PRECISE, .pfns = true, .real_swap = true, .ksm_possible = true, .max_swap_type = 23,
 };
 static const struct sa_vma_class anon_vma = { .size = 4 << 20 };
 
@@ -110,6 +110,27 @@ static void test_ksm(void) {
         is_range(a.f[SA_LAZYFREE], 0, SZ, "no PG_swapbacked, no PG_dirty: LazyFree [0, 4 kB]");
         is_u64(a.ksm_pages, 1, "one KSM page");
         sa_acc_done(&a);
+
+        /* KPF_KSM outside a mergeable VMA, on a THP, or with no stable tree is kpageflags misreporting */
+        {
+                struct sa_acc bad = {};
+                struct sa_page q = p;
+                struct sa_vma_class plain = anon_vma;
+                struct sa_account_rules none = precise;
+
+                sa_account_page(&precise, &plain, &q, &bad);
+                is_u64(bad.ksm_pages, 0, "KPF_KSM in a non-mergeable VMA: not KSM");
+                q.kpf |= KPF(KPF_THP) | KPF(KPF_COMPOUND_TAIL);
+                sa_account_page(&precise, &c, &q, &bad);
+                is_u64(bad.ksm_pages, 0, "KPF_KSM on a THP page: not KSM");
+                q = p;
+                none.ksm_possible = false;
+                sa_account_page(&none, &c, &q, &bad);
+                is_u64(bad.ksm_pages, 0, "KPF_KSM with no stable tree: not KSM");
+                is_u64(bad.ksm_flag_ignored, 3, "each counted as ignored");
+                is_range(bad.f[SA_ANONYMOUS], 3 * SZ, 3 * SZ, "still anonymous");
+                sa_acc_done(&bad);
+        }
 }
 
 static void test_zero(void) {
