@@ -31,6 +31,7 @@ struct views {
         bool have_numa;
         uint64_t forks;           /* /proc/stat "processes": forks since boot, 0 if unknown */
         uint64_t faults;          /* the target's minflt + majflt */
+        uint64_t rollup_faults_before, rollup_faults_after; /* around the rollup read */
         bool have_rollup;         /* rollup and numa_maps are read once a pass, between the two smaps reads */
 };
 
@@ -169,11 +170,13 @@ static void read_middle_views(struct audit *a, struct views *v, bool rollup, boo
         _cleanup_free_ char *buf = NULL;
 
         v->have_rollup = rollup;
+        (void) read_stat(a->ctx, a->pid, NULL, &v->rollup_faults_before);
         if (rollup && sa_read_pid_file(a->ctx, a->pid, "smaps_rollup", &buf, NULL) >= 0)
                 (void) sa_smaps_parse(buf, &v->rollup);
         else if (rollup)
                 sa_report_note(a->r, "smaps_rollup not readable: the rollup is not compared");
         free(TAKE_PTR(buf));
+        (void) read_stat(a->ctx, a->pid, NULL, &v->rollup_faults_after);
 
         /* nothing to hold numa_maps against without the PFN → node map */
         if (!numa || !(a->r->walk_mode & SA_WALK_NODES))
@@ -427,21 +430,26 @@ static void add_vma_allowance(struct sa_rollup_window *w, const struct sa_smaps_
 
 /*
  * The rollup is read once, between the two smaps reads. A target that maps,
- * unmaps or faults meanwhile moves it by what it touched, and a
- * smaps_rollup that dropped a contended mmap_lock may count a VMA created
- * in that window: allow for the VMAs that changed and one page per fault.
- * A rollup that skips whole VMAs (the 6.1 bug) falls far outside.
+ * unmaps or faults meanwhile moves it by what it touched: allow for the
+ * VMAs that changed. Above the sums, pages it faulted in and dropped again
+ * before the second read: one per fault until the rollup was read. Below,
+ * pages dropped and faulted back while the rollup was read: one per fault
+ * during that read. A rollup that skips whole VMAs that never moved (the
+ * 6.1 bug) falls outside, however busy a small churning region keeps the
+ * target.
  */
 static void rollup_window(const struct views *A, const struct views *B, const struct sa_acc *total,
                           struct sa_rollup_window *w) {
-        uint64_t faults = B->faults >= A->faults ? B->faults - A->faults : 0;
+        const uint64_t kb = SA_PAGE_SIZE / 1024;
 
         memset(w, 0, sizeof(*w));
         w->rollup = B->rollup.n ? &B->rollup.vmas[0] : NULL;
         sum_smaps(&A->smaps, &w->before);
         sum_smaps(&B->smaps, &w->after);
-        for (unsigned f = 0; f <= SA_PRIVATE; f++)
-                w->allowance_kb[f] = faults * (SA_PAGE_SIZE / 1024);
+        if (B->rollup_faults_after >= A->faults)
+                w->over_kb = (B->rollup_faults_after - A->faults) * kb;
+        if (B->rollup_faults_after >= B->rollup_faults_before)
+                w->under_kb = (B->rollup_faults_after - B->rollup_faults_before) * kb;
         for (size_t i = 0; i < A->smaps.n; i++) {
                 const struct sa_smaps_vma *x = &A->smaps.vmas[i];
                 const struct sa_smaps_vma *y = find_vma(&B->smaps, x->start, x->end);
@@ -457,7 +465,7 @@ static void rollup_window(const struct views *A, const struct views *B, const st
                         if (rollup_sensitive(f))
                                 w->stable &= ~(1ULL << f);
         w->pss_slack_kb = B->smaps.n;
-        w->walk_comparable = faults == 0 && layout_stable(A, B);
+        w->walk_comparable = B->faults == A->faults && layout_stable(A, B);
 }
 
 /* Whether what the previous pass saw in a rollup-sensitive field came back exactly. */
@@ -597,6 +605,8 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
                 B->numa = middle.numa;
                 B->have_numa = middle.have_numa;
                 B->have_rollup = middle.have_rollup;
+                B->rollup_faults_before = middle.rollup_faults_before;
+                B->rollup_faults_after = middle.rollup_faults_after;
                 if (ret < 0)
                         goto out;
         }

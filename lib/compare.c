@@ -161,8 +161,8 @@ void sa_compare_totals(struct smapsaudit_report *r, const struct sa_rollup_windo
                          * changed meanwhile; per-VMA PSS lines are truncated before
                          * they are summed.
                          */
-                        lo = lo > w->allowance_kb[f] ? lo - w->allowance_kb[f] : 0;
-                        hi += w->allowance_kb[f] + (sa_fields[f].unit == SA_UNIT_PSS ? w->pss_slack_kb : 0);
+                        lo = lo > w->allowance_kb[f] + w->under_kb ? lo - w->allowance_kb[f] - w->under_kb : 0;
+                        hi += w->allowance_kb[f] + w->over_kb + (sa_fields[f].unit == SA_UNIT_PSS ? w->pss_slack_kb : 0);
                         set_cmp(&r->rollup_cmp[f], rv, lo, hi, 0);
                 }
         }

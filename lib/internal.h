@@ -524,7 +524,8 @@ uint64_t sa_disagreements(const struct sa_field_cmp *cmp, size_t n);
 struct sa_rollup_window {
         const struct sa_smaps_vma *rollup;
         struct sa_smaps_vma before, after;     /* the per-VMA lines summed, on each side */
-        uint64_t allowance_kb[SA_PRIVATE + 1]; /* what the target's own changes can explain */
+        uint64_t allowance_kb[SA_PRIVATE + 1]; /* what the target's own changes can explain, both ways */
+        uint64_t over_kb, under_kb;            /* and its page faults, for each direction */
         uint64_t stable;                       /* fields to judge */
         uint64_t pss_slack_kb;                 /* per-VMA truncation of the PSS family */
         bool walk_comparable;                  /* nothing moved: rollup-only fields against the walk */
