@@ -181,7 +181,7 @@ void sa_compare_totals(struct smapsaudit_report *r, const struct sa_rollup_windo
                         { SA_ST_SWAP, offsetof(struct sa_status, vm_swap), SA_STATUS_VM_SWAP },
                         { SA_ST_HUGETLB, offsetof(struct sa_status, hugetlb), SA_STATUS_HUGETLB },
                 };
-                slack_kb = sa_kernel_status_slack_pages(k, (unsigned) MAX(st->threads, 1)) * 4;
+                slack_kb = sa_kernel_status_slack_pages(k, (unsigned) MAX(st->threads, 1), SA_ST_RSS) * 4;
                 for (size_t i = 0; i < ELEMENTSOF(map); i++) {
                         struct sa_total *t = &r->totals[map[i].f];
                         int64_t v;
@@ -193,11 +193,8 @@ void sa_compare_totals(struct smapsaudit_report *r, const struct sa_rollup_windo
                         memcpy(&v, (const char *) st + map[i].off, sizeof(v));
                         t->have_status = true;
                         t->status_kb = (uint64_t) MAX(v, 0);
-                        /* VmRSS adds up the three counters, and their lags with them */
                         set_cmp(&r->status_cmp[map[i].f], t->status_kb, t->walk_lo_kb, t->walk_hi_kb,
-                                map[i].f == SA_ST_SWAP || map[i].f == SA_ST_HUGETLB ? 0
-                                : map[i].f == SA_ST_RSS                             ? 3 * slack_kb
-                                                                                    : slack_kb);
+                                sa_kernel_status_slack_pages(k, (unsigned) MAX(st->threads, 1), map[i].f) * 4);
                 }
                 r->status_slack_kb = slack_kb;
         }

@@ -137,8 +137,8 @@ int sa_error(struct smapsaudit_ctx *ctx, int r, const char *fmt, ...) _printf_(3
 const struct sa_kernel *sa_kernel_get(struct smapsaudit_ctx *ctx);
 bool sa_kernel_at_least(const struct sa_kernel *k, unsigned major, unsigned minor);
 int sa_kernel_parse_release(const char *release, unsigned *major, unsigned *minor, unsigned *patch);
-/* How far the status RSS counters may lag the page tables, in pages per counter. */
-uint64_t sa_kernel_status_slack_pages(const struct sa_kernel *k, unsigned threads);
+/* How far a status RSS counter (SA_ST_*) may lag the page tables, in pages. */
+uint64_t sa_kernel_status_slack_pages(const struct sa_kernel *k, unsigned threads, enum sa_field f);
 
 /* ---------------------------------------------------------------- procfs */
 

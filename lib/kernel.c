@@ -102,21 +102,35 @@ const struct sa_kernel *sa_kernel_get(struct smapsaudit_ctx *ctx) {
 
 /*
  * status RSS counters are not read from the page tables (ACCOUNTING.md §4):
- * up to 6.1 each thread caches up to TASK_RSS_EVENTS_THRESH (64) events
- * before folding them into the mm; 6.2–6.15 read a percpu_counter without
- * summing it, off by up to one batch (max(32, 2·nr_cpus)) per CPU; 6.16
- * sums it exactly (82241a83cd15).
+ * up to 6.1 each thread caches its counts and folds them into the mm every
+ * TASK_RSS_EVENTS_THRESH (64) faults, checked when a fault starts; one
+ * fault maps one anonymous page, but up to 16 file or shmem pages with
+ * fault-around. A forked child starts with its parent's unsynced share
+ * (measured on 6.1), so one thread more is allowed. 6.2–6.15 read a
+ * percpu_counter without summing it, off by up to one batch
+ * (max(32, 2·nr_cpus)) per CPU; 6.16 sums it exactly (82241a83cd15).
+ * VmRSS adds the three counters and their lags.
  */
-uint64_t sa_kernel_status_slack_pages(const struct sa_kernel *k, unsigned threads) {
+uint64_t sa_kernel_status_slack_pages(const struct sa_kernel *k, unsigned threads, enum sa_field f) {
+        uint64_t per_counter, per_file_counter;
+
         if (sa_kernel_at_least(k, 6, 16))
                 return 0;
         if (sa_kernel_at_least(k, 6, 2))
-                return (uint64_t) k->nr_cpus * MAX(32u, 2 * k->nr_cpus);
-        /*
-         * The threshold is checked when a fault starts, and one fault can add
-         * an event per page it maps: 16 with fault-around. A forked child
-         * starts with its parent's unsynced share (measured on 6.1: 138 pages
-         * for one thread), so allow one more thread's worth.
-         */
-        return (uint64_t) (MAX(threads, 1u) + 1) * (64 + 16);
+                per_counter = per_file_counter = (uint64_t) k->nr_cpus * MAX(32u, 2 * k->nr_cpus);
+        else {
+                per_counter = (uint64_t) (MAX(threads, 1u) + 1) * (64 + 1);
+                per_file_counter = per_counter * 16;
+        }
+        switch (f) {
+        case SA_ST_RSS:
+                return per_counter + 2 * per_file_counter;
+        case SA_ST_RSS_ANON:
+                return per_counter;
+        case SA_ST_RSS_FILE:
+        case SA_ST_RSS_SHMEM:
+                return per_file_counter;
+        default:
+                return 0;
+        }
 }
