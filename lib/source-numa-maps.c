@@ -84,10 +84,17 @@ int sa_numa_maps_parse(const char *buf, struct sa_numa_maps *ret) {
                 struct sa_numa_vma *v;
                 const char *p = line;
 
-                /* strtoull, not sscanf: glibc's sscanf takes strlen() of the whole rest of the file */
+                /*
+                 * By hand: glibc's sscanf takes strlen() of the whole rest of the
+                 * file, and so does strtoull under a checking allocator, which
+                 * makes a 65530-VMA numa_maps quadratic.
+                 */
                 if (!isxdigit((unsigned char) *line))
                         goto next;
-                start = strtoull(line, NULL, 16);
+                start = 0;
+                for (const char *h = line; isxdigit((unsigned char) *h) && start >> 60 == 0; h++)
+                        start = start << 4 | (uint64_t) (isdigit((unsigned char) *h) ? *h - '0'
+                                                                                   : (tolower((unsigned char) *h) - 'a' + 10));
                 if (m.n == cap) {
                         size_t ncap = cap ? cap * 2 : 64;
                         struct sa_numa_vma *nv = realloc(m.vmas, ncap * sizeof(*nv));
