@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Privilege: what a caller that is not root can get from smapsauditd.
+
+- It cannot audit (or freeze) another user's process: AccessDenied, with the reason.
+- Its own process's report holds no frame number: the only keys that mention PFNs are the
+  mode flag "pfns" (a boolean: whether frame numbers were used) and KSM's counts.
+- It cannot make the daemon read paths of its choosing: proc_root and sys_root are no D-Bus
+  options (refused), so a report always describes the live process on the live kernel.
+- The daemon, started as root outside systemd, keeps only the capabilities the walk needs
+  (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, as the unit's CapabilityBoundingSet=
+  says). Where it keeps more, that is known gap daemon-keeps-capabilities (robust.KNOWN_GAPS).
+"""
+
+import json
+import os
+import re
+import subprocess
+
+import robust
+from robust import td
+
+ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
+INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
+NEEDED_CAPS = {"sys_admin", "sys_ptrace", "dac_read_search"}
+# Keys that may mention PFNs without holding one: the mode flag and KSM's counts.
+PFN_KEYS_ALLOWED = {"pfns": bool, "ksm_pfns": int, "ksm_pfn_mapcount": int}
+OTHER_USER = ["setpriv", "--reuid=65533", "--regid=65533", "--clear-groups"]
+
+
+def check_as(user, target, *, freeze=False):
+    """One Check through bus-flood, as nobody or root: (kind, name, text)."""
+    argv = [robust.env_path("BUS_FLOOD"), "--connections", "1", "1", f"{target}:freeze" if freeze else str(target)]
+    if user == "nobody":
+        argv = td.NOBODY + argv
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    line = r.stdout.split("\n")[0]
+    if not line.startswith(("ok ", "err ")):
+        raise AssertionError(f"bus-flood as {user}: {r.stdout} {r.stderr}")
+    kind, _, _, _, rest = line.split(" ", 4)
+    if kind == "ok":
+        return kind, None, rest
+    name, text = rest.split("\t", 1)
+    return kind, name, text
+
+
+def pfn_keys(value, path=""):
+    """Every (path, value) whose key mentions a PFN or a physical frame."""
+    out = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if re.search(r"pfn|physical|frame", k, re.I):
+                out.append((f"{path}.{k}", k, v))
+            out += pfn_keys(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += pfn_keys(v, f"{path}[{i}]")
+    return out
+
+
+def state(pid):
+    return robust.status_field(pid, "State")
+
+
+class Privilege(robust.RobustDaemonTestCase):
+    def other_users_sleeper(self):
+        p = subprocess.Popen(OTHER_USER + ["sleep", "1000"])
+        self.stack.callback(td.stop_popen, p)
+        td.wait_for(lambda: robust.status_field(p.pid, "Name") == "sleep", what="sleep as uid 65533")
+        return p.pid
+
+    def test_no_audit_of_others(self):
+        for owner, pid in (("root", self.sleeper().pid), ("uid 65533", self.other_users_sleeper())):
+            for freeze in (False, True):
+                kind, name, text = check_as("nobody", pid, freeze=freeze)
+                self.assertEqual((kind, name), ("err", ACCESS_DENIED), f"nobody's Check of {owner}'s {pid}: {text}")
+                self.assertIn("uid 65534 may not read the memory of process", text)
+                self.assertIn(str(pid), text)
+                self.assertIn("owned by uid", text)
+                # refused before anything was done to it: not stopped, not traced
+                self.assertNotIn(state(pid)[0], "tT", f"{owner}'s process was stopped: {state(pid)}")
+                self.assertEqual(robust.status_field(pid, "TracerPid"), "0")
+                print(f"nobody, Check {owner}'s {pid}{' freeze' if freeze else ''}: {name}: {text}")
+
+    def test_no_pfns(self):
+        s = self.sleeper("nobody")
+        kind, name, text = check_as("nobody", s.pid)
+        self.assertEqual(kind, "ok", f"{name}: {text}")
+        report = json.loads(text)
+        self.assertEqual(report["pid"], s.pid)
+        raw = [m.group(0) for m in re.finditer(r'"[^"]*pfn[^"]*"\s*:\s*[^,}\]]*', text, re.I)]
+        print(f"'pfn' in nobody's report: {raw}")
+        for path, key, value in pfn_keys(report):
+            self.assertIn(key, PFN_KEYS_ALLOWED, f"{path} = {value!r} in nobody's report")
+            self.assertIsInstance(value, PFN_KEYS_ALLOWED[key], f"{path} = {value!r}")
+        # no VMA, finding or note carries a frame number either
+        for v in report.get("vmas", []):
+            for k in v:
+                self.assertNotRegex(k, "(?i)pfn|frame")
+
+    def test_no_proc_root_over_the_bus(self):
+        s = self.sleeper("nobody")
+        for user in ("nobody", "root"):
+            for key in ("proc_root", "sys_root", "proc-root", "root"):
+                r = td.call("Check", "ua{sv}", s.pid, 1, key, "s", "/tmp", user=user)
+                self.assertNotEqual(r.returncode, 0, f"{user}: Check with {key} was accepted: {r.stdout[:300]}")
+                self.assertIn("Unknown option", r.stderr, r.stderr)
+        # and what is answered describes the live process on the live kernel
+        report = json.loads(td.call_ok("Check", "ua{sv}", s.pid, 0, user="nobody")[0])
+        self.assertEqual((report["pid"], report["comm"]), (s.pid, "sleep"))
+        self.assertEqual(report["kernel"], os.uname().release)
+        self.assertEqual(td.get_property("KernelRelease", user="nobody"), os.uname().release)
+
+    def test_capabilities(self):
+        pid = self.daemon.proc.pid
+        eff, prm, bnd, inh, amb = (robust.caps(pid, w) for w in ("CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"))
+        print(f"smapsauditd (root, outside systemd): CapEff {eff:016x} CapPrm {prm:016x} CapBnd {bnd:016x} "
+              f"CapInh {inh:016x} CapAmb {amb:016x}")
+        print(f"  effective beyond what the walk needs: {sorted(robust.cap_names(eff) - NEEDED_CAPS)}")
+        print(f"  NoNewPrivs: {robust.status_field(pid, 'NoNewPrivs')}, Seccomp: {robust.status_field(pid, 'Seccomp')}")
+        # It must still have what it needs to work.
+        self.assertTrue(NEEDED_CAPS <= robust.cap_names(eff) or eff == 0 and os.geteuid() != 0,
+                        f"CapEff lacks {NEEDED_CAPS - robust.cap_names(eff)}")
+        extra = {w: sorted(robust.cap_names(m) - NEEDED_CAPS) for w, m in
+                 (("CapEff", eff), ("CapPrm", prm), ("CapBnd", bnd), ("CapAmb", amb), ("CapInh", inh))}
+        extra = {w: e for w, e in extra.items() if e}
+        if extra:
+            robust.known_gap(self, "daemon-keeps-capabilities",
+                             "; ".join(f"{w} keeps {len(e)} more than needed ({', '.join(e[:6])}{', ...' if len(e) > 6 else ''})"
+                                       for w, e in extra.items()))
+
+
+if __name__ == "__main__":
+    robust.main()
