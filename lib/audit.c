@@ -746,7 +746,8 @@ static int audit_run(struct audit *a) {
         ret = read_views(a, &A);
         if (ret < 0)
                 goto out;
-        if (A.have_status && !(A.status.have & SA_STATUS_VM_RSS) && A.smaps.n == 0) {
+        /* every live mm has VMAs ([stack], [vdso]): none means a kernel thread, or an mm going away */
+        if (A.smaps.n == 0) {
                 ret = sa_error(a->ctx, -ENODATA, "PID %d has no address space to audit (a kernel thread or a zombie)",
                                (int) a->pid);
                 goto out;
