@@ -11,6 +11,7 @@
 #include "config.h"
 #include "log.h"
 #include "macro.h"
+#include "capabilities.h"
 #include "manager.h"
 
 static const char *arg_config;
@@ -139,6 +140,12 @@ static int run(int argc, char *argv[]) {
                 r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m);
         if (r < 0) {
                 log_error_errno(r, "Failed to watch signals: %m");
+                goto finish;
+        }
+
+        r = drop_capabilities();
+        if (r < 0) {
+                log_error_errno(r, "Failed to drop capabilities: %m");
                 goto finish;
         }
 

@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Keeps only what the walk needs (CAP_SYS_ADMIN for PFNs, CAP_SYS_PTRACE
+ * for other users' pagemap and for freezing, CAP_DAC_READ_SEARCH for their
+ * /proc files); a daemon started without them keeps what it has. */
+int drop_capabilities(void);
