@@ -466,6 +466,7 @@ static void rollup_window(const struct views *A, const struct views *B, const st
                                 w->stable &= ~(1ULL << f);
         w->pss_slack_kb = B->smaps.n;
         w->walk_comparable = B->faults == A->faults && layout_stable(A, B);
+        w->fault_kb = B->faults > A->faults ? (B->faults - A->faults) * kb : 0;
 }
 
 /* Whether what the previous pass saw in a rollup-sensitive field came back exactly. */

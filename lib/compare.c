@@ -193,8 +193,10 @@ void sa_compare_totals(struct smapsaudit_report *r, const struct sa_rollup_windo
                         memcpy(&v, (const char *) st + map[i].off, sizeof(v));
                         t->have_status = true;
                         t->status_kb = (uint64_t) MAX(v, 0);
+                        /* counters equal around the walk, yet a page may have gone and come back under it */
                         set_cmp(&r->status_cmp[map[i].f], t->status_kb, t->walk_lo_kb, t->walk_hi_kb,
-                                sa_kernel_status_slack_pages(k, (unsigned) MAX(st->threads, 1), map[i].f) * 4);
+                                sa_kernel_status_slack_pages(k, (unsigned) MAX(st->threads, 1), map[i].f) * 4 +
+                                        (map[i].f == SA_ST_HUGETLB ? 0 : w->fault_kb));
                 }
                 r->status_slack_kb = slack_kb;
         }

@@ -526,6 +526,7 @@ struct sa_rollup_window {
         struct sa_smaps_vma before, after;     /* the per-VMA lines summed, on each side */
         uint64_t allowance_kb[SA_PRIVATE + 1]; /* what the target's own changes can explain, both ways */
         uint64_t over_kb, under_kb;            /* and its page faults, for each direction */
+        uint64_t fault_kb;                     /* a page per fault the target took during the pass */
         uint64_t stable;                       /* fields to judge */
         uint64_t pss_slack_kb;                 /* per-VMA truncation of the PSS family */
         bool walk_comparable;                  /* nothing moved: rollup-only fields against the walk */
