@@ -40,24 +40,23 @@ KNOWN_GAPS = {
     "shared-pss-churn": "libsmapsaudit: a process sharing file pages with processes that fork and exit gets "
                         "+-1 kB Pss_File findings from smaps_rollup (their mapcounts change between the "
                         "rollup read and the kpagecount read; only the target's own churn is allowed for)",
-    "dying-empty-report": "libsmapsaudit: a process killed mid-audit, whose mm is torn down before its pidfd "
-                          "turns readable, gets a 'consistent' report with no VMAs and no totals instead of "
-                          "'process exited during the audit' (drop_vanished() takes the vanished mm for "
-                          "unmapped VMAs)",
+    "dying-empty-report": "libsmapsaudit: a process killed mid-audit, whose mm is torn down between passes "
+                          "while its pidfd is not yet readable, gets a 'consistent' report with no VMAs and no "
+                          "totals instead of 'process exited during the audit' (drop_vanished() takes the "
+                          "vanished mm for unmapped VMAs; 1aeb3ae covers only the first read)",
     "daemon-error-reason": "smapsauditd: a Check that fails inside the library answers with the errno alone "
-                           "(\"Auditing process 2 failed: No data available\", System.Error.ENODATA) and "
-                           "drops the library's reason (smapsaudit_ctx_get_error: \"PID 2 has no address "
-                           "space to audit (a kernel thread or a zombie)\"): worker.c run_audit() only "
-                           "copies the report's error, and there is no report",
+                           "(\"Auditing process 2 failed: No data available\", System.Error.ENODATA, for "
+                           "kthreadd and for a killed, unreaped process alike) and drops the library's reason "
+                           "(smapsaudit_ctx_get_error: \"PID 2 has no address space to audit (a kernel thread "
+                           "or a zombie)\"): worker.c run_audit() only copies the report's error, and there "
+                           "is no report",
     "cli-negative-numbers": "smapsaudit: --max-pages and --since take \"-1\" and \"-5\" (strtoull() wraps "
                             "negatives to 2^64-1 and 2^64-5) instead of refusing them; --passes and --wait refuse "
                             "them only because of their upper bound",
-    "daemon-keeps-capabilities": "smapsauditd started as root keeps every capability (CapEff, CapPrm and CapBnd "
-                                 "full): nothing in daemon/ calls capset() or PR_CAPBSET_DROP after start; only "
-                                 "the unit's CapabilityBoundingSet= limits it, and only under systemd",
-    "garbage-proc-files": "libsmapsaudit: unparseable or truncated captured files (smaps, status, numa_maps, "
-                          "pagemap) are read as empty or short instead of failing with the file named: "
-                          "the CLI exits 0/1 with findings instead of 2",
+    "garbage-proc-files": "libsmapsaudit: unparseable, empty or truncated captured files (status, numa_maps, "
+                          "pagemap) are read as absent or short instead of failing with the file named: the "
+                          "CLI exits 0 (status, numa_maps ignored) or 1 with findings (a short pagemap reads "
+                          "as pages not present) instead of 2",
 }
 
 

@@ -9,7 +9,7 @@
   options (refused), so a report always describes the live process on the live kernel.
 - The daemon, started as root outside systemd, keeps only the capabilities the walk needs
   (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, as the unit's CapabilityBoundingSet=
-  says). Where it keeps more, that is known gap daemon-keeps-capabilities (robust.KNOWN_GAPS).
+  says), effective, permitted and bounding, none inheritable or ambient.
 """
 
 import json
@@ -121,13 +121,9 @@ class Privilege(robust.RobustDaemonTestCase):
         # It must still have what it needs to work.
         self.assertTrue(NEEDED_CAPS <= robust.cap_names(eff) or eff == 0 and os.geteuid() != 0,
                         f"CapEff lacks {NEEDED_CAPS - robust.cap_names(eff)}")
-        extra = {w: sorted(robust.cap_names(m) - NEEDED_CAPS) for w, m in
-                 (("CapEff", eff), ("CapPrm", prm), ("CapBnd", bnd), ("CapAmb", amb), ("CapInh", inh))}
-        extra = {w: e for w, e in extra.items() if e}
-        if extra:
-            robust.known_gap(self, "daemon-keeps-capabilities",
-                             "; ".join(f"{w} keeps {len(e)} more than needed ({', '.join(e[:6])}{', ...' if len(e) > 6 else ''})"
-                                       for w, e in extra.items()))
+        for which, mask in (("CapEff", eff), ("CapPrm", prm), ("CapBnd", bnd)):
+            self.assertEqual(sorted(robust.cap_names(mask) - NEEDED_CAPS), [], f"{which} keeps more than the walk needs")
+        self.assertEqual((inh, amb), (0, 0), "inheritable or ambient capabilities")
 
 
 if __name__ == "__main__":
