@@ -10,7 +10,8 @@ no finding is recorded (a correct kernel: a finding here could only come from a 
 vanished mid-walk being judged on half its pages, or a race judged as a discrepancy).
 
 Known gap "shared-pss-churn" (robust.KNOWN_GAPS; libsmapsaudit's judgment, not the daemon's): a
-process that shares file pages with the churning ones (libc) can get a +-1 kB Pss_File finding
+process that shares pages with the churning ones (libc's file pages; a churn child's anonymous
+pages, COW-shared with its parent and siblings) can get a +-1 kB Pss_File or Pss_Anon finding
 from smaps_rollup, because other processes mapping and unmapping those pages change their
 mapcount between the rollup read and the kpagecount read, and the sandwich only allows for the
 target's own churn. Findings of exactly that shape are reported as the known gap (a failure
