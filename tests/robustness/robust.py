@@ -11,15 +11,32 @@ Paths come from the environment, as tests/robustness/meson.build passes them.
 import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "daemon"))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import test_daemon as td  # noqa: E402  (needs the path above)
+
+
+class Terminated(Exception):
+    """meson's timeout (SIGTERM), raised as an error of the running test."""
+
+
+def _on_sigterm(signum, frame):
+    # test_daemon and harness turn SIGTERM into KeyboardInterrupt, which unittest lets through
+    # without tearDown or cleanups: the daemon, the bus and temporary directories would stay.
+    # An ordinary exception fails the running test and runs its tearDown and cleanups; the
+    # run stops after it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for result in list(getattr(unittest.signals, "_results", {})):
+        result.stop()
+    raise Terminated(f"signal {signum} (meson's timeout?): stopping after this test's cleanup")
 
 env_path = td.env_path
 NAME, PATH, IFACE = td.NAME, td.PATH, td.IFACE
@@ -144,7 +161,13 @@ class RobustDaemonTestCase(td.DaemonTestCase):
     def setUp(self):
         if "[Metrics]" not in self.config:
             self.config = self.config + "[Metrics]\nTextfilePath=\n"
-        super().setUp()
+        try:
+            super().setUp()
+        except BaseException:
+            # no tearDown after a failed setUp: what it started goes now
+            if hasattr(self, "stack"):
+                self.stack.close()
+            raise
 
     def tearDown(self):
         # Stop the daemon and read its log before DaemonTestCase removes the directory.
@@ -168,5 +191,7 @@ class RobustDaemonTestCase(td.DaemonTestCase):
 
 
 def main():
-    """test_daemon's main(): a private system bus for the module, the summary line, root only."""
+    """test_daemon's main(): a private system bus for the module, the summary line, root only;
+    SIGTERM handled as above (installed here: test_daemon and harness install theirs on import)."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     td.main()

@@ -135,14 +135,17 @@ class GarbageFiles(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="smapsaudit-garbage-")
-        with harness.Workload("protnone-4k", "--size-mb", 8) as w:
-            cls.pid = w.pid
-            cls.capture = os.path.join(cls.tmp, "capture")
-            r = harness.smapsaudit("capture", "--wait", "1", w.pid, "-o", cls.capture, timeout=300)
-        if r.rc != 0:
+        try:
+            with harness.Workload("protnone-4k", "--size-mb", 8) as w:
+                cls.pid = w.pid
+                cls.capture = os.path.join(cls.tmp, "capture")
+                r = harness.smapsaudit("capture", "--wait", "1", w.pid, "-o", cls.capture, timeout=300)
+            if r.rc != 0:
+                raise AssertionError(f"capture failed: {r.describe()}")
+        except BaseException:
+            # no tearDownClass after a failed setUpClass
             shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise AssertionError(f"capture failed: {r.describe()}")
-        cls.gaps = []
+            raise
 
     @classmethod
     def tearDownClass(cls):
