@@ -52,20 +52,24 @@ static void test_parse(void) {
         CHECK(c.cpu_budget_percent == CPU_BUDGET_PERCENT_DEFAULT);
         CHECK(c.max_processes_per_sweep == MAX_PROCESSES_DEFAULT);
 
+        config_done(&c);
         c = parse("# comment\n[Sweep]\nInterval = 2min\nCPUBudgetPercent=0.5%\nMaxProcessesPerSweep=0\n");
         CHECK(c.interval_usec == 120 * USEC);
         CHECK(c.cpu_budget_percent == 0.5);
         CHECK(c.max_processes_per_sweep == 0);
 
         /* A bad value keeps the default; the lines around it still count. */
+        config_done(&c);
         c = parse("[Sweep]\nInterval=500ms\nCPUBudgetPercent=150\nMaxProcessesPerSweep=-3\nBogus=1\nInterval=7s\n");
         CHECK(c.interval_usec == 7 * USEC);
         CHECK(c.cpu_budget_percent == CPU_BUDGET_PERCENT_DEFAULT);
         CHECK(c.max_processes_per_sweep == MAX_PROCESSES_DEFAULT);
 
         /* Keys outside [Sweep] are not read as sweep keys. */
+        config_done(&c);
         c = parse("Interval=9s\n[Other]\nInterval=9s\n[Sweep]\n");
         CHECK(c.interval_usec == SWEEP_INTERVAL_DEFAULT_USEC);
+        config_done(&c);
 }
 
 static void test_metrics_and_journal(void) {
@@ -113,6 +117,7 @@ static void test_missing_file(void) {
         config_defaults(&c);
         CHECK(config_parse_file("/nonexistent/smapsauditd.conf", &c) == 0);
         CHECK(c.interval_usec == SWEEP_INTERVAL_DEFAULT_USEC);
+        config_done(&c);
 }
 
 int main(void) {
