@@ -57,7 +57,7 @@ void config_done(Config *c) {
         c->textfile_path = c->listen_address = NULL;
 }
 
-static int parse_port(const char *s, uint16_t *ret) {
+static int parse_unsigned(const char *s, unsigned *ret) {
         char *end;
         unsigned long v;
 
@@ -65,7 +65,18 @@ static int parse_port(const char *s, uint16_t *ret) {
                 return -EINVAL;
         errno = 0;
         v = strtoul(s, &end, 10);
-        if (errno != 0 || *end != 0 || v == 0 || v > 65535)
+        if (errno != 0 || *end != 0)
+                return -EINVAL;
+        if (v > UINT32_MAX)
+                return -ERANGE;
+        *ret = (unsigned) v;
+        return 0;
+}
+
+static int parse_port(const char *s, uint16_t *ret) {
+        unsigned v;
+
+        if (parse_unsigned(s, &v) < 0 || v == 0 || v > 65535)
                 return -EINVAL;
         *ret = (uint16_t) v;
         return 0;
@@ -251,21 +262,6 @@ static int parse_percent(const char *s, double *ret) {
         return 0;
 }
 
-static int parse_unsigned(const char *s, unsigned *ret) {
-        char *end;
-        unsigned long v;
-
-        if (!isdigit((unsigned char) *s))
-                return -EINVAL;
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno != 0 || *end != 0)
-                return -EINVAL;
-        if (v > UINT32_MAX)
-                return -ERANGE;
-        *ret = (unsigned) v;
-        return 0;
-}
 
 typedef enum Section {
         SECTION_NONE,
