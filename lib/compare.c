@@ -70,6 +70,8 @@ bool sa_smaps_core_stable(const struct sa_smaps_vma *a, const struct sa_smaps_vm
 
 /* Compare one VMA's smaps with its walk; fields not in stable are not judged. */
 void sa_compare_vma(struct sa_vma_report *v, uint64_t stable, bool nodes) {
+        uint64_t under = 0, over = 0;
+
         v->verdict = SMAPSAUDIT_CONSISTENT;
         memset(v->cmp, 0, sizeof(v->cmp));
         for (unsigned f = 0; f <= SA_PRIVATE; f++) {
@@ -92,22 +94,32 @@ void sa_compare_vma(struct sa_vma_report *v, uint64_t stable, bool nodes) {
         if (!nodes || !v->have_numa_kernel || v->walk.numa_unknown_pages || v->walk.migration_pages)
                 return;
         v->numa_judged = true;
+        /*
+         * numa_maps is read once, between the smaps reads that bracket the
+         * walk: a target that faulted meanwhile may have unmapped and mapped
+         * the same range again, so per-node counts get its churn as slack too.
+         */
         for (size_t i = 0; i < v->n_numa_kernel; i++) {
                 uint64_t walk = 0;
                 for (size_t j = 0; j < v->walk.n_nodes; j++)
                         if (v->walk.nodes[j].node == v->numa_kernel[i].node)
                                 walk = v->walk.nodes[j].pages;
-                if (v->numa_kernel[i].pages != walk)
-                        v->numa_verdict = v->numa_kernel[i].pages < walk ? SMAPSAUDIT_UNDER_ACCOUNTED
-                                                                         : SMAPSAUDIT_OVER_ACCOUNTED;
+                if (v->numa_kernel[i].pages < walk)
+                        under += walk - v->numa_kernel[i].pages;
+                else
+                        over += v->numa_kernel[i].pages - walk;
         }
         for (size_t j = 0; j < v->walk.n_nodes; j++) {
                 bool found = false;
                 for (size_t i = 0; i < v->n_numa_kernel; i++)
                         found |= v->numa_kernel[i].node == v->walk.nodes[j].node;
-                if (!found && v->walk.nodes[j].pages)
-                        v->numa_verdict = SMAPSAUDIT_UNDER_ACCOUNTED;
+                if (!found)
+                        under += v->walk.nodes[j].pages;
         }
+        if (under * (SA_PAGE_SIZE / 1024) > v->churn_kb)
+                v->numa_verdict = SMAPSAUDIT_UNDER_ACCOUNTED;
+        else if (over * (SA_PAGE_SIZE / 1024) > v->churn_kb)
+                v->numa_verdict = SMAPSAUDIT_OVER_ACCOUNTED;
         if (v->numa_verdict == SMAPSAUDIT_UNDER_ACCOUNTED)
                 v->verdict = SMAPSAUDIT_UNDER_ACCOUNTED;
         else if (v->numa_verdict == SMAPSAUDIT_OVER_ACCOUNTED && v->verdict == SMAPSAUDIT_CONSISTENT)
