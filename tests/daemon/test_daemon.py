@@ -35,28 +35,9 @@ PATH = "/org/smapsaudit/Auditor1"
 IFACE = "org.smapsaudit.Auditor1"
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_destination="org.freedesktop.DBus"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-  </policy>
-  <include>{policy}</include>
-</busconfig>
-"""
+# A system bus with the repo's policy file: {socket} and {policy} to fill in.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "private-system-bus.conf")) as _f:
+    BUS_CONFIG = _f.read()
 
 
 def env_path(name, required=True):
