@@ -288,9 +288,10 @@ static void account_region(const struct sa_account_rules *r, const struct sa_vma
 
 void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class *c,
                      const struct sa_page *p, struct sa_acc *acc) {
-        const uint64_t sz = SA_PAGE_SIZE;
-        uint64_t kpf = p->kpf, mapcount, pss;
-        bool anon, swapbacked, excl, dirty;
+        /* a pmd_folio stands for its pages, which share the head's flags and kpagecount */
+        const uint64_t n = p->count ? p->count : 1, sz = n * SA_PAGE_SIZE;
+        uint64_t kpf = p->kpf, mapcount, pss, multi, shared_sz, private_sz;
+        bool anon, swapbacked, dirty;
 
         if (c->special)
                 return;
@@ -312,13 +313,14 @@ void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class
                 return;
         }
         if (!p->joined) {
-                account_unjoined(r, c, p, acc);
+                for (uint64_t i = 0; i < n; i++)
+                        account_unjoined(r, c, p, acc);
                 return;
         }
-        acc->present_pages++;
+        acc->present_pages += n;
         /* vm_normal_page() refuses the zero pages and frames without a struct page */
         if (p->pfn_zero || (kpf & KPF(KPF_ZERO_PAGE))) {
-                acc->zero_pages++;
+                acc->zero_pages += n;
                 return;
         }
         if (kpf == 0 || (kpf & KPF(KPF_NOPAGE)))
@@ -330,12 +332,19 @@ void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class
          * mapcount (folio_precise_page_mapcount) or, with
          * CONFIG_NO_PAGE_MAPCOUNT, the folio average the kernel uses too.
          */
-        mapcount = p->kpc ? p->kpc : 1;
-        pss = mapcount >= 2 ? (sz << SA_PSS_SHIFT) / mapcount : sz << SA_PSS_SHIFT;
-        if (r->mapcount == SA_MAPCOUNT_AVERAGE)
-                excl = p->pme & PM_MMAP_EXCLUSIVE;   /* !folio_maybe_mapped_shared() */
+        if (p->pmd_folio) {
+                pss = p->folio_pss;
+                multi = p->folio_multi;
+        } else {
+                mapcount = p->kpc ? p->kpc : 1;
+                pss = mapcount >= 2 ? (SA_PAGE_SIZE << SA_PSS_SHIFT) / mapcount : SA_PAGE_SIZE << SA_PSS_SHIFT;
+                multi = mapcount >= 2;
+        }
+        if (r->mapcount == SA_MAPCOUNT_AVERAGE)   /* !folio_maybe_mapped_shared() */
+                shared_sz = (p->pme & PM_MMAP_EXCLUSIVE) ? 0 : sz;
         else
-                excl = mapcount < 2;
+                shared_sz = multi * SA_PAGE_SIZE;
+        private_sz = sz - shared_sz;
         anon = kpf & KPF(KPF_ANON);
         swapbacked = kpf & KPF(KPF_SWAPBACKED);
         dirty = kpf & KPF(KPF_DIRTY);
@@ -343,8 +352,7 @@ void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class
         add_exact(acc, SA_RSS, sz);
         add_exact(acc, SA_PSS, pss);
         add_exact(acc, SA_ST_RSS, sz);
-        if (!anon || mapcount >= 2)
-                acc->shareable_pages++;
+        acc->shareable_pages += anon ? multi : n;
         if (anon) {
                 add_exact(acc, SA_ANONYMOUS, sz);
                 add_exact(acc, SA_PSS_ANON, pss);
@@ -366,14 +374,17 @@ void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class
         if ((kpf & KPF(KPF_KSM)) && c->mergeable && r->ksm_possible &&
             !(kpf & (KPF(KPF_THP) | KPF(KPF_COMPOUND_HEAD) | KPF(KPF_COMPOUND_TAIL)))) {
                 add_exact(acc, SA_KSM, sz);
-                acc->ksm_pages++;
+                acc->ksm_pages += n;
         } else if (kpf & KPF(KPF_KSM))
-                acc->ksm_flag_ignored++;
+                acc->ksm_flag_ignored += n;
         /* dirty: PTE/PMD dirty bit (not exported) or PG_dirty (KPF_DIRTY) */
         add(acc, SA_PSS_DIRTY, dirty ? pss : 0, pss);
-        add_exact(acc, excl ? SA_PRIVATE : SA_SHARED, sz);
-        add(acc, excl ? SA_PRIVATE_DIRTY : SA_SHARED_DIRTY, dirty ? sz : 0, sz);
-        add(acc, excl ? SA_PRIVATE_CLEAN : SA_SHARED_CLEAN, 0, dirty ? 0 : sz);
+        add_exact(acc, SA_PRIVATE, private_sz);
+        add_exact(acc, SA_SHARED, shared_sz);
+        add(acc, SA_PRIVATE_DIRTY, dirty ? private_sz : 0, private_sz);
+        add(acc, SA_SHARED_DIRTY, dirty ? shared_sz : 0, shared_sz);
+        add(acc, SA_PRIVATE_CLEAN, 0, dirty ? 0 : private_sz);
+        add(acc, SA_SHARED_CLEAN, 0, dirty ? 0 : shared_sz);
         add(acc, SA_REFERENCED, (kpf & KPF(KPF_REFERENCED)) ? sz : 0, sz);
         if (c->locked)
                 add_exact(acc, SA_LOCKED, pss);
@@ -387,9 +398,9 @@ void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class
         if (kpf & KPF(KPF_RESERVED))
                 return;
         if (p->node >= 0)
-                (void) sa_acc_add_node(acc, p->node, 1);
+                (void) sa_acc_add_node(acc, p->node, n);
         else
-                acc->numa_unknown_pages++;
+                acc->numa_unknown_pages += n;
 }
 
 void sa_account_finish(const struct sa_account_rules *r, const struct sa_vma_class *c, struct sa_acc *acc) {

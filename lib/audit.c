@@ -271,7 +271,9 @@ static int walk_vma(struct audit *a, const struct sa_smaps_vma *k, struct sa_acc
         sa_vma_classify(k, &cls);
         if (skip_walk(k) || cls.special)
                 return 0;
-        r = sa_walk_range(a->walker, k->start, k->end, !cls.mergeable, on_batch, &b);
+        r = sa_walk_range(a->walker, k->start, k->end,
+                          (cls.mergeable ? 0 : SA_RANGE_SKIP_EXCLUSIVE_ANON) | (cls.hugetlb ? 0 : SA_RANGE_PMD_FOLIOS),
+                          on_batch, &b);
         if (r < 0)
                 return r;
         sa_account_finish(&a->rules, &cls, acc);

@@ -295,7 +295,10 @@ struct sa_page {
         bool scanned;        /* PAGEMAP_SCAN saw it: pfn_zero and pmd_mapped are known */
         bool exclusive_anon; /* PTE-mapped, anon, mapcount 1 by pagemap: not joined on purpose */
         bool region;         /* fast tier: stands for count pages of one PAGEMAP_SCAN region */
-        uint64_t count;      /* pages this entry stands for: 1 unless region */
+        bool pmd_folio;      /* stands for the SA_PMD_PAGES pages of a PMD-mapped THP, joined by its head */
+        uint64_t count;      /* pages this entry stands for: 1 unless region or pmd_folio */
+        uint64_t folio_pss;  /* pmd_folio: Σ per-page PSS of its pages, bytes << SA_PSS_SHIFT */
+        uint64_t folio_multi; /* pmd_folio: its pages with kpagecount >= 2 */
         bool joined;         /* kpf/kpc were read */
 };
 
@@ -318,12 +321,15 @@ int sa_walker_new(struct smapsaudit_ctx *ctx, pid_t pid, unsigned audit_flags, s
 void sa_walker_free(struct sa_walker *w);
 unsigned sa_walker_mode(const struct sa_walker *w);
 const struct sa_walk_stats *sa_walker_stats(const struct sa_walker *w);
-/*
- * Calls fn with batches of populated pages (present or swap-type) of
- * [start, end). skip_exclusive_anon: the range cannot hold KSM pages, so
- * exclusively mapped anonymous pages need no kpageflags/kpagecount.
- */
-int sa_walk_range(struct sa_walker *w, uint64_t start, uint64_t end, bool skip_exclusive_anon,
+enum {
+        /* the range cannot hold KSM pages: exclusively mapped anonymous pages need no join */
+        SA_RANGE_SKIP_EXCLUSIVE_ANON = 1u << 0,
+        /* the caller accounts whole folios: a PMD-mapped THP may come as one pmd_folio entry */
+        SA_RANGE_PMD_FOLIOS = 1u << 1,
+};
+
+/* Calls fn with batches of populated pages (present or swap-type) of [start, end). */
+int sa_walk_range(struct sa_walker *w, uint64_t start, uint64_t end, unsigned range_flags,
                   sa_walk_batch_fn fn, void *userdata);
 
 /* pageinfo.c: the PFN join. */

@@ -335,7 +335,7 @@ static int do_reading(struct sa_ksm_coverage *c, unsigned which) {
                                 if (rc.cursor == rc.hi && c->capped)
                                         continue;
                         }
-                        r = sa_walk_range(w, v->start, v->end, false, which == 1 ? on_batch1 : on_batch2, &rc);
+                        r = sa_walk_range(w, v->start, v->end, 0, which == 1 ? on_batch1 : on_batch2, &rc);
                         if (r < 0) {
                                 /* the VMA or the process went away: what was read stays */
                                 rd->walked = false;
@@ -614,7 +614,7 @@ static int replay_states(struct sa_ksm_coverage *c, uint32_t pi) {
 
                 rc.hi = vma_records(c, pi, vi, &rec);
                 rc.cursor = rec;
-                r = sa_walk_range(w, p->vmas[vi].start, p->vmas[vi].end, false, on_replay_batch, &rc);
+                r = sa_walk_range(w, p->vmas[vi].start, p->vmas[vi].end, 0, on_replay_batch, &rc);
                 if (r < 0)
                         break;
                 if (rc.no_kpage)

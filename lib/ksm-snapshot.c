@@ -171,7 +171,7 @@ static int collect_proc(struct sa_ksm_run *run, struct sa_ksm_snap *snap, struct
                         break;
                 }
                 snap->walked_pages += pages;
-                r = sa_walk_range(w, v->start, v->end, false, on_pages, &ws);
+                r = sa_walk_range(w, v->start, v->end, 0, on_pages, &ws);
                 if (r < 0) {
                         p->gone = r == -ENOENT || r == -ESRCH || r == -EIO;
                         if (!p->gone)

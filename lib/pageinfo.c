@@ -109,6 +109,36 @@ static void inherit_folio_flags(uint64_t *flags, size_t n) {
         }
 }
 
+/*
+ * A pmd_folio was joined through its head. With per-page mapcounts
+ * (CONFIG_PAGE_MAPCOUNT) its pages can differ, when parts of it are
+ * PTE-mapped elsewhere too: one read of its 512 kpagecount entries, summed
+ * as smaps sums them. Otherwise every page has the head's count.
+ */
+static int join_folio_counts(struct smapsaudit_ctx *ctx, struct sa_page *p, uint64_t *counts, uint64_t *reads) {
+        const uint64_t full = SA_PAGE_SIZE << SA_PSS_SHIFT;
+        uint64_t pfn = p->pme & PM_PFN_MASK;
+        ssize_t got;
+
+        p->folio_pss = 0;
+        p->folio_multi = 0;
+        if (sa_kernel_get(ctx)->mapcount == SA_MAPCOUNT_AVERAGE) {
+                p->folio_pss = p->count * (p->kpc >= 2 ? full / p->kpc : full);
+                p->folio_multi = p->kpc >= 2 ? p->count : 0;
+                return 0;
+        }
+        got = sa_pread_full(ctx->kpagecount_fd, counts, p->count * sizeof(uint64_t), (off_t) (pfn * sizeof(uint64_t)));
+        (*reads)++;
+        if (got < 0)
+                return (int) got;
+        memset((char *) counts + got, 0, p->count * sizeof(uint64_t) - (size_t) got);
+        for (uint64_t i = 0; i < p->count; i++) {
+                p->folio_pss += counts[i] >= 2 ? full / counts[i] : full;
+                p->folio_multi += counts[i] >= 2;
+        }
+        return 0;
+}
+
 int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, uint64_t *reads) {
         _cleanup_free_ struct pfn_ref *refs = malloc(n * sizeof(*refs));
         _cleanup_free_ uint64_t *flags = malloc(JOIN_WINDOW * sizeof(uint64_t));
@@ -155,6 +185,12 @@ int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, u
                         p->node = sa_node_of_pfn(ctx, refs[k].pfn);
                         p->joined = true;
                 }
+                for (size_t k = i; k < j; k++)
+                        if (pages[refs[k].idx].pmd_folio) {
+                                r = join_folio_counts(ctx, &pages[refs[k].idx], counts, reads);
+                                if (r < 0)
+                                        return r;
+                        }
                 i = j;
         }
         return 0;

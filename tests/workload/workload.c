@@ -559,6 +559,51 @@ static void shape_cow_fork(struct truth *t, const struct options *o)
         truth_object(t, "child_expect", EXPECT({ "Rss", KB(o->size) }, { "Pss", KB(o->size) / 2 }));
 }
 
+/*
+ * THPs shared copy-on-write after fork(), then one page of the first written
+ * by the child: the child's write splits its PMD and copies that page, so
+ * the parent's first THP is still PMD-mapped but its pages no longer share
+ * one mapcount (2 for 511 of them, 1 for the copied one). With per-page
+ * mapcounts, Pss must sum them page by page.
+ */
+static void shape_thp_cow_fork(struct truth *t, const struct options *o)
+{
+        const size_t copied = 5;
+        char *p = build_thp(t, o->size);
+        pid_t parent = getpid(), child;
+        int ready[2];
+        char c;
+
+        if (!p)
+                return;
+        if (pipe2(ready, O_CLOEXEC) < 0)
+                die("pipe");
+        fflush(NULL);
+        child = fork();
+        if (child < 0)
+                die("fork");
+        if (child == 0) {
+                ((volatile char *) p)[copied * PAGE_SZ] = (char) (TOUCH_BYTE + 1);
+                if (write(ready[1], "x", 1) != 1)
+                        _exit(1);
+                cow_child(parent);
+        }
+        cleanup.child = child;
+        close(ready[1]);
+        if (read(ready[0], &c, 1) != 1)
+                die("the child did not write its page");
+        close(ready[0]);
+
+        /* precise mapcounts: the first THP 511 pages at 2, one at 1; the others all at 2 */
+        truth_region(t, "thp-cow", p, o->size, "rw-p",
+                     EXPECT({ "Rss", KB(o->size) }, { "Pss", KB(o->size) / 2 + KB(PAGE_SZ) / 2 },
+                            { "Anonymous", KB(o->size) }, { "AnonHugePages", KB(o->size) }), NULL);
+        truth_int(t, "child_pid", child);
+        truth_object(t, "child_expect",
+                     EXPECT({ "Rss", KB(o->size) }, { "Pss", KB(o->size) / 2 + KB(PAGE_SZ) / 2 },
+                            { "Anonymous", KB(o->size) }, { "AnonHugePages", KB(o->size) - KB(THP_SZ) }));
+}
+
 static void shape_memfd(struct truth *t, const struct options *o)
 {
         build_memfd(t, o->size, "memfd");
@@ -703,6 +748,7 @@ static const struct shape shapes[] = {
         { "numa-thp",     shape_numa_thp,     32 * MIB, THP_SZ },
         { "ksm",          shape_ksm,           8 * MIB, 2 * PAGE_SZ },
         { "cow-fork",     shape_cow_fork,      8 * MIB, PAGE_SZ },
+        { "thp-cow-fork", shape_thp_cow_fork,  4 * MIB, THP_SZ },
         { "memfd",        shape_memfd,         8 * MIB, PAGE_SZ },
         { "file",         shape_file,          4 * MIB, PAGE_SZ },
         { "hugetlb",      shape_hugetlb,       4 * MIB, THP_SZ },
