@@ -427,10 +427,11 @@ static void on_job_done(Job *job, void *userdata) {
         audit_unlink(m, a);
         submit_waiting(m, job->pid);
 
-        /* a fast sweep audit that disagreed is redone in the full tier, which is the one recorded */
+        /* a fast sweep audit that disagreed is redone in the full tier, which is the one recorded;
+         * it did not fail */
         if (job->r >= 0 && !(a->sweep && (job->audit_flags & SMAPSAUDIT_AUDIT_FAST) && job->n_findings > 0))
                 manager_record_audit(m, job, a->sweep);
-        else if (!IN_SET_AUDIT_ERROR_OF_PROCESS(job->r) && !m->stopping)
+        else if (job->r < 0 && !IN_SET_AUDIT_ERROR_OF_PROCESS(job->r) && !m->stopping)
                 manager_error(m, DAEMON_ERROR_AUDIT, job->r, "Auditing process %d failed: %s%s%m", (int) job->pid,
                               job->error ?: "", job->error ? ": " : "");
         for (size_t i = 0; i < a->n_calls; i++)
