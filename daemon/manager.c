@@ -204,6 +204,7 @@ static void sweep_finish(Manager *m) {
         m->sweep_usec = now_usec(CLOCK_MONOTONIC) - s->started_usec;
         m->sweep_cpu_usec = s->used_usec;
         m->sweep_covered = s->fresh_round && !s->stopped_by;
+        m->round_done = !s->stopped_by;
 
         format_time_span(interval, sizeof(interval), m->config.interval_usec, 1000);
         format_time_span(cpu, sizeof(cpu), s->used_usec, 1000);
@@ -392,6 +393,12 @@ int manager_sweep_now(Manager *m) {
                 .allowance_usec = sweep_allowance_usec(budget_usec, m->debt_usec),
         };
         m->last_started_usec = m->sweep.started_usec;
+        /* Only a round that a sweep stopped short of goes on; after one that was gone through,
+         * processes that started since are in the next round with everyone else. */
+        if (m->round_done) {
+                m->round++;
+                m->round_done = false;
+        }
         (void) sd_event_source_set_enabled(m->sweep_timer, SD_EVENT_OFF);
         set_status(m, "Listing processes.");
         worker_pool_submit(m->pool, job);

@@ -69,6 +69,7 @@ typedef struct Manager {
         size_t n_check_calls;
 
         uint64_t round;
+        bool round_done;          /* a sweep went through its whole plan: the next starts a round */
         uint64_t debt_usec;
         uint64_t last_started_usec;  /* CLOCK_MONOTONIC, 0: never */
         SweepRun sweep;

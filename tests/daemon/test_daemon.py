@@ -438,6 +438,17 @@ class Sweeps(DaemonTestCase):
         self.assertLess(time.monotonic() - t0, 10)
         self.wait_sweep_done(before)
 
+    def test_next_sweep_starts_a_new_round(self):
+        # Processes that started after a sweep went through every process are in the next round
+        # with everyone else: the next sweep audits the whole machine again, not only them.
+        self.wait_sweep_done()
+        before = get_property("LastSweepUSec")
+        self.sleeper()
+        tool("sweep")
+        self.wait_sweep_done(before)
+        self.assertTrue(get_property("SweepCovered"), get_property("StatusText"))
+        self.assertIn("Sweep covered all", get_property("StatusText"))
+
     def test_reload_changes_interval(self):
         self.assertEqual(get_property("SweepIntervalUSec"), 3600 * 10**6)
         self.daemon.write_config("[Sweep]\nInterval=42s\n")
