@@ -30,6 +30,7 @@ struct views {
         struct sa_numa_maps numa;
         bool have_numa;
         uint64_t forks;           /* /proc/stat "processes": forks since boot, 0 if unknown */
+        uint64_t tasks;           /* /proc/loadavg: tasks alive now, 0 if unknown */
         uint64_t faults;          /* the target's minflt + majflt */
         uint64_t rollup_faults_before, rollup_faults_after; /* around the rollup read */
         bool have_rollup;         /* rollup and numa_maps are read once a pass, between the two smaps reads */
@@ -37,20 +38,29 @@ struct views {
 
 /*
  * A process created anywhere maps shared pages (libc at exec) and moves
- * their mapcounts. If it comes and goes between the reads and the walk,
- * the kernel's Pss and ours differ by a page share, and a steady churn can
- * repeat that in every pass. Mapcount fields of pages others can map are
- * therefore judged only in passes during which nothing forked.
+ * their mapcounts, and one exiting unmaps them. If that happens between
+ * the reads and the walk, the kernel's Pss and ours differ by a page
+ * share, and a steady churn (a CI machine's test runner) can repeat that
+ * in every pass. Mapcount fields of pages others can map are therefore
+ * judged only in passes during which nothing forked and nothing exited:
+ * the fork counter and the number of tasks held still.
  */
-static uint64_t read_forks(struct smapsaudit_ctx *ctx) {
-        _cleanup_free_ char *buf = NULL;
+static void read_population(struct smapsaudit_ctx *ctx, struct views *v) {
+        _cleanup_free_ char *stat = NULL, *loadavg = NULL;
         const char *p;
-        unsigned long long v;
+        unsigned long long n;
 
-        if (sa_read_proc_file(ctx, "stat", &buf, NULL) < 0)
-                return 0;
-        p = strstr(buf, "\nprocesses ");
-        return p && sscanf(p + 11, "%llu", &v) == 1 ? v : 0;
+        if (sa_read_proc_file(ctx, "stat", &stat, NULL) >= 0 && (p = strstr(stat, "\nprocesses ")) &&
+            sscanf(p + 11, "%llu", &n) == 1)
+                v->forks = n;
+        /* "0.00 0.01 0.05 1/123 4567": runnable/total tasks */
+        if (sa_read_proc_file(ctx, "loadavg", &loadavg, NULL) >= 0 && (p = strchr(loadavg, '/')) &&
+            sscanf(p + 1, "%llu", &n) == 1)
+                v->tasks = n;
+}
+
+static bool population_moved(const struct views *A, const struct views *B) {
+        return A->forks != B->forks || A->tasks != B->tasks;
 }
 
 enum vma_state {
@@ -146,7 +156,7 @@ static int read_views(struct audit *a, struct views *v) {
         int r;
 
         memset(v, 0, sizeof(*v));
-        v->forks = read_forks(a->ctx);
+        read_population(a->ctx, v);
         (void) read_stat(a->ctx, a->pid, NULL, &v->faults);
         r = sa_read_pid_file(a->ctx, a->pid, "smaps", &buf, NULL);
         if (r == -ENOENT || r == -ESRCH)
@@ -328,7 +338,7 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
         if (!ka || !kb)
                 return 0;
         stable = sa_stable_fields(ka, kb);
-        if (A->forks != B->forks && walk->shareable_pages)
+        if (population_moved(A, B) && walk->shareable_pages)
                 stable &= ~MAPCOUNT_SENSITIVE;
         mapcount = MAPCOUNT_FIELDS & sa_smaps_printed(kb);
         /* keep our copy of the name; take the fresh numbers */
@@ -462,7 +472,7 @@ static void rollup_window(const struct views *A, const struct views *B, const st
                 if (!find_vma(&A->smaps, B->smaps.vmas[i].start, B->smaps.vmas[i].end))
                         add_vma_allowance(w, NULL, &B->smaps.vmas[i]);
         w->stable = ~0ULL;
-        if (A->forks != B->forks && total->shareable_pages)
+        if (population_moved(A, B) && total->shareable_pages)
                 for (unsigned f = 0; f < _SA_FIELD_MAX && f < 64; f++)
                         if (rollup_sensitive(f))
                                 w->stable &= ~(1ULL << f);
