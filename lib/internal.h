@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "macro.h"
+#include "parse-number.h"
 #include "smapsaudit.h"
 
 #define SA_PAGE_SIZE 4096ULL
@@ -170,7 +171,6 @@ struct sa_keyed {
         uint64_t mask;    /* set in the destination's have mask */
 };
 int sa_parse_keyed(const char *buf, const struct sa_keyed *table, size_t n, void *dest, uint64_t *have);
-int sa_parse_u64(const char *s, uint64_t *ret);
 
 /* VmFlags two-letter codes. */
 enum sa_vmflag {

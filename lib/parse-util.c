@@ -1,24 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The line-oriented helpers every procfs parser uses. */
 #include <ctype.h>
-#include <limits.h>
 
 #include "internal.h"
-
-int sa_parse_u64(const char *s, uint64_t *ret) {
-        uint64_t v = 0;
-
-        if (!isdigit((unsigned char) *s))
-                return -EINVAL;
-        for (; isdigit((unsigned char) *s); s++) {
-                unsigned d = (unsigned) (*s - '0');
-                if (v > (UINT64_MAX - d) / 10)
-                        return -ERANGE;
-                v = v * 10 + d;
-        }
-        *ret = v;
-        return 0;
-}
 
 static int parse_i64(const char *s, int64_t *ret) {
         bool neg = false;
@@ -29,11 +13,9 @@ static int parse_i64(const char *s, int64_t *ret) {
                 neg = true;
                 s++;
         }
-        r = sa_parse_u64(s, &v);
+        r = parse_u64_range(s, 0, INT64_MAX, &v);
         if (r < 0)
                 return r;
-        if (v > (uint64_t) INT64_MAX)
-                return -ERANGE;
         *ret = neg ? -(int64_t) v : (int64_t) v;
         return 0;
 }

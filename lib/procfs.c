@@ -114,7 +114,7 @@ int sa_read_sys_u64(struct smapsaudit_ctx *ctx, const char *name, uint64_t *ret)
         r = sa_read_sys_file(ctx, name, &buf, NULL);
         if (r < 0)
                 return r;
-        return sa_parse_u64(buf, ret) < 0 ? -EBADMSG : 0;
+        return parse_u64_prefix(buf, ret) < 0 ? -EBADMSG : 0;
 }
 
 int sa_open_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, int flags) {

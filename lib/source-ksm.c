@@ -48,7 +48,7 @@ int sa_ksm_stat_read(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_ksm_stat *
         sa_ksm_stat_parse(buf, ret);
         /* 5.19–6.3 print merging pages in their own file only */
         if (ret->have && !(ret->have & SA_KSM_STAT_MERGING) &&
-            sa_read_pid_file(ctx, pid, "ksm_merging_pages", &mp, NULL) >= 0 && sa_parse_u64(mp, &v) >= 0) {
+            sa_read_pid_file(ctx, pid, "ksm_merging_pages", &mp, NULL) >= 0 && parse_u64_prefix(mp, &v) >= 0) {
                 ret->merging_pages = (int64_t) v;
                 ret->have |= SA_KSM_STAT_MERGING;
         }

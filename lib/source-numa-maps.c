@@ -29,7 +29,7 @@ static int add_node(struct sa_numa_vma *v, int node, uint64_t pages) {
 static int parse_token(const char *tok, size_t len, struct sa_numa_vma *v) {
         char key[32];
         const char *eq = memchr(tok, '=', len);
-        uint64_t val;
+        uint64_t val, node;
         size_t klen;
 
         if (!eq) {
@@ -49,15 +49,11 @@ static int parse_token(const char *tok, size_t len, struct sa_numa_vma *v) {
                         return 0;
                 memcpy(num, eq + 1, nlen);
                 num[nlen] = 0;
-                if (sa_parse_u64(num, &val) < 0 || num[strspn(num, "0123456789")] != 0)
+                if (parse_u64(num, &val) < 0)
                         return 0;
         }
-        if (key[0] == 'N' && key[1] && strspn(key + 1, "0123456789") == klen - 1) {
-                uint64_t node;
-                if (sa_parse_u64(key + 1, &node) < 0 || node > 1u << 20)
-                        return 0;
+        if (key[0] == 'N' && parse_u64_range(key + 1, 0, 1u << 20, &node) >= 0)
                 return add_node(v, (int) node, val);
-        }
         if (streq(key, "anon"))
                 v->anon = val;
         else if (streq(key, "dirty"))

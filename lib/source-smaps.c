@@ -106,7 +106,7 @@ static void parse_field(const char *line, size_t len, struct sa_smaps_vma *v) {
         while (p < line + len && vlen < sizeof(val) - 1 && isdigit((unsigned char) *p))
                 val[vlen++] = *p++;
         val[vlen] = 0;
-        if (sa_parse_u64(val, &n) < 0)
+        if (parse_u64(val, &n) < 0)
                 return;
 
         if (streq(key, "Size"))

@@ -36,7 +36,7 @@ int sa_vmstat_read(struct smapsaudit_ctx *ctx, struct sa_vmstat_numa *ret) {
                 return r;
         sa_vmstat_parse(buf, ret);
         if (sa_read_proc_file(ctx, "sys/kernel/numa_balancing", &nb, NULL) >= 0 &&
-            sa_parse_u64(nb, &v) >= 0)
+            parse_u64_prefix(nb, &v) >= 0)
                 ret->numa_balancing = (int64_t) v;
         return 0;
 }

@@ -2,7 +2,7 @@
 /*
  * sa_parse_keyed() with keys of every shape the parsers use (status "Key:",
  * vmstat "key value", sched "mm->key   :", yes/no values, a one-letter key
- * as sa_ksm_sys_read() uses for sysfs files), and sa_parse_u64().
+ * as sa_ksm_sys_read() uses for sysfs files), and the number parsers.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -30,8 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_assert((d.have & ~0xffULL) == 0);
         for (unsigned i = 0; i < 8; i++)
                 fuzz_assert((d.have >> i & 1) || d.v[i] == 0);
-        if (sa_parse_u64(buf, &u) == 0)
+        if (parse_u64_prefix(buf, &u) == 0)
                 fuzz_assert(buf[0] >= '0' && buf[0] <= '9');
+        if (parse_u64(buf, &u) == 0)
+                fuzz_assert(buf[0] && strspn(buf, "0123456789") == strlen(buf));
         free(buf);
         return 0;
 }

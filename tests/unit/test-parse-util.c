@@ -1,29 +1,59 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* sa_parse_u64() and sa_parse_keyed(), the helpers under every keyed parser. */
+/* shared/parse-number.c and sa_parse_keyed(), the helpers under every parser and option. */
 #include <stddef.h>
 
 #include "internal.h"
 #include "tap.h"
 
-static void test_u64(void) {
+static void test_u64_prefix(void) {
         uint64_t v = 77;
 
-        is_i64(sa_parse_u64("0", &v), 0, "\"0\"");
+        is_i64(parse_u64_prefix("0", &v), 0, "\"0\"");
         is_u64(v, 0, "0");
-        is_i64(sa_parse_u64("18446744073709551615", &v), 0, "UINT64_MAX parses");
+        is_i64(parse_u64_prefix("18446744073709551615", &v), 0, "UINT64_MAX parses");
         is_u64(v, UINT64_MAX, "UINT64_MAX");
         v = 77;
-        is_i64(sa_parse_u64("18446744073709551616", &v), -ERANGE, "UINT64_MAX + 1: -ERANGE");
+        is_i64(parse_u64_prefix("18446744073709551616", &v), -ERANGE, "UINT64_MAX + 1: -ERANGE");
         is_u64(v, 77, "untouched on error");
-        is_i64(sa_parse_u64("99999999999999999999999", &v), -ERANGE, "far too big: -ERANGE");
-        is_i64(sa_parse_u64("", &v), -EINVAL, "empty: -EINVAL");
-        is_i64(sa_parse_u64("-1", &v), -EINVAL, "negative: -EINVAL");
-        is_i64(sa_parse_u64("+1", &v), -EINVAL, "plus sign: -EINVAL");
-        is_i64(sa_parse_u64(" 1", &v), -EINVAL, "leading space: -EINVAL");
-        is_i64(sa_parse_u64("12 kB", &v), 0, "stops at the first non-digit");
+        is_i64(parse_u64_prefix("99999999999999999999999", &v), -ERANGE, "far too big: -ERANGE");
+        is_i64(parse_u64_prefix("", &v), -EINVAL, "empty: -EINVAL");
+        is_i64(parse_u64_prefix("-1", &v), -EINVAL, "negative: -EINVAL");
+        is_i64(parse_u64_prefix("+1", &v), -EINVAL, "plus sign: -EINVAL");
+        is_i64(parse_u64_prefix(" 1", &v), -EINVAL, "leading space: -EINVAL");
+        is_i64(parse_u64_prefix("12 kB", &v), 0, "stops at the first non-digit");
         is_u64(v, 12, "12");
-        is_i64(sa_parse_u64("0012\n", &v), 0, "leading zeros");
+        is_i64(parse_u64_prefix("0012\n", &v), 0, "leading zeros");
         is_u64(v, 12, "0012 = 12");
+}
+
+/* What the CLI's options and the daemon's configuration get: the whole string, in range. */
+static void test_u64_range(void) {
+        uint64_t v = 77;
+
+        is_i64(parse_u64("18446744073709551615", &v), 0, "UINT64_MAX parses");
+        is_u64(v, UINT64_MAX, "UINT64_MAX");
+        v = 77;
+        is_i64(parse_u64("18446744073709551616", &v), -ERANGE, "UINT64_MAX + 1: -ERANGE");
+        is_i64(parse_u64("-1", &v), -EINVAL, "-1 is not 2^64-1: -EINVAL");
+        is_i64(parse_u64("-0", &v), -EINVAL, "-0: -EINVAL");
+        is_i64(parse_u64("", &v), -EINVAL, "empty: -EINVAL");
+        is_i64(parse_u64("12 kB", &v), -EINVAL, "trailing junk: -EINVAL");
+        is_i64(parse_u64("12\n", &v), -EINVAL, "trailing newline: -EINVAL");
+        is_i64(parse_u64("1x", &v), -EINVAL, "1x: -EINVAL");
+        is_i64(parse_u64("0x10", &v), -EINVAL, "no hex: -EINVAL");
+        is_i64(parse_u64(" 5", &v), -EINVAL, "leading space: -EINVAL");
+        is_u64(v, 77, "untouched on every error");
+        is_i64(parse_u64("007", &v), 0, "leading zeros");
+        is_u64(v, 7, "007 = 7");
+
+        is_i64(parse_u64_range("1", 1, 100, &v), 0, "the minimum");
+        is_i64(parse_u64_range("100", 1, 100, &v), 0, "the maximum");
+        is_u64(v, 100, "100");
+        is_i64(parse_u64_range("0", 1, 100, &v), -ERANGE, "below: -ERANGE");
+        is_i64(parse_u64_range("101", 1, 100, &v), -ERANGE, "above: -ERANGE");
+        is_i64(parse_u64_range("99999999999999999999", 1, 100, &v), -ERANGE, "overflow: -ERANGE");
+        is_i64(parse_u64_range("-5", 1, 100, &v), -EINVAL, "a sign: -EINVAL, whatever the range");
+        is_u64(v, 100, "untouched");
 }
 
 struct dest {
@@ -65,6 +95,10 @@ static void test_keyed(void) {
         ok(!(d.have & 4), "INT64_MAX + 1 skipped");
 
         d = (struct dest) {};
+        sa_parse_keyed("a: 12x kB\nbb: --3\nmm->c: -\n", keys, 3, &d, &d.have);
+        is_hex(d.have, 0, "a value with junk in it is not read as its digits");
+
+        d = (struct dest) {};
         sa_parse_keyed("a: 1\na: 2\n", keys, 3, &d, &d.have);
         is_i64(d.a, 2, "a repeated key: the last wins");
 
@@ -83,7 +117,8 @@ static void test_keyed(void) {
 }
 
 int main(void) {
-        test_u64();
+        test_u64_prefix();
+        test_u64_range();
         test_keyed();
         return tap_done();
 }
