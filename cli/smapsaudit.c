@@ -18,11 +18,13 @@
 #include <unistd.h>
 
 #include "bus-client.h"
+#include "parse-number.h"
 #include "smapsaudit.h"
 
 #define _unused_ __attribute__((unused))
 
 #define EXIT_TROUBLE 2
+#define USEC_PER_SEC UINT64_C(1000000)
 
 static struct {
         bool local;
@@ -37,7 +39,7 @@ static struct {
         const char *proc_root;
         const char *sys_root;
         const char *output;
-        const char *since;
+        uint64_t since_usec;
         pid_t ksm_pid;
         bool coverage;
         unsigned wait_sec;
@@ -87,6 +89,29 @@ static void help(void) {
 
 static int parse_pid(const char *s, pid_t *ret);
 
+/* An option's number, from min to max; what it should have been when it is not. */
+static int parse_number_arg(const char *option, const char *value, uint64_t min, uint64_t max, const char *what,
+                            uint64_t *ret) {
+        if (parse_u64_range(value, min, max, ret) < 0) {
+                fprintf(stderr, "smapsaudit: %s takes %s, not '%s'\n", option, what, value);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* --since: seconds ago, or @ seconds since the epoch. */
+static int parse_since(const char *value, uint64_t *ret_usec) {
+        bool abs = value[0] == '@';
+        uint64_t v, now = (uint64_t) time(NULL);
+
+        if (parse_u64_range(value + abs, 0, UINT64_MAX / USEC_PER_SEC, &v) < 0) {
+                fprintf(stderr, "smapsaudit: --since takes seconds ago or @EPOCH, not '%s'\n", value);
+                return -EINVAL;
+        }
+        *ret_usec = (abs ? v : v < now ? now - v : 0) * USEC_PER_SEC;
+        return 0;
+}
+
 static int parse_args(int argc, char *argv[], bool before_verb) {
         enum {
                 ARG_FREEZE = 0x100, ARG_NO_SCAN, ARG_PASSES, ARG_PROC_ROOT, ARG_SYS_ROOT, ARG_NO_COLOR,
@@ -114,6 +139,7 @@ static int parse_args(int argc, char *argv[], bool before_verb) {
                 { "max-pages", required_argument, NULL, ARG_MAX_PAGES },
                 {}
         };
+        uint64_t v;
         int c;
 
         while ((c = getopt_long(argc, argv, before_verb ? "+ljao:vh" : "ljao:vh", options, NULL)) >= 0) {
@@ -124,20 +150,18 @@ static int parse_args(int argc, char *argv[], bool before_verb) {
                 case 'a': arg.all_vmas = true; break;
                 case ARG_NO_SCAN: arg.no_scan = true; break;
                 case ARG_FAST: arg.fast = true; break;
-                case ARG_PASSES: {
-                        char *end;
-                        unsigned long v = strtoul(optarg, &end, 10);
-                        if (*end || v == 0 || v > 100) {
-                                fprintf(stderr, "smapsaudit: --passes takes a number from 1 to 100, not '%s'\n", optarg);
+                case ARG_PASSES:
+                        if (parse_number_arg("--passes", optarg, 1, 100, "a number from 1 to 100", &v) < 0)
                                 return -EINVAL;
-                        }
                         arg.passes = (unsigned) v;
                         break;
-                }
                 case ARG_PROC_ROOT: arg.proc_root = optarg; break;
                 case ARG_SYS_ROOT: arg.sys_root = optarg; break;
                 case 'o': arg.output = optarg; break;
-                case ARG_SINCE: arg.since = optarg; break;
+                case ARG_SINCE:
+                        if (parse_since(optarg, &arg.since_usec) < 0)
+                                return -EINVAL;
+                        break;
                 case ARG_NO_COLOR: arg.color = false; break;
                 case 'v': arg.verbose = true; break;
                 case 'h': help(); exit(EXIT_SUCCESS);
@@ -148,22 +172,14 @@ static int parse_args(int argc, char *argv[], bool before_verb) {
                         break;
                 case ARG_COVERAGE: arg.coverage = true; break;
                 case ARG_WAIT:
-                case ARG_MAX_PAGES: {
-                        char *end;
-                        unsigned long long v;
-                        errno = 0;
-                        v = strtoull(optarg, &end, 10);
-                        if (errno || *end || end == optarg || v == 0 || (c == ARG_WAIT && v > 86400)) {
-                                fprintf(stderr, "smapsaudit: --%s takes a positive number%s, not '%s'\n",
-                                        c == ARG_WAIT ? "wait" : "max-pages", c == ARG_WAIT ? " of seconds" : "", optarg);
+                        if (parse_number_arg("--wait", optarg, 1, 86400, "a number of seconds from 1 to 86400", &v) < 0)
                                 return -EINVAL;
-                        }
-                        if (c == ARG_WAIT)
-                                arg.wait_sec = (unsigned) v;
-                        else
-                                arg.max_pages = v;
+                        arg.wait_sec = (unsigned) v;
                         break;
-                }
+                case ARG_MAX_PAGES:
+                        if (parse_number_arg("--max-pages", optarg, 1, UINT64_MAX, "a positive number", &arg.max_pages) < 0)
+                                return -EINVAL;
+                        break;
                 default: return -EINVAL;
                 }
         }
@@ -171,12 +187,9 @@ static int parse_args(int argc, char *argv[], bool before_verb) {
 }
 
 static int parse_pid(const char *s, pid_t *ret) {
-        char *end;
-        long v;
+        uint64_t v;
 
-        errno = 0;
-        v = strtol(s, &end, 10);
-        if (errno || *end || end == s || v <= 0 || v > INT_MAX) {
+        if (parse_u64_range(s, 1, INT_MAX, &v) < 0) {
                 fprintf(stderr, "smapsaudit: '%s' is not a process ID\n", s);
                 return -EINVAL;
         }
@@ -302,7 +315,7 @@ static int verb_check(int argc, char *argv[]) {
         }
         for (int i = 0; i < argc; i++) {
                 struct smapsaudit_report *rep = NULL;
-                pid_t pid;
+                pid_t pid = 0;   /* parsed above already */
                 int st;
 
                 (void) parse_pid(argv[i], &pid);
@@ -445,27 +458,9 @@ static int verb_status(void) {
 
 static int verb_findings(void) {
         char *out = NULL;
-        uint64_t since = 0;
         int r;
 
-        if (arg.since) {
-                char *end;
-                unsigned long long v;
-                bool abs = arg.since[0] == '@';
-
-                v = strtoull(arg.since + abs, &end, 10);
-                if (*end || end == arg.since + abs) {
-                        fprintf(stderr, "smapsaudit: --since takes seconds ago or @EPOCH, not '%s'\n", arg.since);
-                        return EXIT_TROUBLE;
-                }
-                if (abs)
-                        since = v * 1000000ULL;
-                else {
-                        uint64_t now = (uint64_t) time(NULL);
-                        since = (v < now ? now - v : 0) * 1000000ULL;
-                }
-        }
-        r = bus_findings(since, &out);
+        r = bus_findings(arg.since_usec, &out);
         if (r < 0)
                 return bus_failed(r, "findings");
         printf("%s\n", out);

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "conf.h"
 #include "log.h"
 #include "macro.h"
+#include "parse-number.h"
 
 #define USEC_PER_SEC UINT64_C(1000000)
 
@@ -58,25 +60,20 @@ void config_done(Config *c) {
 }
 
 static int parse_unsigned(const char *s, unsigned *ret) {
-        char *end;
-        unsigned long v;
+        uint64_t v;
+        int r;
 
-        if (!isdigit((unsigned char) *s))
-                return -EINVAL;
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno != 0 || *end != 0)
-                return -EINVAL;
-        if (v > UINT32_MAX)
-                return -ERANGE;
+        r = parse_u64_range(s, 0, UINT_MAX, &v);
+        if (r < 0)
+                return r;
         *ret = (unsigned) v;
         return 0;
 }
 
 static int parse_port(const char *s, uint16_t *ret) {
-        unsigned v;
+        uint64_t v;
 
-        if (parse_unsigned(s, &v) < 0 || v == 0 || v > 65535)
+        if (parse_u64_range(s, 1, 65535, &v) < 0)
                 return -EINVAL;
         *ret = (uint16_t) v;
         return 0;

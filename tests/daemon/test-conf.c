@@ -65,6 +65,22 @@ static void test_parse(void) {
         CHECK(c.cpu_budget_percent == CPU_BUDGET_PERCENT_DEFAULT);
         CHECK(c.max_processes_per_sweep == MAX_PROCESSES_DEFAULT);
 
+        /* Counts are whole, unsigned numbers that fit (the shared parser's rules). */
+        config_done(&c);
+        c = parse("[Sweep]\nMaxProcessesPerSweep=4294967295\n[Journal]\nRateLimitBurst=7\n");
+        CHECK(c.max_processes_per_sweep == 4294967295u && c.journal_rate_burst == 7);
+        for (size_t i = 0; i < 6; i++) {
+                static const char *const bad[] = { "4294967296", "99999999999999999999", "12x", "-1", " ", "+3" };
+                char text[128];
+
+                config_done(&c);
+                snprintf(text, sizeof(text), "[Sweep]\nMaxProcessesPerSweep=%s\n[Journal]\nRateLimitBurst=%s\n", bad[i],
+                         bad[i]);
+                c = parse(text);
+                CHECK(c.max_processes_per_sweep == MAX_PROCESSES_DEFAULT);
+                CHECK(c.journal_rate_burst == JOURNAL_RATE_BURST_DEFAULT);
+        }
+
         /* Keys outside [Sweep] are not read as sweep keys. */
         config_done(&c);
         c = parse("Interval=9s\n[Other]\nInterval=9s\n[Sweep]\n");
@@ -106,6 +122,9 @@ static void test_metrics_and_journal(void) {
         CHECK(parse_listen_address("[::1]:9477", &sa, &len) == 0 && sa.ss_family == AF_INET6 && len == sizeof(struct sockaddr_in6));
         CHECK(parse_listen_address("127.0.0.1:0", &sa, &len) < 0);
         CHECK(parse_listen_address("127.0.0.1:65536", &sa, &len) < 0);
+        CHECK(parse_listen_address("127.0.0.1:-1", &sa, &len) < 0);
+        CHECK(parse_listen_address("+80", &sa, &len) < 0);
+        CHECK(parse_listen_address("80x", &sa, &len) < 0);
         CHECK(parse_listen_address("[::1]9477", &sa, &len) < 0);
         CHECK(parse_listen_address("example.org:80", &sa, &len) < 0);
         CHECK(parse_listen_address(":80", &sa, &len) < 0);

@@ -69,9 +69,6 @@ KNOWN_GAPS = {
                            "(smapsaudit_ctx_get_error: \"PID 2 has no address space to audit (a kernel thread "
                            "or a zombie)\"): worker.c run_audit() only copies the report's error, and there "
                            "is no report",
-    "cli-negative-numbers": "smapsaudit: --max-pages and --since take \"-1\" and \"-5\" (strtoull() wraps "
-                            "negatives to 2^64-1 and 2^64-5) instead of refusing them; --passes and --wait refuse "
-                            "them only because of their upper bound",
     "garbage-proc-files": "libsmapsaudit: unparseable, empty or truncated captured files (status, numa_maps, "
                           "pagemap) are read as absent or short instead of failing with the file named: the "
                           "CLI exits 0 (status, numa_maps ignored) or 1 with findings (a short pagemap reads "

@@ -9,7 +9,8 @@ by a truncated copy, or removed.
 
 Never a crash: the exit status is never a signal's (134 SIGABRT, 139 SIGSEGV, ...), stderr holds no
 sanitizer report, and every run ends within its time. Bad arguments and unreadable files exit 2
-with a message that names the PID, the argument or the file. Where the library reads a broken
+with a message that names the PID, the argument or the file: a number option given a sign,
+junk, nothing or more than 64 bits names the option and the value. Where the library reads a broken
 file as an empty or short one and answers 0 or 1 instead, that is known gap garbage-proc-files
 (robust.KNOWN_GAPS): reported, and a failure under ROBUSTNESS_STRICT=1.
 """
@@ -76,14 +77,19 @@ class Arguments(unittest.TestCase):
         self.assertTrouble(["ksm", "--wait", "86401"], "--wait")
         self.assertTrouble(["ksm", "--max-pages", "x"], "--max-pages")
         self.assertTrouble(["findings", "--since", "yesterday"], "yesterday")
-        # Negative numbers for unsigned options: strtoull() takes "-1" for 2^64-1. Followed by a
-        # verb that needs the (absent) daemon, so that nothing long runs when they are accepted.
-        for args in (["--max-pages", "-1", "status"], ["findings", "--since", "-5"]):
-            r = cli(*args)
-            self.assertEqual(r.returncode, 2, r.stderr)
-            if args[1] not in r.stderr:
-                robust.known_gap(self, "cli-negative-numbers",
-                                 f"smapsaudit {' '.join(args)}: accepted, then: {r.stderr.strip()[:120]}")
+        # Every numeric option refuses a sign (strtoull() would take "-1" for 2^64-1), overflow,
+        # trailing junk and nothing, naming itself and the value. Followed by a verb that needs
+        # the (absent) daemon, so that nothing long runs if one is accepted.
+        bad = ("-1", "-0", "+1", "", "1x", " 1", "0x10", "18446744073709551616", "9" * 40)
+        for option, verb in (("--max-pages", "status"), ("--wait", "status"), ("--passes", "status"),
+                             ("--since", "findings")):
+            for v in bad:
+                self.assertTrouble([option, v, verb], option, f"'{v}'")
+                self.assertTrouble([verb, option, v], option, f"'{v}'")
+        for v in ("@-5", "@", "@1x", "@" + "9" * 40):
+            self.assertTrouble(["findings", "--since", v], "--since", f"'{v}'")
+        for v in bad:
+            self.assertTrouble(["ksm", "--pid", v], f"'{v}'")
         self.assertTrouble(["frobnicate"], "frobnicate")
         self.assertTrouble(["status", "extra"], "status")
         self.assertTrouble(["capture", str(os.getpid())], "capture")
