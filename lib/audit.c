@@ -789,6 +789,11 @@ static int audit_run(struct audit *a) {
                 views_done(&A);
                 A = B;
                 memset(&B, 0, sizeof(B));
+                /* an exiting process loses its mm before its pidfd says it is gone */
+                if (A.smaps.n == 0) {
+                        ret = -ESRCH;
+                        break;
+                }
                 if (all_done(a))
                         break;
         }

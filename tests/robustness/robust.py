@@ -59,10 +59,6 @@ KNOWN_GAPS = {
                         "read and the kpagecount read; only the target's own churn is allowed for): seen as "
                         "Pss_File on bash, tail and python3 (libc shared with the churners) and as Pss_Anon on "
                         "churn's children (anonymous pages COW-shared with their parent and siblings)",
-    "dying-empty-report": "libsmapsaudit: a process killed mid-audit, whose mm is torn down between passes "
-                          "while its pidfd is not yet readable, gets a 'consistent' report with no VMAs and no "
-                          "totals instead of 'process exited during the audit' (drop_vanished() takes the "
-                          "vanished mm for unmapped VMAs; 1aeb3ae covers only the first read)",
     "daemon-error-reason": "smapsauditd: a Check that fails inside the library answers with the errno alone "
                            "(\"Auditing process 2 failed: No data available\", System.Error.ENODATA, for "
                            "kthreadd and for a killed, unreaped process alike) and drops the library's reason "
