@@ -145,10 +145,17 @@ static void run_audit(WorkerPool *p, struct smapsaudit_ctx *ctx, Job *job) {
         r = smapsaudit_audit_pid(ctx, job->pid, &opts, &report);
         job->cpu_usec = thread_cpu_usec() - cpu_before;
         if (r < 0) {
-                /* A process that exits mid-audit may still leave a report saying so. */
-                s = report ? smapsaudit_report_get_error(report) : NULL;
+                /* Gone before or during the audit (a zombie has no address space either): its
+                 * PID may already be another's. Otherwise the library's reason names the PID
+                 * and the file or VMA, where the errno alone would not. */
+                if (r == -ESRCH || process_exited(job->pidfd)) {
+                        job->r = -ESRCH;
+                        s = job->pidfd >= 0 ? "the process has exited" : smapsaudit_ctx_get_error(ctx);
+                } else {
+                        job->r = r;
+                        s = smapsaudit_ctx_get_error(ctx);
+                }
                 job->error = s ? strdup(s) : NULL;
-                job->r = r;
                 goto finish;
         }
 

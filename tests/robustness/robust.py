@@ -59,12 +59,6 @@ KNOWN_GAPS = {
                         "read and the kpagecount read; only the target's own churn is allowed for): seen as "
                         "Pss_File on bash, tail and python3 (libc shared with the churners) and as Pss_Anon on "
                         "churn's children (anonymous pages COW-shared with their parent and siblings)",
-    "daemon-error-reason": "smapsauditd: a Check that fails inside the library answers with the errno alone "
-                           "(\"Auditing process 2 failed: No data available\", System.Error.ENODATA, for "
-                           "kthreadd and for a killed, unreaped process alike) and drops the library's reason "
-                           "(smapsaudit_ctx_get_error: \"PID 2 has no address space to audit (a kernel thread "
-                           "or a zombie)\"): worker.c run_audit() only copies the report's error, and there "
-                           "is no report",
     "garbage-proc-files": "libsmapsaudit: unparseable, empty or truncated captured files (status, numa_maps, "
                           "pagemap) are read as absent or short instead of failing with the file named: the "
                           "CLI exits 0 (status, numa_maps ignored) or 1 with findings (a short pagemap reads "

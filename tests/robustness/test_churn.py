@@ -159,9 +159,9 @@ class Churn(robust.RobustDaemonTestCase):
         self.assertEqual(summary["started"], summary["ended"], summary)
         self.assertGreaterEqual(sweeps, 2, "the daemon did not keep sweeping during the churn")
         self.assertEqual(checks["other"], [], "\n".join(checks["other"][:20]))
-        for z in checks["zombie"][:3]:
-            if "address space" not in z and "zombie" not in z:
-                robust.known_gap(self, "daemon-error-reason", z)
+        # an exiting process whose mm is gone before its pidfd says so: the library's reason
+        for z in checks["zombie"]:
+            self.assertRegex(z, "address space|zombie")
         self.assertGreater(checks["answered"] + checks["gone"], 0, "no Check was answered during the churn")
         self.assertLessEqual(fd_after - fd_before, FD_SLACK,
                              "fds before:\n" + "\n".join(fds_before) + "\nafter:\n" + "\n".join(fds_after))
