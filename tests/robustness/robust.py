@@ -54,11 +54,6 @@ CRASH_STATUSES = {134, 139, -6, -11, -7, -4, -8, 135, 132, 136}
 # default a test prints "KNOWN GAP <id>: ..." and goes on; ROBUSTNESS_STRICT=1 makes it fail, for
 # whoever fixes one: fix, run strict, then delete the entry and the test's tolerance.
 KNOWN_GAPS = {
-    "shared-pss-churn": "libsmapsaudit: a process whose pages other processes map and unmap as they fork and exit "
-                        "gets +-1 kB Pss_* findings from smaps_rollup (their mapcounts change between the rollup "
-                        "read and the kpagecount read; only the target's own churn is allowed for): seen as "
-                        "Pss_File on bash, tail and python3 (libc shared with the churners) and as Pss_Anon on "
-                        "churn's children (anonymous pages COW-shared with their parent and siblings)",
     "garbage-proc-files": "libsmapsaudit: unparseable, empty or truncated captured files (status, numa_maps, "
                           "pagemap) are read as absent or short instead of failing with the file named: the "
                           "CLI exits 0 (status, numa_maps ignored) or 1 with findings (a short pagemap reads "

@@ -9,13 +9,10 @@ within a small bound; every Check gets the report of the PID it named or "no suc
 no finding is recorded (a correct kernel: a finding here could only come from a process that
 vanished mid-walk being judged on half its pages, or a race judged as a discrepancy).
 
-Known gap "shared-pss-churn" (robust.KNOWN_GAPS; libsmapsaudit's judgment, not the daemon's): a
-process that shares pages with the churning ones (libc's file pages; a churn child's anonymous
-pages, COW-shared with its parent and siblings) can get a +-1 kB Pss_File or Pss_Anon finding
-from smaps_rollup, because other processes mapping and unmapping those pages change their
-mapcount between the rollup read and the kpagecount read, and the sandwich only allows for the
-target's own churn. Findings of exactly that shape are reported as the known gap (a failure
-under ROBUSTNESS_STRICT=1); any other finding fails the test.
+A process sharing pages with the churning ones (libc's file pages; a churn child's anonymous
+pages, COW-shared with its parent and siblings) sees their mapcounts move between the rollup
+read and the kpagecount read: libsmapsaudit must not judge its Pss or shared/private split in
+such a pass (it watches forks and exits), so no finding of any shape is allowed.
 """
 
 import errno
@@ -42,13 +39,6 @@ def children(pid):
             return [int(p) for p in f.read().split()]
     except (OSError, ValueError):
         return []
-
-
-def shared_pss_churn(f):
-    """The shared-page mapcount race described above: process-wide, smaps_rollup, a PSS field,
-    off by at most 2 kB."""
-    return (f.get("source") == "smaps_rollup" and f.get("field", "").startswith("Pss")
-            and abs(f.get("delta_kb", 99)) <= 2 and f.get("vma", {}).get("start") in ("0x0", 0))
 
 
 class Churn(robust.RobustDaemonTestCase):
@@ -181,14 +171,8 @@ class Churn(robust.RobustDaemonTestCase):
         # Nothing was found: this kernel accounts correctly, so a finding here would be a
         # process judged on pages it no longer had.
         findings = json.loads(td.call_ok("GetFindings", "t", started_usec)[0])
-        tolerated = [f for f in findings if shared_pss_churn(f)]
-        print(f"findings: {len(findings)} ({len(tolerated)} of the known gap's shape)")
-        self.assertEqual([f for f in findings if not shared_pss_churn(f)], [], json.dumps(findings, indent=1)[:4000])
-        for f in tolerated:
-            robust.known_gap(self, "shared-pss-churn",
-                             f"PID {f['pid']} ({f['comm']}) {f['kind']} {f['field']} ({f['source']}): kernel "
-                             f"{f['kernel_kb']} kB, walk {f['walk_kb']} kB, origin {f['origin']}")
-
+        print(f"findings: {len(findings)}")
+        self.assertEqual(findings, [], json.dumps(findings, indent=1)[:4000])
 
 if __name__ == "__main__":
     robust.main()
