@@ -155,6 +155,10 @@ class Daemon:
         self.write_config(config)
 
     def write_config(self, text):
+        # The built-in TextfilePath= is node_exporter's real directory: a test's metrics go to
+        # its own directory unless its configuration says where.
+        if "TextfilePath=" not in text:
+            text = f"{text.rstrip()}\n[Metrics]\nTextfilePath={os.path.join(self.directory, 'smapsaudit.prom')}\n"
         with open(self.config, "w") as f:
             f.write(text)
 
@@ -459,6 +463,12 @@ class Sweeps(DaemonTestCase):
         self.daemon.write_config("[Sweep]\nInterval=43s\n")
         call_ok("Reload")
         self.assertEqual(get_property("SweepIntervalUSec"), 43 * 10**6)
+
+    def test_metrics_in_the_test_directory(self):
+        # Never node_exporter's real directory, where the machine's Prometheus would read them
+        self.wait_sweep_done()
+        path = os.path.join(self.tmp, "smapsaudit.prom")
+        wait_for(lambda: os.path.exists(path), what=f"the sweep's metrics in {path}")
 
 
 class Budget(DaemonTestCase):

@@ -135,14 +135,11 @@ def run_capture(argv, timeout=120, env=None, user=None):
 
 class RobustDaemonTestCase(td.DaemonTestCase):
     """DaemonTestCase that also fails when the daemon crashed, exited non-zero on SIGTERM, or
-    logged a sanitizer report. No metrics text file unless the test's config names one: the
-    default is node_exporter's real directory."""
+    logged a sanitizer report."""
 
     config = "[Sweep]\nInterval=1h\n"
 
     def setUp(self):
-        if "[Metrics]" not in self.config:
-            self.config = self.config + "[Metrics]\nTextfilePath=\n"
         try:
             super().setUp()
         except BaseException:
