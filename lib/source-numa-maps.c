@@ -3,6 +3,8 @@
  * /proc/PID/numa_maps (show_numa_map): one line per VMA, keyed by its
  * start address, "N<node>=<pages>" per node in units of the VMA's page
  * size. File names escape '=' and newlines, so a token with '=' is ours.
+ * Tokens a kernel adds are skipped; a line that is not a VMA's, or one cut
+ * off, is not: the VMAs it hides would read as having no pages anywhere.
  */
 #include <ctype.h>
 
@@ -73,24 +75,25 @@ int sa_numa_maps_parse(const char *buf, struct sa_numa_maps *ret) {
         const char *line = buf;
         int r;
 
-        while (line && *line) {
+        while (*line) {
                 const char *eol = strchr(line, '\n');
-                const char *end = eol ? eol : line + strlen(line);
-                unsigned long long start;
+                unsigned long long start = 0;
                 struct sa_numa_vma *v;
-                const char *p = line;
+                const char *p;
 
                 /*
-                 * By hand: glibc's sscanf takes strlen() of the whole rest of the
-                 * file, and so does strtoull under a checking allocator, which
-                 * makes a 65530-VMA numa_maps quadratic.
+                 * "%08lx %s\n": the start, a space, the policy, and the end of
+                 * the line. By hand: glibc's sscanf takes strlen() of the whole
+                 * rest of the file, and so does strtoull under a checking
+                 * allocator, which makes a 65530-VMA numa_maps quadratic.
                  */
-                if (!isxdigit((unsigned char) *line))
-                        goto next;
-                start = 0;
-                for (const char *h = line; isxdigit((unsigned char) *h) && start >> 60 == 0; h++)
-                        start = start << 4 | (uint64_t) (isdigit((unsigned char) *h) ? *h - '0'
-                                                                                   : (tolower((unsigned char) *h) - 'a' + 10));
+                for (p = line; isxdigit((unsigned char) *p) && start >> 60 == 0; p++)
+                        start = start << 4 | (uint64_t) (isdigit((unsigned char) *p) ? *p - '0'
+                                                                                   : (tolower((unsigned char) *p) - 'a' + 10));
+                if (p == line || *p != ' ' || !eol) {
+                        r = -EBADMSG;
+                        goto fail;
+                }
                 if (m.n == cap) {
                         size_t ncap = cap ? cap * 2 : 64;
                         struct sa_numa_vma *nv = realloc(m.vmas, ncap * sizeof(*nv));
@@ -104,14 +107,12 @@ int sa_numa_maps_parse(const char *buf, struct sa_numa_maps *ret) {
                 v = &m.vmas[m.n++];
                 memset(v, 0, sizeof(*v));
                 v->start = start;
-                while (p < end && !isspace((unsigned char) *p))
-                        p++;
-                while (p < end) {
+                while (p < eol) {
                         const char *t;
-                        while (p < end && isspace((unsigned char) *p))
+                        while (p < eol && isspace((unsigned char) *p))
                                 p++;
                         t = p;
-                        while (p < end && !isspace((unsigned char) *p))
+                        while (p < eol && !isspace((unsigned char) *p))
                                 p++;
                         if (p > t) {
                                 r = parse_token(t, (size_t) (p - t), v);
@@ -119,9 +120,11 @@ int sa_numa_maps_parse(const char *buf, struct sa_numa_maps *ret) {
                                         goto fail;
                         }
                 }
-        next:
-                line = eol ? eol + 1 : NULL;
+                line = eol + 1;
         }
+        /* every mm has a stack: none at all is an mm gone, or not numa_maps */
+        if (m.n == 0)
+                return -EBADMSG;
         *ret = m;
         return 0;
 fail:

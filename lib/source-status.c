@@ -75,19 +75,30 @@ static int status_from_libproc2(pid_t pid, struct sa_status *st) {
 }
 
 int sa_status_read(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_status *ret) {
+        const uint64_t always = SA_STATUS_NAME | SA_STATUS_UID | SA_STATUS_THREADS;
         _cleanup_free_ char *buf = NULL;
+        struct sa_status st;
+        size_t len;
         int r;
 
-        r = sa_read_pid_file(ctx, pid, "status", &buf, NULL);
+        r = sa_read_pid_file(ctx, pid, "status", &buf, &len);
         if (r < 0)
                 return r;
-        sa_status_parse(buf, ret);
+        sa_status_parse(buf, &st);
+        /*
+         * The kernel prints Name, Uid and Threads for every task, Threads after
+         * the counters, and ends every line: a file without them, or cut off
+         * mid-line, is not a whole status file, and its counters are not zero.
+         */
+        if (len == 0 || buf[len - 1] != '\n' || (st.have & always) != always)
+                return -EBADMSG;
         /* A kernel thread has no mm and no counters: nothing to take from libproc2. */
-        if (ctx->live && (ret->have & SA_STATUS_VM_RSS)) {
-                struct sa_status lp = *ret;
+        if (ctx->live && (st.have & SA_STATUS_VM_RSS)) {
+                struct sa_status lp = st;
                 if (status_from_libproc2(pid, &lp) >= 0)
-                        *ret = lp;
+                        st = lp;
         }
+        *ret = st;
         return 0;
 }
 

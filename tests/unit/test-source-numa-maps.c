@@ -137,21 +137,36 @@ static void test_edges(void) {
         struct sa_numa_maps m = {};
         const struct sa_numa_vma *v;
 
-        is_i64(sa_numa_maps_parse("", &m), 0, "empty parses");
-        is_u64(m.n, 0, "empty: none");
-        sa_numa_maps_done(&m);
+        /* A line that is not a VMA's hides the VMAs it stands for: the whole file is refused. */
+        static const char *const broken[] = {
+                "",                                             /* every mm has a stack */
+                "1000 default N0=1\n2000 default N0=2",          /* the last line cut off */
+                " 1000 default\n",                              /* a space before the address */
+                "1000 default\nxyz\n",                          /* a line of something else */
+                "1000 default\n\n2000 default\n",               /* an empty line */
+                "1000\n",                                       /* no policy */
+                "1000\tdefault\n",                              /* not the kernel's separator */
+                "10000000000000000 default\n",                  /* 17 digits: more than an address */
+                "\x89PNG\r\n\x1a\n",                            /* random bytes */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(broken); i++) {
+                m = (struct sa_numa_maps) {};
+                is_i64(sa_numa_maps_parse(broken[i], &m), -EBADMSG, "broken numa_maps #%zu: -EBADMSG", i);
+                ok(!m.vmas && m.n == 0, "broken numa_maps #%zu: nothing returned", i);
+        }
 
-        is_i64(sa_numa_maps_parse(" 1000 default\nxyz\n\n2000 default N=1 N0= N0=x Nx=3 N01=4 N1048577=5 N3=6 "
-                                  "anon=99999999999999999999999 dirty=1x =3 N2=7",
+        is_i64(sa_numa_maps_parse("2000 default N=1 N0= N0=x Nx=3 N01=4 N1048577=5 N3=6 "
+                                  "anon=99999999999999999999999 dirty=1x =3 N2=7\nffffffffffffffff default\n",
                                   &m),
                0, "malformed tokens parse");
-        is_u64(m.n, 1, "only the line that starts with an address");
+        is_u64(m.n, 2, "both lines");
+        ok(sa_numa_maps_find(&m, 0xffffffffffffffff), "16 digits are an address");
         v = sa_numa_maps_find(&m, 0x2000);
         if (ok(v, "its VMA")) {
                 is_u64(v->n_nodes, 3, "N01=4, N3=6 and N2=7 are nodes; N=, N0=, N0=x, Nx=, N1048577= are not");
                 is_u64(node_pages(v, 1), 4, "N01 is node 1");
                 is_u64(node_pages(v, 3), 6, "N3=6");
-                is_u64(node_pages(v, 2), 7, "N2=7 without a newline");
+                is_u64(node_pages(v, 2), 7, "N2=7 at the end of its line");
                 is_u64(v->anon, 0, "overflowing anon ignored");
                 is_u64(v->dirty, 0, "dirty=1x ignored");
         }

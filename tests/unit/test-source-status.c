@@ -110,6 +110,46 @@ static void test_edges(void) {
         is_i64(st.euid, 0, "no effective uid: stays 0");
 }
 
+/* A status file that is there but is not one is an error, never a process with no counters. */
+static void test_read_broken(struct smapsaudit_ctx *ctx, const char *root) {
+        _cleanup_free_ char *demo = tap_fixture("6.18-demo/status");
+        _cleanup_free_ char *kthread = tap_fixture("hand/status-kthread");
+        char dir[4200], path[4300];
+        struct sa_status st;
+        const struct {
+                const char *what;
+                const char *text;
+                size_t len;
+                int want;
+        } cases[] = {
+                { "the demo's status", demo, strlen(demo), 0 },
+                { "a kernel thread's", kthread, strlen(kthread), 0 },
+                { "empty", "", 0, -EBADMSG },
+                { "cut off mid-line", demo, strlen(demo) - 3, -EBADMSG },
+                { "cut off before Threads", demo, (size_t) (strstr(demo, "\nThreads:") - demo + 1), -EBADMSG },
+                { "random text, whole lines", "\x7f\x12 w9\nq\xffz\n", 10, -EBADMSG },
+        };
+
+        snprintf(dir, sizeof(dir), "%s/20011", root);
+        snprintf(path, sizeof(path), "%s/status", dir);
+        if (!ok(mkdir(dir, 0755) == 0, "proc root/20011"))
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                FILE *f = fopen(path, "we");
+
+                if (!ok(f, "write %s", cases[i].what))
+                        break;
+                fwrite(cases[i].text, 1, cases[i].len, f);
+                fclose(f);
+                memset(&st, 0xaa, sizeof(st));
+                is_i64(sa_status_read(ctx, 20011, &st), cases[i].want, "status %s: %d", cases[i].what, cases[i].want);
+                if (cases[i].want < 0)
+                        is_hex(st.have, 0xaaaaaaaaaaaaaaaa, "status %s: nothing returned", cases[i].what);
+        }
+        unlink(path);
+        rmdir(dir);
+}
+
 static void test_read(void) {
         char dir[] = "/tmp/sa-test-status-XXXXXX", link[4200], fixture[4096];
         struct smapsaudit_ctx *ctx = NULL;
@@ -128,6 +168,7 @@ static void test_read(void) {
         is_str(st.name, "workload", "read Name");
         is_i64(sa_status_read(ctx, 20010, &st), -ENOENT, "missing PID: -ENOENT");
         unlink(link);
+        test_read_broken(ctx, dir);
         rmdir(dir);
         smapsaudit_ctx_unref(ctx);
 
