@@ -221,6 +221,7 @@ static int capture_pages(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir,
         _cleanup_close_ int in = -1, out = -1, kpf = -1, kpc = -1;
         _cleanup_free_ uint64_t *buf = malloc(CHUNK * sizeof(uint64_t));
         _cleanup_free_ char *name = NULL;
+        uint64_t top = 0;
         int r;
 
         if (!buf)
@@ -242,6 +243,7 @@ static int capture_pages(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir,
                 const struct sa_smaps_vma *vma = &s->vmas[v];
                 if (vma->start >= 0x800000000000ULL)
                         continue;
+                top = MAX(top, vma->end);
                 for (uint64_t a = vma->start; a < vma->end;) {
                         size_t n = (size_t) MIN((uint64_t) CHUNK, (vma->end - a) / SA_PAGE_SIZE);
                         off_t off = (off_t) (a / SA_PAGE_SIZE * sizeof(uint64_t));
@@ -266,6 +268,10 @@ static int capture_pages(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir,
                         a += n * SA_PAGE_SIZE;
                 }
         }
+        /* Only chunks with entries are written: a hole up to the last VMA's end says the
+         * rest is unpopulated, where a file that ends before a VMA does was cut short. */
+        if (ftruncate(out, (off_t) (top / SA_PAGE_SIZE * sizeof(uint64_t))) < 0)
+                return negative_errno();
         return 0;
 }
 

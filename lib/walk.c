@@ -191,9 +191,17 @@ static int read_pagemap(struct sa_walker *w, uint64_t start, size_t n) {
         w->stats.pagemap_reads++;
         if (got < 0)
                 return (int) got;
-        /* A captured sparse file may end early: the rest is unpopulated. */
-        if ((size_t) got < n * sizeof(uint64_t))
+        /*
+         * A live pagemap ends early only once the mm is gone, which the second
+         * smaps read shows. A capture covers every VMA with a hole where nothing
+         * is populated (capture.c): one that ends inside a VMA was cut short, and
+         * its missing entries must not read as pages not present.
+         */
+        if ((size_t) got < n * sizeof(uint64_t)) {
+                if (!w->ctx->live)
+                        return -EBADMSG;
                 memset((char *) w->pme + got, 0, n * sizeof(uint64_t) - (size_t) got);
+        }
         return 0;
 }
 
