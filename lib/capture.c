@@ -360,6 +360,7 @@ static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir) 
         _cleanup_free_ char *before = NULL, *after = NULL, *piddir = NULL, *name = NULL;
         _cleanup_free_ char *rollup = NULL, *status = NULL, *check = NULL;
         struct sa_smaps a = {}, b = {}, c = {};
+        struct sa_population p0, p1;
         struct blocks blocks = {};
         unsigned attempt;
         int r;
@@ -371,6 +372,7 @@ static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir) 
                 return r;
         r = read_smaps(ctx, pid, &before, &a);
         for (attempt = 0; r >= 0 && attempt < CAPTURE_ATTEMPTS; attempt++) {
+                sa_read_population(ctx, &p0);
                 r = capture_pages(ctx, pid, dir, &a, &blocks);
                 if (r < 0)
                         break;
@@ -386,7 +388,9 @@ static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir) 
                         r = read_smaps(ctx, pid, &check, &c);
                         if (r < 0)
                                 break;
-                        if (smaps_settled(&b, &c)) {
+                        sa_read_population(ctx, &p1);
+                        /* a process that came or went meanwhile may have mapped the shared pages in between */
+                        if (smaps_settled(&b, &c) && p0.forks == p1.forks && p0.tasks == p1.tasks) {
                                 r = frames_settled(ctx, dir, &blocks);
                                 if (r != 0)
                                         break;

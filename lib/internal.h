@@ -150,6 +150,11 @@ int sa_proc_path(const struct smapsaudit_ctx *ctx, pid_t pid, const char *name, 
 int sa_sys_path(const struct smapsaudit_ctx *ctx, const char *name, char **ret);
 int sa_read_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, char **ret, size_t *len);
 int sa_read_proc_file(struct smapsaudit_ctx *ctx, const char *name, char **ret, size_t *len);
+struct sa_population {
+        uint64_t forks;   /* /proc/stat "processes": forks since boot, 0 if unknown */
+        uint64_t tasks;   /* /proc/loadavg: tasks alive now, 0 if unknown */
+};
+void sa_read_population(struct smapsaudit_ctx *ctx, struct sa_population *ret);
 int sa_read_sys_file(struct smapsaudit_ctx *ctx, const char *name, char **ret, size_t *len);
 int sa_read_sys_u64(struct smapsaudit_ctx *ctx, const char *name, uint64_t *ret);
 int sa_open_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, int flags);

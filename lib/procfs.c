@@ -107,6 +107,29 @@ int sa_read_sys_file(struct smapsaudit_ctx *ctx, const char *name, char **ret, s
         return sa_read_file(p, ret, len);
 }
 
+/*
+ * A process created anywhere maps shared pages (libc at exec) and moves
+ * their mapcounts, and one exiting unmaps them. If that happens between
+ * two reads of a process's views, their Pss and shared/private split may
+ * differ by a page share, and a steady churn (a CI machine's test runner)
+ * can repeat that every time. Nothing forked and nothing exited in
+ * between when the fork counter and the number of tasks held still.
+ */
+void sa_read_population(struct smapsaudit_ctx *ctx, struct sa_population *ret) {
+        _cleanup_free_ char *stat = NULL, *loadavg = NULL;
+        const char *p;
+        unsigned long long n;
+
+        *ret = (struct sa_population) {};
+        if (sa_read_proc_file(ctx, "stat", &stat, NULL) >= 0 && (p = strstr(stat, "\nprocesses ")) &&
+            sscanf(p + 11, "%llu", &n) == 1)
+                ret->forks = n;
+        /* "0.00 0.01 0.05 1/123 4567": runnable/total tasks */
+        if (sa_read_proc_file(ctx, "loadavg", &loadavg, NULL) >= 0 && (p = strchr(loadavg, '/')) &&
+            sscanf(p + 1, "%llu", &n) == 1)
+                ret->tasks = n;
+}
+
 int sa_read_sys_u64(struct smapsaudit_ctx *ctx, const char *name, uint64_t *ret) {
         _cleanup_free_ char *buf = NULL;
         int r;
