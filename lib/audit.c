@@ -29,38 +29,15 @@ struct views {
         bool have_status;
         struct sa_numa_maps numa;
         bool have_numa;
-        uint64_t forks;           /* /proc/stat "processes": forks since boot, 0 if unknown */
-        uint64_t tasks;           /* /proc/loadavg: tasks alive now, 0 if unknown */
+        struct sa_population population; /* forks and exits elsewhere move shared pages' mapcounts */
         uint64_t faults;          /* the target's minflt + majflt */
         uint64_t rollup_faults_before, rollup_faults_after; /* around the rollup read */
         bool have_rollup;         /* rollup and numa_maps are read once a pass, between the two smaps reads */
 };
 
-/*
- * A process created anywhere maps shared pages (libc at exec) and moves
- * their mapcounts, and one exiting unmaps them. If that happens between
- * the reads and the walk, the kernel's Pss and ours differ by a page
- * share, and a steady churn (a CI machine's test runner) can repeat that
- * in every pass. Mapcount fields of pages others can map are therefore
- * judged only in passes during which nothing forked and nothing exited:
- * the fork counter and the number of tasks held still.
- */
-static void read_population(struct smapsaudit_ctx *ctx, struct views *v) {
-        _cleanup_free_ char *stat = NULL, *loadavg = NULL;
-        const char *p;
-        unsigned long long n;
-
-        if (sa_read_proc_file(ctx, "stat", &stat, NULL) >= 0 && (p = strstr(stat, "\nprocesses ")) &&
-            sscanf(p + 11, "%llu", &n) == 1)
-                v->forks = n;
-        /* "0.00 0.01 0.05 1/123 4567": runnable/total tasks */
-        if (sa_read_proc_file(ctx, "loadavg", &loadavg, NULL) >= 0 && (p = strchr(loadavg, '/')) &&
-            sscanf(p + 1, "%llu", &n) == 1)
-                v->tasks = n;
-}
-
+/* Mapcount fields of pages others can map are judged only in passes where this holds still. */
 static bool population_moved(const struct views *A, const struct views *B) {
-        return A->forks != B->forks || A->tasks != B->tasks;
+        return A->population.forks != B->population.forks || A->population.tasks != B->population.tasks;
 }
 
 enum vma_state {
@@ -78,6 +55,7 @@ struct vma_track {
         struct sa_range prev_walk[SA_PRIVATE + 1]; /* unrounded: any mapcount change shows */
         uint64_t prev_numa;       /* numa_signature() of that pass */
         bool numa_settled;        /* numa_maps agreed in a stable pass, or has nothing to say */
+        bool moved;               /* mapped, unmapped or changed between two views, or its walk disagreed */
 };
 
 struct audit {
@@ -96,6 +74,10 @@ struct audit {
         struct sa_range prev_total[_SA_FIELD_MAX];
         bool rollup_done, status_done;
         bool rollup_churn;        /* the rollup disagreed only in mapcount fields, never twice alike */
+        uint64_t rollup_sighted;  /* rollup disagreements in fields the target alone moves, any pass */
+        bool rollup_agreed;       /* the rollup agreed in a pass after such a sighting */
+        uint64_t transient_kb;    /* the most Rss in VMAs that changed between two views of a pass */
+        uint64_t moving_kb;       /* Rss of VMAs stable in this pass that moved before */
 };
 
 static bool rollup_sensitive(unsigned f) {
@@ -156,7 +138,7 @@ static int read_views(struct audit *a, struct views *v) {
         int r;
 
         memset(v, 0, sizeof(*v));
-        read_population(a->ctx, v);
+        sa_read_population(a->ctx, &v->population);
         (void) read_stat(a->ctx, a->pid, NULL, &v->faults);
         r = sa_read_pid_file(a->ctx, a->pid, "smaps", &buf, NULL);
         if (r == -ENOENT || r == -ESRCH)
@@ -236,7 +218,8 @@ static int track_vma(struct audit *a, const struct sa_smaps_vma *k, size_t *ret)
         r->vmas[r->n_vmas].kernel.name = strdup(k->name ? k->name : "");
         if (!r->vmas[r->n_vmas].kernel.name)
                 return -ENOMEM;
-        a->track[r->n_vmas] = (struct vma_track) { .state = VMA_PENDING };
+        /* one that appears after the first view was mapped while we watched */
+        a->track[r->n_vmas] = (struct vma_track) { .state = VMA_PENDING, .moved = r->passes > 1 };
         *ret = r->n_vmas++;
         return 0;
 }
@@ -335,8 +318,10 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
         char *name;
         int r;
 
-        if (!ka || !kb)
+        if (!ka || !kb) {
+                t->moved = true;
                 return 0;
+        }
         stable = sa_stable_fields(ka, kb);
         if (population_moved(A, B) && walk->shareable_pages)
                 stable &= ~MAPCOUNT_SENSITIVE;
@@ -373,6 +358,8 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
         mask = sa_disagreements(v->cmp, _SA_FIELD_MAX);
         if (v->numa_judged && v->numa_verdict != SMAPSAUDIT_CONSISTENT)
                 mask |= NUMA_BIT;
+        if (mask)
+                t->moved = true;
         if (mask == 0) {
                 t->prev_mask = 0;
                 /* the mapcount fields get more passes to hold still; the rest is settled */
@@ -481,12 +468,53 @@ static void rollup_window(const struct views *A, const struct views *B, const st
         w->fault_kb = B->faults > A->faults ? (B->faults - A->faults) * kb : 0;
 }
 
+static uint64_t rss_kb(const struct sa_smaps_vma *v) {
+        bool have;
+
+        return v ? sa_smaps_value(v, SA_RSS, &have) : 0;
+}
+
+/*
+ * Which VMAs the target changes: one mapped, unmapped or changed between
+ * any two views of the audit, or whose walk disagreed, may have been in
+ * flux while the rollup was read; the others held still through every
+ * view. The most Rss that changed between the two views of a pass says how
+ * much a churning target keeps in flux at a time.
+ */
+static void note_vma_churn(struct audit *a, const struct views *A, const struct views *B, const size_t *idx) {
+        uint64_t changed = 0, moving = 0;
+
+        for (size_t i = 0; i < A->smaps.n; i++) {
+                const struct sa_smaps_vma *x = &A->smaps.vmas[i], *y = find_vma(&B->smaps, x->start, x->end);
+                struct vma_track *t = &a->track[idx[i]];
+
+                if (!y || !sa_smaps_core_stable(x, y)) {
+                        t->moved = true;
+                        changed += MAX(rss_kb(x), rss_kb(y));
+                } else if (t->moved)
+                        moving += MAX(rss_kb(x), rss_kb(y));
+        }
+        for (size_t i = 0; i < B->smaps.n; i++)
+                if (!find_vma(&A->smaps, B->smaps.vmas[i].start, B->smaps.vmas[i].end))
+                        changed += rss_kb(&B->smaps.vmas[i]);
+        a->transient_kb = MAX(a->transient_kb, changed);
+        a->moving_kb = moving;
+}
+
 /* Whether what the previous pass saw in a rollup-sensitive field came back exactly. */
 static bool rollup_repeats(const struct audit *a, const struct sa_acc *total, unsigned f) {
         const struct sa_field_cmp *c = &a->r->rollup_cmp[f], *p = &a->prev_rollup_cmp[f];
 
         return c->kernel_kb == p->kernel_kb && c->walk_lo_kb == p->walk_lo_kb && c->walk_hi_kb == p->walk_hi_kb &&
                total->f[f].lo == a->prev_total[f].lo && total->f[f].hi == a->prev_total[f].hi;
+}
+
+/* The rollup's Rss lies below both smaps sums around it: the window's slack was needed. */
+static bool rollup_used_slack(const struct sa_rollup_window *w) {
+        bool have;
+        uint64_t rv = sa_smaps_value(w->rollup, SA_RSS, &have);
+
+        return rv < MIN(sa_smaps_value(&w->before, SA_RSS, &have), sa_smaps_value(&w->after, SA_RSS, &have));
 }
 
 static int judge_totals(struct audit *a, const struct views *A, const struct views *B, const struct sa_acc *total) {
@@ -497,6 +525,18 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         int ret;
 
         rollup_window(A, B, total, &w);
+        /*
+         * A page per fault during the rollup read bounds what it can have
+         * missed while the target dropped and refaulted pages; but a thread
+         * that maps and unmaps in a loop faults thousands of times a read,
+         * enough to hide whole VMAs. Once such churn has been seen, what the
+         * rollup can miss is bounded by the VMAs that moved and by the most
+         * the target had in flux at once (twice that, for churn the views
+         * did not catch at its peak): VMAs that held still through every view
+         * and are missing from the rollup (the 6.1 bug) stand out.
+         */
+        if (a->transient_kb)
+                w.under_kb = MIN(w.under_kb, 2 * (a->transient_kb + a->moving_kb));
         status_ok = A->have_status && B->have_status && layout_stable(A, B) &&
                     sa_status_counters_equal(&A->status, &B->status);
         sa_compare_totals(r, &w, total, status_ok ? &B->status : NULL, sa_kernel_get(a->ctx));
@@ -515,7 +555,12 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         mr = a->rollup_done ? 0 : sa_disagreements(r->rollup_cmp, _SA_FIELD_MAX);
         ms = a->status_done ? 0 : sa_disagreements(r->status_cmp, _SA_FIELD_MAX);
 
-        cr = a->prev_rollup_mask & mr;
+        /*
+         * A kernel that drops VMAs from the rollup only under contention (6.1)
+         * does so in most reads, not all: a disagreement in a field only the
+         * target moves is confirmed by any later pass, not just the next one.
+         */
+        cr = (a->prev_rollup_mask | a->rollup_sighted) & mr;
         /* as for VMAs: what other processes' mapcounts move must repeat exactly */
         for (unsigned f = 0; f < _SA_FIELD_MAX && f < 32; f++)
                 if (rollup_sensitive(f) && !rollup_repeats(a, total, f))
@@ -526,9 +571,16 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
                 if (ret < 0)
                         return ret;
         }
-        if (!a->rollup_done && w.rollup && (mr == 0 || cr)) {
+        /*
+         * A rollup that agreed only thanks to the slack for the target's own
+         * faults may still have skipped VMAs: it held, but later passes may
+         * see it skip again, as may one that agreed after a sighting.
+         */
+        if (!a->rollup_done && w.rollup && (cr || (mr == 0 && !a->rollup_sighted && !rollup_used_slack(&w)))) {
                 a->rollup_done = true;
                 a->rollup_churn = false;
+        } else if (!a->rollup_done && w.rollup && mr == 0) {
+                a->rollup_agreed = true;
         } else if (!a->rollup_done) {
                 a->rollup_churn = true;
                 for (unsigned f = 0; f < _SA_FIELD_MAX && f < 32; f++)
@@ -543,6 +595,9 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
                 a->status_done = true;
         a->totals_done = a->rollup_done && a->status_done;
         a->prev_rollup_mask = mr;
+        for (unsigned f = 0; f < _SA_FIELD_MAX && f < 32; f++)
+                if (!rollup_sensitive(f))
+                        a->rollup_sighted |= mr & ((1ULL << f) | (1ULL << (f + 32)));
         a->prev_status_mask = status_ok ? ms : a->prev_status_mask;
         memcpy(a->prev_rollup_cmp, r->rollup_cmp, sizeof(a->prev_rollup_cmp));
         memcpy(a->prev_total, total->f, sizeof(a->prev_total));
@@ -632,6 +687,7 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
                 if (ret < 0)
                         goto out;
         }
+        note_vma_churn(a, A, B, idx);
         if (need_totals) {
                 ret = judge_totals(a, A, B, &total);
                 if (ret < 0)
@@ -671,7 +727,8 @@ static void drop_vanished(struct audit *a) {
 
 static void decide_verdict(struct audit *a) {
         struct smapsaudit_report *r = a->r;
-        bool under = false, over = false, open = !(a->rollup_done || a->rollup_churn) || !a->status_done;
+        bool rollup_held = a->rollup_done || a->rollup_churn || a->rollup_agreed;
+        bool under = false, over = false, open = !rollup_held || !a->status_done;
         unsigned churn = 0;
 
         for (size_t i = 0; i < r->n_findings; i++) {
@@ -710,12 +767,12 @@ static void decide_verdict(struct audit *a) {
                 r->verdict = SMAPSAUDIT_INCONCLUSIVE;
         else
                 r->verdict = SMAPSAUDIT_CONSISTENT;
-        if (!a->rollup_done && a->rollup_churn)
+        if (!a->rollup_done && !a->rollup_agreed && a->rollup_churn)
                 sa_report_note(r, "the rollup's Pss fields were not judged: they moved with other processes' "
                                   "mapcounts in every pass");
         if (open)
                 sa_report_note(r, "%u VMA(s)%s kept changing or disagreed only once in %u passes: not judged",
-                               r->unstable_vmas, (a->rollup_done || a->rollup_churn) && a->status_done ? "" : " and the process totals",
+                               r->unstable_vmas, rollup_held && a->status_done ? "" : " and the process totals",
                                r->passes);
 }
 
