@@ -151,33 +151,72 @@ static int read_views(struct audit *a, struct views *v) {
         if (r < 0)
                 return sa_error(a->ctx, r, "PID %d: cannot parse smaps: %s", (int) a->pid, strerror(-r));
 
-        v->have_status = sa_status_read(a->ctx, a->pid, &v->status) >= 0;
+        /* a missing file is an old or odd kernel; one that says nothing sensible is a broken capture */
+        r = sa_status_read(a->ctx, a->pid, &v->status);
+        if (r == -EBADMSG)
+                return sa_error(a->ctx, r, "PID %d: %s/%d/status is not a status file (empty, cut short, or "
+                                "without Name, Uid or Threads)", (int) a->pid, a->ctx->proc_root, (int) a->pid);
+        v->have_status = r >= 0;
         if (!v->have_status)
                 sa_report_note(a->r, "status not readable: its counters are not compared");
         return 0;
 }
 
+/*
+ * A view read between the smaps reads. Empty from a live process: its mm
+ * went away, it is exiting. Unparseable: the file is broken (a capture),
+ * and nothing said about it could be trusted.
+ */
+static int parse_middle_view(struct audit *a, const char *file, const char *buf, size_t len, void *ret,
+                             int (*parse)(const char *buf, void *ret)) {
+        int r;
+
+        if (len == 0 && a->ctx->live)
+                return -ESRCH;
+        r = parse(buf, ret);
+        if (r < 0)
+                return sa_error(a->ctx, r, "PID %d: cannot parse %s/%d/%s: %s", (int) a->pid, a->ctx->proc_root,
+                                (int) a->pid, file, strerror(-r));
+        return 0;
+}
+
+static int parse_rollup(const char *buf, void *ret) {
+        return sa_smaps_parse(buf, ret);
+}
+
+static int parse_numa_maps(const char *buf, void *ret) {
+        return sa_numa_maps_parse(buf, ret);
+}
+
 /* Only what is still undecided: each of these is a page-table walk in the kernel. */
-static void read_middle_views(struct audit *a, struct views *v, bool rollup, bool numa) {
+static int read_middle_views(struct audit *a, struct views *v, bool rollup, bool numa) {
         _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        int r;
 
         v->have_rollup = rollup;
         (void) read_stat(a->ctx, a->pid, NULL, &v->rollup_faults_before);
-        if (rollup && sa_read_pid_file(a->ctx, a->pid, "smaps_rollup", &buf, NULL) >= 0)
-                (void) sa_smaps_parse(buf, &v->rollup);
-        else if (rollup)
+        if (rollup && sa_read_pid_file(a->ctx, a->pid, "smaps_rollup", &buf, &len) >= 0) {
+                r = parse_middle_view(a, "smaps_rollup", buf, len, &v->rollup, parse_rollup);
+                if (r < 0)
+                        return r;
+        } else if (rollup)
                 sa_report_note(a->r, "smaps_rollup not readable: the rollup is not compared");
         free(TAKE_PTR(buf));
         (void) read_stat(a->ctx, a->pid, NULL, &v->rollup_faults_after);
 
         /* nothing to hold numa_maps against without the PFN → node map */
         if (!numa || !(a->r->walk_mode & SA_WALK_NODES))
-                return;
-        if (sa_read_pid_file(a->ctx, a->pid, "numa_maps", &buf, NULL) >= 0 &&
-            sa_numa_maps_parse(buf, &v->numa) >= 0)
-                v->have_numa = true;
-        else
+                return 0;
+        if (sa_read_pid_file(a->ctx, a->pid, "numa_maps", &buf, &len) < 0) {
                 sa_report_note(a->r, "numa_maps not readable (kernel without CONFIG_NUMA?): nodes are not compared");
+                return 0;
+        }
+        r = parse_middle_view(a, "numa_maps", buf, len, &v->numa, parse_numa_maps);
+        if (r < 0)
+                return r;
+        v->have_numa = true;
+        return 0;
 }
 
 static const struct sa_smaps_vma *find_vma(const struct sa_smaps *s, uint64_t start, uint64_t end) {
@@ -650,8 +689,10 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
                         goto out;
                 }
                 if (ret < 0) {
-                        ret = sa_error(a->ctx, ret, "PID %d: walking VMA %" PRIx64 "-%" PRIx64 " failed: %s", (int) a->pid,
-                                       A->smaps.vmas[i].start, A->smaps.vmas[i].end, strerror(-ret));
+                        ret = sa_error(a->ctx, ret, "PID %d: walking VMA %" PRIx64 "-%" PRIx64 " in %s/%d/pagemap failed: %s%s",
+                                       (int) a->pid, A->smaps.vmas[i].start, A->smaps.vmas[i].end, a->ctx->proc_root,
+                                       (int) a->pid, strerror(-ret),
+                                       ret == -EBADMSG ? " (the file ends inside the VMA, or the kernel's answer made no sense)" : "");
                         goto out;
                 }
                 sa_acc_add(&total, &walks[i]);
@@ -667,8 +708,9 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
 
                 for (size_t i = 0; i < A->smaps.n; i++)
                         numa |= a->track[idx[i]].state != VMA_DONE && !a->track[idx[i]].numa_settled;
-                read_middle_views(a, &middle, need_totals && !a->rollup_done, numa);
-                ret = read_views(a, B);
+                ret = read_middle_views(a, &middle, need_totals && !a->rollup_done, numa);
+                if (ret >= 0)
+                        ret = read_views(a, B);
                 B->rollup = middle.rollup;
                 B->numa = middle.numa;
                 B->have_numa = middle.have_numa;

@@ -2,8 +2,8 @@
 """What the robustness tests share. The daemon on a private system bus comes from
 tests/daemon/test_daemon.py (imported, not copied): PrivateBus, Daemon, DaemonTestCase, busctl,
 call, get_property, Sleeper and its main(). This adds what those do not have: sanitizer reports,
-a daemon's fd count, RSS and capabilities, a daemon test case that fails on a daemon crash or
-sanitizer report, and the list of known gaps.
+a daemon's fd count, RSS and capabilities, and a daemon test case that fails on a daemon crash
+or sanitizer report.
 
 Paths come from the environment, as tests/robustness/meson.build passes them.
 """
@@ -48,26 +48,6 @@ SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Memory|Thread)Sanitizer|run
 
 # Exit statuses of a crash: SIGABRT and SIGSEGV as a shell reports them, and as subprocess does.
 CRASH_STATUSES = {134, 139, -6, -11, -7, -4, -8, 135, 132, 136}
-
-
-# Gaps these tests found in code they do not own, each matched narrowly where it shows. By
-# default a test prints "KNOWN GAP <id>: ..." and goes on; ROBUSTNESS_STRICT=1 makes it fail, for
-# whoever fixes one: fix, run strict, then delete the entry and the test's tolerance.
-KNOWN_GAPS = {
-    "garbage-proc-files": "libsmapsaudit: an unparseable, empty or truncated status or numa_maps is refused "
-                          "(sa_status_read, sa_numa_maps_parse: -EBADMSG), but audit.c's read_views() and "
-                          "read_middle_views() take every failure for a missing optional file: the report "
-                          "notes '<file> not readable' and the CLI exits 0 instead of 2 with the file named "
-                          "(-ENOENT alone should be the note)",
-}
-
-
-def known_gap(testcase, gap, detail):
-    """Reports a known gap (KNOWN_GAPS); fails under ROBUSTNESS_STRICT=1."""
-    line = f"KNOWN GAP {gap}: {detail}"
-    print(line)
-    if os.environ.get("ROBUSTNESS_STRICT") == "1":
-        testcase.fail(f"{line}\n({KNOWN_GAPS[gap]})")
 
 
 def sanitizer_report(text):
