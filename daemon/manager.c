@@ -17,7 +17,8 @@
 
 /* Failures that say something about the process, not about us. */
 #define IN_SET_AUDIT_ERROR_OF_PROCESS(r) \
-        ((r) == -ESRCH || (r) == -ENOENT || (r) == -EACCES || (r) == -EPERM || (r) == -ECANCELED || (r) == -EBUSY)
+        ((r) == -ESRCH || (r) == -ENOENT || (r) == -EACCES || (r) == -EPERM || (r) == -ECANCELED || (r) == -EBUSY || \
+         (r) == -ENODATA)
 
 /* One audit of one PID, and everyone who waits for it. */
 struct Audit {

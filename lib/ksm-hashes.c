@@ -20,6 +20,7 @@
  * drift apart. Lines are parsed with strto*() on words split in place:
  * sscanf() would strlen() the rest of the buffer on every call.
  */
+#include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -171,9 +172,14 @@ static bool word_i64(const char *w, int64_t *ret) {
 static bool word_u64(const char *w, int base, uint64_t *ret) {
         char *end;
 
+        if (base == 10)
+                return parse_u64(w, ret) >= 0;
+        /* strtoull() takes "-1" for 2^64-1: a hex word is hex digits alone */
+        if (!isxdigit((unsigned char) w[0]))
+                return false;
         errno = 0;
         *ret = strtoull(w, &end, base);
-        return end != w && !*end && errno == 0;
+        return !*end && errno == 0;
 }
 
 /*
