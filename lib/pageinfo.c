@@ -70,19 +70,21 @@ static int cmp_pfn(const void *a, const void *b) {
         return x->pfn < y->pfn ? -1 : x->pfn > y->pfn;
 }
 
-/* Reads [first, first + n) of both files; a captured file may be short. */
+/* Reads [first, first + n) of both files (of kpageflags alone without counts); a captured file may be short. */
 static int read_window(struct smapsaudit_ctx *ctx, uint64_t first, size_t n, uint64_t *flags, uint64_t *counts) {
         off_t off = (off_t) (first * sizeof(uint64_t));
-        ssize_t a, b;
+        ssize_t a, b = 0;
 
         a = sa_pread_full(ctx->kpageflags_fd, flags, n * sizeof(uint64_t), off);
-        b = sa_pread_full(ctx->kpagecount_fd, counts, n * sizeof(uint64_t), off);
+        if (counts)
+                b = sa_pread_full(ctx->kpagecount_fd, counts, n * sizeof(uint64_t), off);
         if (a < 0)
                 return (int) a;
         if (b < 0)
                 return (int) b;
         memset((char *) flags + a, 0, n * sizeof(uint64_t) - (size_t) a);
-        memset((char *) counts + b, 0, n * sizeof(uint64_t) - (size_t) b);
+        if (counts)
+                memset((char *) counts + b, 0, n * sizeof(uint64_t) - (size_t) b);
         return 0;
 }
 
@@ -132,6 +134,7 @@ static int join_folio_counts(struct smapsaudit_ctx *ctx, struct sa_page *p, uint
         if (got < 0)
                 return (int) got;
         memset((char *) counts + got, 0, p->count * sizeof(uint64_t) - (size_t) got);
+        p->kpc = counts[0];
         for (uint64_t i = 0; i < p->count; i++) {
                 p->folio_pss += counts[i] >= 2 ? full / counts[i] : full;
                 p->folio_multi += counts[i] >= 2;
@@ -144,7 +147,7 @@ int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, u
         _cleanup_free_ uint64_t *flags = malloc(JOIN_WINDOW * sizeof(uint64_t));
         _cleanup_free_ uint64_t *counts = malloc(JOIN_WINDOW * sizeof(uint64_t));
         size_t m = 0;
-        bool sorted = true;
+        bool sorted = true, uniform = sa_kernel_get(ctx)->mapcount == SA_MAPCOUNT_AVERAGE, alone;
 
         if (!refs || !flags || !counts)
                 return -ENOMEM;
@@ -173,7 +176,9 @@ int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, u
                 while (j < m && refs[j].pfn - refs[j - 1].pfn <= JOIN_GAP && refs[j].pfn - first < JOIN_WINDOW)
                         j++;
                 span = (size_t) (refs[j - 1].pfn - first + 1);
-                r = read_window(ctx, first, span, flags, counts);
+                /* a lone THP head whose 512 counts are read next needs no count here */
+                alone = j == i + 1 && pages[refs[i].idx].pmd_folio && !uniform;
+                r = read_window(ctx, first, span, flags, alone ? NULL : counts);
                 if (r < 0)
                         return r;
                 (*reads)++;
@@ -181,7 +186,7 @@ int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, u
                 for (size_t k = i; k < j; k++) {
                         struct sa_page *p = &pages[refs[k].idx];
                         p->kpf = flags[refs[k].pfn - first];
-                        p->kpc = counts[refs[k].pfn - first];
+                        p->kpc = alone ? 0 : counts[refs[k].pfn - first];
                         p->node = sa_node_of_pfn(ctx, refs[k].pfn);
                         p->joined = true;
                 }
