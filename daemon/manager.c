@@ -195,10 +195,9 @@ static void sweep_schedule(Manager *m) {
 
 static void sweep_finish(Manager *m) {
         char interval[64], cpu[64], budget[64], wall[64];
-        uint64_t budget_usec = sweep_budget_usec(m->config.interval_usec, m->config.cpu_budget_percent);
         SweepRun *s = &m->sweep;
 
-        m->debt_usec = sweep_debt_usec(budget_usec, m->debt_usec, s->used_usec);
+        s->used_usec = now_usec(CLOCK_PROCESS_CPUTIME_ID) - s->cpu_start_usec;
         m->last_sweep_usec = now_usec(CLOCK_REALTIME);
         m->sweep_processes_audited = s->audited;
         m->sweep_findings = s->findings;
@@ -244,6 +243,8 @@ static void sweep_next(Manager *m) {
                 int pidfd = -1;
                 Audit *a;
 
+                /* all of the daemon's CPU counts: listing, bookkeeping and Check calls too */
+                s->used_usec = now_usec(CLOCK_PROCESS_CPUTIME_ID) - s->cpu_start_usec;
                 if (s->used_usec >= s->allowance_usec) {
                         s->stopped_by = "the CPU budget (CPUBudgetPercent=)";
                         break;
@@ -361,7 +362,6 @@ static void sweep_on_audited(Manager *m, const Job *job) {
 
         if (m->stopping)
                 return;
-        s->used_usec += job->cpu_usec;
         if (job->r >= 0 && job->n_findings > 0 && (job->audit_flags & SMAPSAUDIT_AUDIT_FAST) &&
             sweep_escalate(m, job->pid) >= 0)
                 return;
@@ -377,7 +377,7 @@ static void sweep_on_audited(Manager *m, const Job *job) {
 }
 
 int manager_sweep_now(Manager *m) {
-        uint64_t budget_usec;
+        uint64_t budget_usec, cpu;
         Job *job;
 
         if (m->sweep.running)
@@ -388,9 +388,19 @@ int manager_sweep_now(Manager *m) {
                 return -ENOMEM;
 
         budget_usec = sweep_budget_usec(m->config.interval_usec, m->config.cpu_budget_percent);
+        /*
+         * What the daemon spent since the last sweep started (that sweep, the
+         * KSM check after it, metrics, Check calls) is what the budget of an
+         * interval is held to: more than the budget is owed by this sweep.
+         */
+        cpu = now_usec(CLOCK_PROCESS_CPUTIME_ID);
+        if (m->cycle_cpu_usec)
+                m->debt_usec = sweep_debt_usec(budget_usec, m->debt_usec, cpu - m->cycle_cpu_usec);
+        m->cycle_cpu_usec = cpu;
         m->sweep = (SweepRun) {
                 .running = true,
                 .started_usec = now_usec(CLOCK_MONOTONIC),
+                .cpu_start_usec = cpu,
                 .allowance_usec = sweep_allowance_usec(budget_usec, m->debt_usec),
         };
         m->last_started_usec = m->sweep.started_usec;

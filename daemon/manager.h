@@ -36,6 +36,7 @@ typedef struct SweepRun {
         size_t n_listed;
         bool fresh_round;         /* the plan is every listed process */
         uint64_t started_usec;    /* CLOCK_MONOTONIC */
+        uint64_t cpu_start_usec;  /* the daemon's CPU time (every thread) when it started */
         uint64_t allowance_usec, used_usec;
         uint64_t audited, skipped, findings;
         const char *stopped_by;   /* why it ended before its plan did, or NULL */
@@ -71,6 +72,7 @@ typedef struct Manager {
         uint64_t round;
         bool round_done;          /* a sweep went through its whole plan: the next starts a round */
         uint64_t debt_usec;
+        uint64_t cycle_cpu_usec;  /* the daemon's CPU time when the last sweep started, 0: never */
         uint64_t last_started_usec;  /* CLOCK_MONOTONIC, 0: never */
         SweepRun sweep;
 

@@ -209,7 +209,7 @@ int metrics_render(const Metrics *m, const MetricsView *v, char **ret, size_t *r
         /* Before the first sweep there is no last one: the families, without samples. */
         last_sweep(f, "smapsaudit_last_sweep_duration_seconds", "Wall-clock time the last sweep took.", v, v->sweep_usec,
                    true);
-        last_sweep(f, "smapsaudit_last_sweep_cpu_seconds", "CPU time the last sweep's audits used.", v,
+        last_sweep(f, "smapsaudit_last_sweep_cpu_seconds", "CPU time the daemon used during the last sweep (what its budget counts).", v,
                    v->sweep_cpu_usec, true);
         last_sweep(f, "smapsaudit_last_sweep_processes_audited", "Processes the last sweep audited.", v,
                    v->sweep_processes_audited, false);
