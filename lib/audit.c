@@ -65,7 +65,8 @@ struct audit {
         struct smapsaudit_report *r;
         struct sa_walker *walker;
         struct sa_account_rules rules;
-        struct vma_track *track;
+        struct vma_track *track;  /* beside r->vmas, n_track_alloc of both allocated */
+        size_t n_track_alloc, track_hint;
         int pidfd;
         uint64_t start_time;
         bool totals_done;
@@ -236,23 +237,29 @@ static const struct sa_smaps_vma *find_vma(const struct sa_smaps *s, uint64_t st
 
 static int track_vma(struct audit *a, const struct sa_smaps_vma *k, size_t *ret) {
         struct smapsaudit_report *r = a->r;
-        struct sa_vma_report *nv;
-        struct vma_track *nt;
 
-        for (size_t i = 0; i < r->n_vmas; i++)
+        /* smaps lists VMAs in the order they were first tracked: look where the last one was found */
+        for (size_t n = 0, i = a->track_hint; n < r->n_vmas; n++, i = (i + 1) % r->n_vmas)
                 if (r->vmas[i].kernel.start == k->start && r->vmas[i].kernel.end == k->end) {
+                        a->track_hint = (i + 1) % r->n_vmas;
                         *ret = i;
                         return 0;
                 }
-        nv = realloc(r->vmas, (r->n_vmas + 1) * sizeof(*nv));
-        if (!nv)
-                return -ENOMEM;
-        r->vmas = nv;
-        nt = realloc(a->track, (r->n_vmas + 1) * sizeof(*nt));
-        if (!nt)
-                return -ENOMEM;
-        a->track = nt;
-        memset(&r->vmas[r->n_vmas], 0, sizeof(*nv));
+        if (r->n_vmas == a->n_track_alloc) {
+                size_t n = MAX(a->n_track_alloc * 2, (size_t) 16);
+                struct sa_vma_report *nv = realloc(r->vmas, n * sizeof(*nv));
+                struct vma_track *nt;
+
+                if (!nv)
+                        return -ENOMEM;
+                r->vmas = nv;
+                nt = realloc(a->track, n * sizeof(*nt));
+                if (!nt)
+                        return -ENOMEM;
+                a->track = nt;
+                a->n_track_alloc = n;
+        }
+        memset(&r->vmas[r->n_vmas], 0, sizeof(r->vmas[0]));
         r->vmas[r->n_vmas].kernel = *k;
         r->vmas[r->n_vmas].kernel.name = strdup(k->name ? k->name : "");
         if (!r->vmas[r->n_vmas].kernel.name)
@@ -260,6 +267,7 @@ static int track_vma(struct audit *a, const struct sa_smaps_vma *k, size_t *ret)
         /* one that appears after the first view was mapped while we watched */
         a->track[r->n_vmas] = (struct vma_track) { .state = VMA_PENDING, .moved = r->passes > 1 };
         *ret = r->n_vmas++;
+        a->track_hint = 0;
         return 0;
 }
 

@@ -46,6 +46,8 @@ static void ctx_drop_caches(struct smapsaudit_ctx *ctx) {
         ctx->kpageflags_fd = ctx->kpagecount_fd = -1;
         sa_node_map_free(ctx->nodes);
         ctx->nodes = NULL;
+        sa_join_buffers_free(ctx->join);
+        ctx->join = NULL;
         ctx->kernel_loaded = false;
 }
 

@@ -124,6 +124,7 @@ struct smapsaudit_ctx {
         int kpagecount_fd;
         int kpage_errno;
         struct sa_node_map *nodes;  /* NULL until first needed */
+        struct sa_join_buffers *join; /* pageinfo.c's scratch, kept between batches */
         char last_error[512];       /* what failed, with PID and file */
 };
 
@@ -338,6 +339,7 @@ int sa_walk_range(struct sa_walker *w, uint64_t start, uint64_t end, unsigned ra
                   sa_walk_batch_fn fn, void *userdata);
 
 /* pageinfo.c: the PFN join. */
+void sa_join_buffers_free(struct sa_join_buffers *b);
 int sa_kpage_open(struct smapsaudit_ctx *ctx);
 int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, uint64_t *reads);
 int sa_node_of_pfn(struct smapsaudit_ctx *ctx, uint64_t pfn);

@@ -142,15 +142,54 @@ static int join_folio_counts(struct smapsaudit_ctx *ctx, struct sa_page *p, uint
         return 0;
 }
 
+/*
+ * A megabyte of windows and a sort array per batch, allocated once per
+ * context: malloc and free of them for every VMA cost a process of 2000
+ * small VMAs more than its walk.
+ */
+struct sa_join_buffers {
+        struct pfn_ref *refs;
+        size_t n_refs;
+        uint64_t flags[JOIN_WINDOW], counts[JOIN_WINDOW];
+};
+
+void sa_join_buffers_free(struct sa_join_buffers *b) {
+        if (!b)
+                return;
+        free(b->refs);
+        free(b);
+}
+
+static struct sa_join_buffers *join_buffers(struct smapsaudit_ctx *ctx, size_t n) {
+        struct sa_join_buffers *b = ctx->join;
+
+        if (!b) {
+                b = ctx->join = calloc(1, sizeof(*b));
+                if (!b)
+                        return NULL;
+        }
+        if (n > b->n_refs) {
+                struct pfn_ref *refs = realloc(b->refs, n * sizeof(*refs));
+                if (!refs)
+                        return NULL;
+                b->refs = refs;
+                b->n_refs = n;
+        }
+        return b;
+}
+
 int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, uint64_t *reads) {
-        _cleanup_free_ struct pfn_ref *refs = malloc(n * sizeof(*refs));
-        _cleanup_free_ uint64_t *flags = malloc(JOIN_WINDOW * sizeof(uint64_t));
-        _cleanup_free_ uint64_t *counts = malloc(JOIN_WINDOW * sizeof(uint64_t));
+        struct sa_join_buffers *b = join_buffers(ctx, n);
+        struct pfn_ref *refs;
+        uint64_t *flags, *counts;
         size_t m = 0;
         bool sorted = true, uniform = sa_kernel_get(ctx)->mapcount == SA_MAPCOUNT_AVERAGE, alone;
 
-        if (!refs || !flags || !counts)
+        if (!b)
                 return -ENOMEM;
+        refs = b->refs;
+        flags = b->flags;
+        counts = b->counts;
         for (size_t i = 0; i < n; i++) {
                 uint64_t pfn = pages[i].pme & PM_PFN_MASK;
                 if (!(pages[i].pme & PM_PRESENT) || pfn == 0)
