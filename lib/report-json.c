@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <json-c/printbuf.h>
 
 #include "internal.h"
 
@@ -184,6 +185,62 @@ static json_object *ksm_object(const struct sa_ksm_report *k) {
         return o;
 }
 
+/*
+ * The "vmas" array is written one VMA at a time: a json-c object costs
+ * about 1 KiB per hash table, close to 40 KiB for one VMA's fields, and a
+ * process may have 65,530 VMAs. Each VMA is built, printed and freed in
+ * turn, with the separators and indentation json-c gives an array at this
+ * level, so the text is the same as a whole tree's.
+ */
+static void indent(struct printbuf *pb, int level, int flags) {
+        if (flags & JSON_C_TO_STRING_PRETTY)
+                for (int i = 0; i < level; i++)
+                        printbuf_memappend(pb, (flags & JSON_C_TO_STRING_PRETTY_TAB) ? "\t" : "  ",
+                                           (flags & JSON_C_TO_STRING_PRETTY_TAB) ? 1 : 2);
+}
+
+static int vmas_to_json_string(json_object *jso, struct printbuf *pb, int level, int flags) {
+        const struct smapsaudit_report *r = json_object_get_userdata(jso);
+        bool pretty = flags & JSON_C_TO_STRING_PRETTY, spaced = (flags & JSON_C_TO_STRING_SPACED) && !pretty;
+
+        printbuf_memappend(pb, "[", 1);
+        if (pretty)
+                printbuf_memappend(pb, "\n", 1);
+        for (size_t i = 0; i < r->n_vmas; i++) {
+                json_object *v = vma_object(&r->vmas[i]);
+                const char *s;
+
+                if (!v)
+                        return -1;
+                if (i > 0) {
+                        printbuf_memappend(pb, ",", 1);
+                        if (pretty)
+                                printbuf_memappend(pb, "\n", 1);
+                }
+                if (spaced)
+                        printbuf_memappend(pb, " ", 1);
+                indent(pb, level + 1, flags);
+                s = json_object_to_json_string_ext(v, flags);
+                if (!s) {
+                        json_object_put(v);
+                        return -1;
+                }
+                /* printed at level 0: every line after the first moves in to this level */
+                for (const char *nl; (nl = strchr(s, '\n')); s = nl + 1) {
+                        printbuf_memappend(pb, s, (int) (nl - s + 1));
+                        indent(pb, level + 1, flags);
+                }
+                printbuf_memappend(pb, s, (int) strlen(s));
+                json_object_put(v);
+        }
+        if (pretty) {
+                if (r->n_vmas)
+                        printbuf_memappend(pb, "\n", 1);
+                indent(pb, level, flags);
+        }
+        return spaced ? printbuf_memappend(pb, " ]", 2) : printbuf_memappend(pb, "]", 1);
+}
+
 json_object *sa_report_json_object(const struct smapsaudit_report *r, unsigned flags) {
         json_object *o = json_object_new_object(), *a, *m;
 
@@ -220,8 +277,7 @@ json_object *sa_report_json_object(const struct smapsaudit_report *r, unsigned f
 
         json_object_object_add(o, "totals", totals_object(r));
         a = json_object_new_array();
-        for (size_t i = 0; i < r->n_vmas; i++)
-                json_object_array_add(a, vma_object(&r->vmas[i]));
+        json_object_set_serializer(a, vmas_to_json_string, (void *) r, NULL);
         json_object_object_add(o, "vmas", a);
         a = json_object_new_array();
         for (size_t i = 0; i < r->n_findings; i++)
