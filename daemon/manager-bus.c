@@ -201,6 +201,9 @@ void manager_bus_reply_audit(sd_bus_message *call, const Job *job) {
                                                job->error ?: "no such process");
         else if (job->r == -ECANCELED)
                 r = sd_bus_reply_method_errorf(call, BUS_ERROR_AUDIT_FAILED, "smapsauditd is shutting down.");
+        else if (job->r == -EMSGSIZE)
+                r = sd_bus_reply_method_errorf(call, BUS_ERROR_AUDIT_FAILED, "Process %d: %s.", (int) job->pid,
+                                               job->error ?: "its report is too large for D-Bus");
         else if (job->r == -EBUSY)
                 r = sd_bus_reply_method_errorf(call, BUS_ERROR_BUSY, "Process %d could not be frozen: %s.",
                                                (int) job->pid, job->error ?: "it is traced already");

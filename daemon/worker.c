@@ -128,6 +128,37 @@ static bool process_exited(int pidfd) {
         return pidfd >= 0 && poll(&pfd, 1, 0) > 0;
 }
 
+/*
+ * The JSON of a process with tens of thousands of VMAs is tens of
+ * megabytes, more than a D-Bus message may carry: dbus-daemon disconnects
+ * a sender that tries, which would take the daemon off the bus for
+ * everyone. Such a report leaves out its consistent VMAs (a note says how
+ * many); if even that does not fit, the call fails and says to run it
+ * --local.
+ */
+#define REPORT_JSON_MAX (16u << 20)
+
+static int report_json(Job *job, const struct smapsaudit_report *report) {
+        size_t n;
+        int r;
+
+        r = smapsaudit_report_to_json(report, job->report_flags, &job->json);
+        if (r < 0 || strlen(job->json) <= REPORT_JSON_MAX)
+                return r;
+        free(job->json);
+        job->json = NULL;
+        r = smapsaudit_report_to_json(report, job->report_flags | SMAPSAUDIT_REPORT_COMPACT, &job->json);
+        if (r < 0 || (n = strlen(job->json)) <= REPORT_JSON_MAX)
+                return r;
+        free(job->json);
+        job->json = NULL;
+        free(job->error);
+        if (asprintf(&job->error, "its report is %zu MiB even without its consistent VMAs, more than a D-Bus "
+                     "message may carry; run smapsaudit check --local %d", n >> 20, (int) job->pid) < 0)
+                job->error = NULL;
+        return -EMSGSIZE;
+}
+
 static void run_audit(WorkerPool *p, struct smapsaudit_ctx *ctx, Job *job) {
         struct smapsaudit_report *report = NULL;
         struct smapsaudit_audit_opts opts = {
@@ -184,7 +215,7 @@ static void run_audit(WorkerPool *p, struct smapsaudit_ctx *ctx, Job *job) {
 
         r = copy_findings(job, report);
         if (r >= 0 && job->want_json)
-                r = smapsaudit_report_to_json(report, job->report_flags, &job->json);
+                r = report_json(job, report);
         job->r = r;
 
 finish:

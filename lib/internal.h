@@ -500,7 +500,6 @@ int sa_report_note(struct smapsaudit_report *r, const char *fmt, ...) _printf_(2
 int sa_report_add_finding(struct smapsaudit_report *r, const struct smapsaudit_finding *f);
 
 struct json_object;
-struct json_object *sa_report_json_object(const struct smapsaudit_report *r, unsigned flags);
 /* The report's JSON conventions, for every document the library writes (report-json.c). */
 struct json_object *sa_json_hex(uint64_t v);
 struct json_object *sa_json_tags(unsigned tags);

@@ -199,20 +199,35 @@ static void indent(struct printbuf *pb, int level, int flags) {
                                            (flags & JSON_C_TO_STRING_PRETTY_TAB) ? 1 : 2);
 }
 
+struct vmas_json {
+        const struct smapsaudit_report *r;
+        bool compact;
+};
+
+/* What a compact report keeps: the VMAs a reader has to look at. */
+static bool vma_worth_printing(const struct vmas_json *vj, const struct sa_vma_report *v) {
+        return !vj->compact || v->verdict != SMAPSAUDIT_CONSISTENT;
+}
+
 static int vmas_to_json_string(json_object *jso, struct printbuf *pb, int level, int flags) {
-        const struct smapsaudit_report *r = json_object_get_userdata(jso);
+        const struct vmas_json *vj = json_object_get_userdata(jso);
+        const struct smapsaudit_report *r = vj->r;
         bool pretty = flags & JSON_C_TO_STRING_PRETTY, spaced = (flags & JSON_C_TO_STRING_SPACED) && !pretty;
+        size_t printed = 0;
 
         printbuf_memappend(pb, "[", 1);
         if (pretty)
                 printbuf_memappend(pb, "\n", 1);
         for (size_t i = 0; i < r->n_vmas; i++) {
-                json_object *v = vma_object(&r->vmas[i]);
+                json_object *v;
                 const char *s;
 
+                if (!vma_worth_printing(vj, &r->vmas[i]))
+                        continue;
+                v = vma_object(&r->vmas[i]);
                 if (!v)
                         return -1;
-                if (i > 0) {
+                if (printed++ > 0) {
                         printbuf_memappend(pb, ",", 1);
                         if (pretty)
                                 printbuf_memappend(pb, "\n", 1);
@@ -234,15 +249,16 @@ static int vmas_to_json_string(json_object *jso, struct printbuf *pb, int level,
                 json_object_put(v);
         }
         if (pretty) {
-                if (r->n_vmas)
+                if (printed)
                         printbuf_memappend(pb, "\n", 1);
                 indent(pb, level, flags);
         }
         return spaced ? printbuf_memappend(pb, " ]", 2) : printbuf_memappend(pb, "]", 1);
 }
 
-json_object *sa_report_json_object(const struct smapsaudit_report *r, unsigned flags) {
+static json_object *report_object(const struct smapsaudit_report *r, unsigned flags, struct vmas_json *vj) {
         json_object *o = json_object_new_object(), *a, *m;
+        size_t omitted = 0;
 
         json_object_object_add(o, "schema", json_object_new_string(SCHEMA));
         json_object_object_add(o, "pid", json_object_new_int(r->pid));
@@ -276,9 +292,14 @@ json_object *sa_report_json_object(const struct smapsaudit_report *r, unsigned f
         json_object_object_add(o, "numa", m);
 
         json_object_object_add(o, "totals", totals_object(r));
+        *vj = (struct vmas_json) { r, flags & SMAPSAUDIT_REPORT_COMPACT };
+        for (size_t i = 0; i < r->n_vmas; i++)
+                omitted += !vma_worth_printing(vj, &r->vmas[i]);
         a = json_object_new_array();
-        json_object_set_serializer(a, vmas_to_json_string, (void *) r, NULL);
+        json_object_set_serializer(a, vmas_to_json_string, vj, NULL);
         json_object_object_add(o, "vmas", a);
+        if (vj->compact)
+                sa_json_add_u64(o, "vmas_omitted", omitted);
         a = json_object_new_array();
         for (size_t i = 0; i < r->n_findings; i++)
                 json_object_array_add(a, finding_object(&r->findings[i]));
@@ -286,6 +307,12 @@ json_object *sa_report_json_object(const struct smapsaudit_report *r, unsigned f
         a = json_object_new_array();
         for (size_t i = 0; i < r->n_notes; i++)
                 json_object_array_add(a, json_object_new_string(r->notes[i]));
+        if (omitted) {
+                char note[160];
+
+                snprintf(note, sizeof(note), "%zu consistent VMA(s) left out of this compact report", omitted);
+                json_object_array_add(a, json_object_new_string(note));
+        }
         json_object_object_add(o, "notes", a);
         if (r->ksm.have)
                 json_object_object_add(o, "ksm", ksm_object(&r->ksm));
@@ -293,7 +320,8 @@ json_object *sa_report_json_object(const struct smapsaudit_report *r, unsigned f
 }
 
 _export_ int smapsaudit_report_to_json(const struct smapsaudit_report *r, unsigned flags, char **ret) {
-        json_object *o = sa_report_json_object(r, flags);
+        struct vmas_json vj;
+        json_object *o = report_object(r, flags, &vj);
         const char *s;
         char *copy;
 

@@ -131,6 +131,7 @@ enum smapsaudit_report_flags {
         SMAPSAUDIT_REPORT_NO_PFNS    = 1u << 1, /* never print physical frame numbers */
         SMAPSAUDIT_REPORT_PRETTY     = 1u << 2, /* JSON: indented */
         SMAPSAUDIT_REPORT_COLOR      = 1u << 3,
+        SMAPSAUDIT_REPORT_COMPACT    = 1u << 4, /* JSON: VMAs only where something disagreed or stayed open */
 };
 /* JSON (schema smapsaudit.report/1); *ret is malloc()ed. */
 int smapsaudit_report_to_json(const struct smapsaudit_report *r, unsigned flags, char **ret);

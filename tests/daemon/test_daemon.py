@@ -305,6 +305,21 @@ class Check(DaemonTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(str(s.pid), r.stdout)
 
+    def test_report_too_large_for_a_message(self):
+        # 20480 VMAs: the full JSON report is tens of megabytes, more than a D-Bus message may
+        # carry (dbus-daemon disconnects a sender that tries). The reply leaves the consistent
+        # VMAs out and says so, and the daemon is still on the bus afterwards.
+        harness, _, _ = integration_modules(self)
+        with harness.Workload("many-vmas", "--size-mb", 80) as w:
+            report = json.loads(call_ok("Check", "ua{sv}", w.pid, 0, timeout=240)[0])
+            self.assertEqual(report["pid"], w.pid)
+            self.assertGreaterEqual(len(report["vmas"]) + report["vmas_omitted"], w.truth["vmas"])
+            self.assertTrue(all(v["verdict"] != "consistent" for v in report["vmas"]), report["vmas"][:3])
+            self.assertGreaterEqual(report["totals"]["Rss"]["walk_kb"], w.truth["rss_kb"])
+            self.assertTrue(any("left out of this compact report" in n for n in report["notes"]), report["notes"])
+        self.assertTrue(self.daemon.alive(), self.daemon.log_text()[-2000:])
+        self.assertEqual(get_property("Version"), get_property("Version"))
+
     def test_bus_client_check(self):
         s = self.sleeper()
         r = tool("check", s.pid)

@@ -604,6 +604,24 @@ static void shape_thp_cow_fork(struct truth *t, const struct options *o)
                             { "Anonymous", KB(o->size) }, { "AnonHugePages", KB(o->size) - KB(THP_SZ) }));
 }
 
+/*
+ * One 4 KiB VMA per page of --size-mb, every page touched, read-write and
+ * read-only in turn so that no two neighbours merge: a process near the
+ * kernel's VMA limit, whose full report is tens of megabytes.
+ */
+static void shape_many_vmas(struct truth *t, const struct options *o)
+{
+        size_t n = o->size / PAGE_SZ;
+        char *p = map_anon(o->size, PAGE_SZ, MADV_NOHUGEPAGE);
+
+        touch_pages(p, o->size);
+        for (size_t i = 1; i < n; i += 2)
+                if (mprotect(p + i * PAGE_SZ, PAGE_SZ, PROT_READ) < 0)
+                        die("mprotect(PROT_READ) of VMA %zu", i);
+        truth_int(t, "vmas", (long long) n);
+        truth_int(t, "rss_kb", KB(o->size));
+}
+
 static void shape_memfd(struct truth *t, const struct options *o)
 {
         build_memfd(t, o->size, "memfd");
@@ -749,6 +767,7 @@ static const struct shape shapes[] = {
         { "ksm",          shape_ksm,           8 * MIB, 2 * PAGE_SZ },
         { "cow-fork",     shape_cow_fork,      8 * MIB, PAGE_SZ },
         { "thp-cow-fork", shape_thp_cow_fork,  4 * MIB, THP_SZ },
+        { "many-vmas",    shape_many_vmas,    80 * MIB, PAGE_SZ },
         { "memfd",        shape_memfd,         8 * MIB, PAGE_SZ },
         { "file",         shape_file,          4 * MIB, PAGE_SZ },
         { "hugetlb",      shape_hugetlb,       4 * MIB, THP_SZ },
