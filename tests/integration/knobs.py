@@ -9,6 +9,8 @@ restored (a KSM unmerge or a hugetlb pool shrink must not race with our own proc
 
 import os
 import re
+import shutil
+import subprocess
 import time
 
 KSM = "/sys/kernel/mm/ksm"
@@ -133,6 +135,47 @@ class HugePages:
 
     def __exit__(self, *exc):
         return self.knobs.__exit__(*exc)
+
+
+class Swap:
+    """Swap for the test: the swap already on, or zram0 made a 256 MiB swap device, and on exit
+    switched off and reset (even when the test failed). ``active`` is False when neither could
+    be had (no zram, no mkswap): the caller skips."""
+
+    ZRAM = "/dev/zram0"
+
+    def __init__(self):
+        self.ours = False
+        self.active = False
+
+    @staticmethod
+    def _swaps():
+        with open("/proc/swaps") as f:
+            return f.read().splitlines()[1:]
+
+    def __enter__(self):
+        if self._swaps():
+            self.active = True
+            return self
+        if not os.path.exists(self.ZRAM) or not shutil.which("mkswap") or not shutil.which("swapon"):
+            return self
+        try:
+            write_knob("/sys/block/zram0/disksize", "256M")
+            self.ours = True
+            subprocess.run(["mkswap", self.ZRAM], check=True, capture_output=True, timeout=30)
+            subprocess.run(["swapon", self.ZRAM], check=True, capture_output=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            self.__exit__()
+            return self
+        self.active = bool(self._swaps())
+        return self
+
+    def __exit__(self, *exc):
+        if self.ours:
+            subprocess.run(["swapoff", self.ZRAM], capture_output=True, timeout=120)
+            write_knob("/sys/block/zram0/reset", "1")
+            self.ours = False
+        return False
 
 
 def is_root():

@@ -622,6 +622,31 @@ static void shape_many_vmas(struct truth *t, const struct options *o)
         truth_int(t, "rss_kb", KB(o->size));
 }
 
+/*
+ * Anonymous pages, the second half pushed out to swap with MADV_PAGEOUT.
+ * How much went out is the kernel's to decide: the truth is what this VMA's
+ * smaps says right after, and the test holds the walk to it.
+ */
+static void shape_swap(struct truth *t, const struct options *o)
+{
+        char *p = map_anon(o->size, PAGE_SZ, MADV_NOHUGEPAGE);
+        long long swapped, rss;
+
+        for (size_t off = 0; off < o->size; off += PAGE_SZ)
+                p[off] = (char) (1 + (off / PAGE_SZ) % 251);   /* not zero-filled: zram keeps them */
+        if (madvise(p + o->size / 2, o->size / 2, MADV_PAGEOUT) < 0)
+                die("madvise(MADV_PAGEOUT)");
+        swapped = self_smaps_kb(p, "Swap");
+        rss = self_smaps_kb(p, "Rss");
+        if (swapped <= 0) {
+                truth_skip(t, "MADV_PAGEOUT swapped nothing out (no swap?)");
+                return;
+        }
+        truth_region(t, "swap", p, o->size, "rw-p",
+                     EXPECT({ "Rss", rss }, { "Swap", swapped }, { "Anonymous", rss }), NULL);
+        truth_object(t, "expect_status", EXPECT({ "VmSwap", swapped }));
+}
+
 static void shape_memfd(struct truth *t, const struct options *o)
 {
         build_memfd(t, o->size, "memfd");
@@ -768,6 +793,7 @@ static const struct shape shapes[] = {
         { "cow-fork",     shape_cow_fork,      8 * MIB, PAGE_SZ },
         { "thp-cow-fork", shape_thp_cow_fork,  4 * MIB, THP_SZ },
         { "many-vmas",    shape_many_vmas,    80 * MIB, PAGE_SZ },
+        { "swap",         shape_swap,          8 * MIB, 2 * PAGE_SZ },
         { "memfd",        shape_memfd,         8 * MIB, PAGE_SZ },
         { "file",         shape_file,          4 * MIB, PAGE_SZ },
         { "hugetlb",      shape_hugetlb,       4 * MIB, THP_SZ },
