@@ -244,15 +244,18 @@ static unsigned report_flags(void) {
         return f;
 }
 
-/* Prints a report; returns its exit status. */
-static int output_report(struct smapsaudit_report *rep, bool first, bool last) {
+/*
+ * Prints a report; returns its exit status. Several PIDs make a JSON
+ * array of the reports there are: one that failed is on stderr only.
+ */
+static int output_report(struct smapsaudit_report *rep, bool array, unsigned *printed) {
         if (arg.json) {
                 char *json;
                 int r = smapsaudit_report_to_json(rep, report_flags(), &json);
                 if (r < 0)
                         return EXIT_TROUBLE;
-                /* several PIDs: a JSON array of reports */
-                printf("%s%s%s", first && !last ? "[\n" : "", json, last ? (first ? "\n" : "\n]\n") : ",\n");
+                printf("%s%s%s", array && *printed ? ",\n" : "", json, array ? "" : "\n");
+                (*printed)++;
                 free(json);
         } else
                 smapsaudit_report_print_text(rep, stdout, report_flags());
@@ -295,7 +298,8 @@ static int check_bus(pid_t pid, struct smapsaudit_report **ret) {
 static int verb_check(int argc, char *argv[]) {
         struct smapsaudit_ctx *ctx = NULL;
         int worst = 0, r;
-        bool local = arg.local || arg.proc_root || arg.sys_root;
+        bool local = arg.local || arg.proc_root || arg.sys_root, array = arg.json && argc > 1;
+        unsigned printed = 0;
 
         if (argc < 1) {
                 fprintf(stderr, "smapsaudit: check needs at least one PID\n");
@@ -313,6 +317,8 @@ static int verb_check(int argc, char *argv[]) {
                         return EXIT_TROUBLE;
                 }
         }
+        if (array)
+                fputs("[\n", stdout);
         for (int i = 0; i < argc; i++) {
                 struct smapsaudit_report *rep = NULL;
                 pid_t pid = 0;   /* parsed above already */
@@ -327,13 +333,16 @@ static int verb_check(int argc, char *argv[]) {
                                 fprintf(stderr, "smapsaudit: PID %d: %s\n", (int) pid, audit_error(r));
                         st = EXIT_TROUBLE;
                 } else {
-                        st = output_report(rep, i == 0, i == argc - 1);
+                        st = output_report(rep, array, &printed);
                         smapsaudit_report_unref(rep);
                 }
                 /* the most serious outcome wins: trouble, then discrepancy, then inconclusive */
                 if (st == EXIT_TROUBLE || (st == 1 && worst != EXIT_TROUBLE) || (st == 3 && worst == 0))
                         worst = st;
+                fflush(stdout);
         }
+        if (array)
+                fputs(printed ? "\n]\n" : "]\n", stdout);
         smapsaudit_ctx_unref(ctx);
         return worst;
 }

@@ -15,6 +15,7 @@ the audit, and so does a broken status or numa_maps: a file that is there but sa
 sensible is never read as absent (a missing one is, as on a kernel without it).
 """
 
+import json
 import os
 import random
 import shutil
@@ -113,6 +114,24 @@ class Arguments(unittest.TestCase):
         if r.returncode == 2:
             self.assertIn("1", r.stderr)
         print(f"smapsaudit check --local 1: {r.returncode}, {r.stderr.strip()[:160]}")
+
+    def test_several_pids_json_is_one_array(self):
+        # Several PIDs give one JSON array of the reports there are, whichever of them fails (the
+        # first, the last, all): a script can always json.load() stdout.
+        with open("/proc/sys/kernel/pid_max") as f:
+            pid_max = int(f.read())
+        gone = next(p for p in range(pid_max - 1, 300, -1) if not os.path.exists(f"/proc/{p}"))
+        me = os.getpid()
+        for pids, n, rc in (((me, gone), 1, 2), ((gone, me), 1, 2), ((gone, 2), 0, 2), ((me, me), 2, None)):
+            r = cli("check", "--local", "--json", *pids)
+            what = f"check --local --json {pids}: exit {r.returncode}\nstdout: {r.stdout[:300]}\nstderr: {r.stderr}"
+            value = json.loads(r.stdout)
+            self.assertIsInstance(value, list, what)
+            self.assertEqual([rep["pid"] for rep in value], [p for p in pids if p != gone and p != 2][:n], what)
+            if rc is not None:
+                self.assertEqual(r.returncode, rc, what)
+        value = json.loads(cli("check", "--local", "--json", me).stdout)
+        self.assertIsInstance(value, dict, "one PID: one report, not an array")
 
     def test_proc_root_missing(self):
         self.assertTrouble(["check", "--local", "--proc-root", "/nonexistent/proc", os.getpid()], "/nonexistent/proc")
