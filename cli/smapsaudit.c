@@ -62,6 +62,7 @@ static void help(void) {
                "  ksm [--pid PID] [--coverage]\n"
                "                        check KSM's counters against each other and the page tables\n"
                "                        (all processes, or one); --coverage: identical pages left unmerged\n"
+               "  help                  this help\n"
                "\n"
                "Options:\n"
                "  -l --local            audit in this process instead of asking smapsauditd\n"
@@ -536,6 +537,10 @@ int main(int argc, char *argv[]) {
                 return verb_watch();
         if (strcmp(verb, "sweep") == 0)
                 return verb_sweep();
+        if (strcmp(verb, "help") == 0) {
+                help();
+                return 0;
+        }
         fprintf(stderr, "smapsaudit: unknown command '%s' (see smapsaudit --help)\n", verb);
         return EXIT_TROUBLE;
 }
