@@ -67,7 +67,8 @@ int sa_walker_new(struct smapsaudit_ctx *ctx, pid_t pid, unsigned audit_flags, s
         /* every entry is written before it is read: no need to fault in 3 MiB of zeroes per audit */
         w->batch = malloc(BATCH * sizeof(*w->batch));
         w->pme = malloc(BATCH * sizeof(*w->pme));
-        w->regions = malloc(REGIONS * sizeof(*w->regions));
+        /* zeroed all the same: valgrind does not know that PAGEMAP_SCAN fills them */
+        w->regions = calloc(REGIONS, sizeof(*w->regions));
         if (!w->batch || !w->pme || !w->regions) {
                 sa_walker_free(w);
                 return -ENOMEM;
