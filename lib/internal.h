@@ -471,6 +471,7 @@ struct smapsaudit_report {
         char *error;
         struct sa_vma_report *vmas;
         size_t n_vmas;
+        size_t vmas_omitted;       /* read from a compact JSON report: consistent VMAs it left out */
         struct sa_total totals[_SA_FIELD_MAX];
         struct sa_field_cmp rollup_cmp[_SA_FIELD_MAX]; /* smaps_rollup vs Σ smaps (or walk) */
         struct sa_field_cmp status_cmp[_SA_FIELD_MAX]; /* status counters vs walk */

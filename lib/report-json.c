@@ -298,8 +298,8 @@ static json_object *report_object(const struct smapsaudit_report *r, unsigned fl
         a = json_object_new_array();
         json_object_set_serializer(a, vmas_to_json_string, vj, NULL);
         json_object_object_add(o, "vmas", a);
-        if (vj->compact)
-                sa_json_add_u64(o, "vmas_omitted", omitted);
+        if (vj->compact || r->vmas_omitted)
+                sa_json_add_u64(o, "vmas_omitted", r->vmas_omitted + omitted);
         a = json_object_new_array();
         for (size_t i = 0; i < r->n_findings; i++)
                 json_object_array_add(a, finding_object(&r->findings[i]));

@@ -274,6 +274,7 @@ _export_ int smapsaudit_report_from_json(const char *json, struct smapsaudit_rep
                                 goto fail;
                 }
         }
+        r->vmas_omitted = unum(o, "vmas_omitted", NULL);
         if (json_object_object_get_ex(o, "findings", &a) && json_object_is_type(a, json_type_array))
                 for (size_t i = 0; i < json_object_array_length(a); i++) {
                         e = parse_finding(json_object_array_get_idx(a, i), r);

@@ -97,7 +97,8 @@ _export_ int smapsaudit_report_print_text(const struct smapsaudit_report *r, FIL
                 fprintf(f, " (%s)\n", r->error);
                 return 0;
         }
-        fprintf(f, ", %zu VMAs, %zu finding%s\n", r->n_vmas, r->n_findings, r->n_findings == 1 ? "" : "s");
+        fprintf(f, ", %zu VMAs, %zu finding%s\n", r->n_vmas + r->vmas_omitted, r->n_findings,
+                r->n_findings == 1 ? "" : "s");
         fprintf(f, "  Rss: walk %" PRIu64 " kB", rss->walk_lo_kb);
         if (rss->have_kernel)
                 fprintf(f, ", smaps_rollup %" PRIu64 " kB", rss->kernel_kb);
