@@ -56,6 +56,7 @@ struct vma_track {
         uint64_t prev_numa;       /* numa_signature() of that pass */
         bool numa_settled;        /* numa_maps agreed in a stable pass, or has nothing to say */
         bool moved;               /* mapped, unmapped or changed between two views, or its walk disagreed */
+        bool walk_exact;          /* settled with its walk matching the kernel without churn slack */
 };
 
 struct audit {
@@ -350,6 +351,14 @@ static void load_numa_state(struct audit *a) {
         a->r->numa.threads = a->r->status.threads;
 }
 
+/* Every judged field of the VMA within the walk's own bounds, no slack needed. */
+static bool walk_within_bounds(const struct sa_vma_report *v) {
+        for (unsigned f = 0; f <= SA_PRIVATE; f++)
+                if (v->cmp[f].judged && (v->cmp[f].kernel_kb < v->cmp[f].walk_lo_kb || v->cmp[f].kernel_kb > v->cmp[f].walk_hi_kb))
+                        return false;
+        return true;
+}
+
 /*
  * Judges one tracked VMA with views A (before the walk) and B (after).
  * Returns true when the VMA was stable in this pass.
@@ -411,6 +420,7 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
                 t->prev_mask = 0;
                 /* the mapcount fields get more passes to hold still; the rest is settled */
                 t->core_ok = true;
+                t->walk_exact = walk_within_bounds(v);
                 if ((stable & mapcount) == mapcount)
                         t->state = VMA_DONE;
                 return 1;
@@ -683,8 +693,12 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
                 if (a->track[idx[i]].state == VMA_DONE) {
                         if (!need_totals)
                                 continue;
-                        /* settled and unchanged since: its walk still stands for the totals */
-                        if (sa_smaps_core_stable(&done->kernel, &A->smaps.vmas[i]) &&
+                        /*
+                         * settled and unchanged since: its walk still stands for the totals, unless
+                         * it agreed only within the churn slack (the target remapped it under the
+                         * walk), when the walk saw something else than what stayed
+                         */
+                        if (a->track[idx[i]].walk_exact && sa_smaps_core_stable(&done->kernel, &A->smaps.vmas[i]) &&
                             (sa_stable_fields(&done->kernel, &A->smaps.vmas[i]) & MAPCOUNT_FIELDS) ==
                                     (MAPCOUNT_FIELDS & sa_smaps_printed(&A->smaps.vmas[i]))) {
                                 sa_acc_add(&total, &done->walk);
