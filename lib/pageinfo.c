@@ -70,19 +70,21 @@ static int cmp_pfn(const void *a, const void *b) {
         return x->pfn < y->pfn ? -1 : x->pfn > y->pfn;
 }
 
-/* Reads [first, first + n) of both files (of kpageflags alone without counts); a captured file may be short. */
+/* Reads [first, first + n) of either file or both (NULL: not that one); a captured file may be short. */
 static int read_window(struct smapsaudit_ctx *ctx, uint64_t first, size_t n, uint64_t *flags, uint64_t *counts) {
         off_t off = (off_t) (first * sizeof(uint64_t));
-        ssize_t a, b = 0;
+        ssize_t a = 0, b = 0;
 
-        a = sa_pread_full(ctx->kpageflags_fd, flags, n * sizeof(uint64_t), off);
+        if (flags)
+                a = sa_pread_full(ctx->kpageflags_fd, flags, n * sizeof(uint64_t), off);
         if (counts)
                 b = sa_pread_full(ctx->kpagecount_fd, counts, n * sizeof(uint64_t), off);
         if (a < 0)
                 return (int) a;
         if (b < 0)
                 return (int) b;
-        memset((char *) flags + a, 0, n * sizeof(uint64_t) - (size_t) a);
+        if (flags)
+                memset((char *) flags + a, 0, n * sizeof(uint64_t) - (size_t) a);
         if (counts)
                 memset((char *) counts + b, 0, n * sizeof(uint64_t) - (size_t) b);
         return 0;
@@ -119,8 +121,7 @@ static void inherit_folio_flags(uint64_t *flags, size_t n) {
  */
 static int join_folio_counts(struct smapsaudit_ctx *ctx, struct sa_page *p, uint64_t *counts, uint64_t *reads) {
         const uint64_t full = SA_PAGE_SIZE << SA_PSS_SHIFT;
-        uint64_t pfn = p->pme & PM_PFN_MASK;
-        ssize_t got;
+        int r;
 
         p->folio_pss = 0;
         p->folio_multi = 0;
@@ -129,11 +130,10 @@ static int join_folio_counts(struct smapsaudit_ctx *ctx, struct sa_page *p, uint
                 p->folio_multi = p->kpc >= 2 ? p->count : 0;
                 return 0;
         }
-        got = sa_pread_full(ctx->kpagecount_fd, counts, p->count * sizeof(uint64_t), (off_t) (pfn * sizeof(uint64_t)));
+        r = read_window(ctx, p->pme & PM_PFN_MASK, p->count, NULL, counts);
         (*reads)++;
-        if (got < 0)
-                return (int) got;
-        memset((char *) counts + got, 0, p->count * sizeof(uint64_t) - (size_t) got);
+        if (r < 0)
+                return r;
         p->kpc = counts[0];
         for (uint64_t i = 0; i < p->count; i++) {
                 p->folio_pss += counts[i] >= 2 ? full / counts[i] : full;

@@ -118,15 +118,15 @@ int sa_read_sys_file(struct smapsaudit_ctx *ctx, const char *name, char **ret, s
 void sa_read_population(struct smapsaudit_ctx *ctx, struct sa_population *ret) {
         _cleanup_free_ char *stat = NULL, *loadavg = NULL;
         const char *p;
-        unsigned long long n;
+        uint64_t n;
 
         *ret = (struct sa_population) {};
         if (sa_read_proc_file(ctx, "stat", &stat, NULL) >= 0 && (p = strstr(stat, "\nprocesses ")) &&
-            sscanf(p + 11, "%llu", &n) == 1)
+            parse_u64_prefix(p + 11, &n) >= 0)
                 ret->forks = n;
         /* "0.00 0.01 0.05 1/123 4567": runnable/total tasks */
         if (sa_read_proc_file(ctx, "loadavg", &loadavg, NULL) >= 0 && (p = strchr(loadavg, '/')) &&
-            sscanf(p + 1, "%llu", &n) == 1)
+            parse_u64_prefix(p + 1, &n) >= 0)
                 ret->tasks = n;
 }
 

@@ -19,6 +19,8 @@ class Swap(harness.AuditTestCase):
             w = self.start(stack, "swap")
             (region,) = w.truth["regions"]
             self.assertGreater(region["expect"]["Swap"], 0)
+            # every page was written: each one is either present or swapped out
+            self.assertEqual(region["expect"]["Rss"] + region["expect"]["Swap"], region["pages"] * 4, region)
             for tier in ((), ("--fast",)):
                 with self.subTest(tier=tier or "full"):
                     result = harness.check(w.pid, *tier)
