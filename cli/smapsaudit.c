@@ -227,7 +227,7 @@ static int progress(_unused_ void *userdata, pid_t pid, unsigned pass, uint64_t 
 static const char *audit_error(int r) {
         switch (r) {
         case -ESRCH: return "no such process";
-        case -ENODATA: return "no address space to audit (a kernel thread or a zombie)";
+        case -ENODATA: return "a kernel thread: no address space to audit";
         case -EACCES:
         case -EPERM: return "permission denied (auditing another user's process needs root or CAP_SYS_PTRACE)";
         case -EBUSY: return "the process is already being traced; --freeze cannot stop it";

@@ -93,11 +93,12 @@ static void views_done(struct views *v) {
         memset(v, 0, sizeof(*v));
 }
 
-/* /proc/PID/stat: start time (for PID reuse) and page faults so far (for activity). */
-static int read_stat(struct smapsaudit_ctx *ctx, pid_t pid, uint64_t *start_time, uint64_t *faults) {
+/* /proc/PID/stat: start time (for PID reuse), page faults so far (for activity) and task flags. */
+static int read_stat_flags(struct smapsaudit_ctx *ctx, pid_t pid, uint64_t *start_time, uint64_t *faults,
+                           uint64_t *flags) {
         _cleanup_free_ char *buf = NULL;
         const char *p;
-        unsigned long long st, minflt, majflt;
+        unsigned long long st, minflt, majflt, fl;
         int r;
 
         r = sa_read_pid_file(ctx, pid, "stat", &buf, NULL);
@@ -105,14 +106,20 @@ static int read_stat(struct smapsaudit_ctx *ctx, pid_t pid, uint64_t *start_time
                 return r;
         /* comm may hold spaces and parentheses: fields resume after the last ')' */
         p = strrchr(buf, ')');
-        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %llu %*u %llu %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                         &minflt, &majflt, &st) != 3)
+        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %llu %llu %*u %llu %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                         &fl, &minflt, &majflt, &st) != 4)
                 return -EBADMSG;
         if (start_time)
                 *start_time = st;
         if (faults)
                 *faults = minflt + majflt;
+        if (flags)
+                *flags = fl;
         return 0;
+}
+
+static int read_stat(struct smapsaudit_ctx *ctx, pid_t pid, uint64_t *start_time, uint64_t *faults) {
+        return read_stat_flags(ctx, pid, start_time, faults, NULL);
 }
 
 /* The target is gone, or its PID now names another process. */
@@ -127,6 +134,22 @@ static bool target_gone(struct audit *a) {
         if (!a->ctx->live)
                 return false;
         return read_stat(a->ctx, a->pid, &st, NULL) < 0 || st != a->start_time;
+}
+
+/*
+ * Why a process shows no VMAs. A dying process drops its mm (exit_mm) before
+ * it becomes a zombie, so neither the pidfd nor the stat state says "exited"
+ * yet: only PF_KTHREAD tells the one process that never had memory to audit.
+ */
+static int no_address_space(struct audit *a) {
+        uint64_t flags;
+
+        if (read_stat_flags(a->ctx, a->pid, NULL, NULL, &flags) < 0 || target_gone(a))
+                return sa_error(a->ctx, -ESRCH, "PID %d exited during the audit", (int) a->pid);
+        if (flags & SA_PF_KTHREAD)
+                return sa_error(a->ctx, -ENODATA, "PID %d is a kernel thread: it has no address space to audit",
+                                (int) a->pid);
+        return sa_error(a->ctx, -ESRCH, "PID %d is exiting: its address space is already gone", (int) a->pid);
 }
 
 /*
@@ -882,8 +905,7 @@ static int audit_run(struct audit *a) {
                 goto out;
         /* every live mm has VMAs ([stack], [vdso]): none means a kernel thread, or an mm going away */
         if (A.smaps.n == 0) {
-                ret = sa_error(a->ctx, -ENODATA, "PID %d has no address space to audit (a kernel thread or a zombie)",
-                               (int) a->pid);
+                ret = no_address_space(a);
                 goto out;
         }
         r->status = A.status;

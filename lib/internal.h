@@ -15,6 +15,8 @@
 #define SA_PAGE_SIZE 4096ULL
 #define SA_PSS_SHIFT 12
 #define SA_PMD_PAGES 512ULL
+/* PF_KTHREAD from include/linux/sched.h, in /proc/PID/stat's flags: kernel threads have no mm */
+#define SA_PF_KTHREAD 0x00200000ULL
 
 /* ---------------------------------------------------------------- fields */
 

@@ -9,9 +9,6 @@
 
 #include "internal.h"
 
-/* PF_KTHREAD from include/linux/sched.h: kernel threads have no mm */
-#define PF_KTHREAD 0x00200000UL
-
 static int cmp_rss(const void *a, const void *b) {
         const struct smapsaudit_proc *x = a, *y = b;
         return x->rss_kb < y->rss_kb ? 1 : x->rss_kb > y->rss_kb ? -1 : 0;
@@ -35,7 +32,7 @@ _export_ int smapsaudit_list_processes(struct smapsaudit_ctx *ctx, struct smapsa
                 unsigned long rss = PIDS_VAL(2, ul_int, stack, info);
                 struct smapsaudit_proc *nl;
 
-                if ((flags & PF_KTHREAD) || rss == 0)
+                if ((flags & SA_PF_KTHREAD) || rss == 0)
                         continue;
                 nl = realloc(list, (count + 1) * sizeof(*nl));
                 if (!nl) {
