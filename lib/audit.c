@@ -30,6 +30,7 @@ struct views {
         struct sa_numa_maps numa;
         bool have_numa;
         struct sa_population population; /* forks and exits elsewhere move shared pages' mapcounts */
+        struct sa_population population_end; /* the same, after the smaps and status reads */
         uint64_t faults;          /* the target's minflt + majflt */
         uint64_t rollup_faults_before, rollup_faults_after; /* around the rollup read */
         bool have_rollup;         /* rollup and numa_maps are read once a pass, between the two smaps reads */
@@ -37,7 +38,7 @@ struct views {
 
 /* Mapcount fields of pages others can map are judged only in passes where this holds still. */
 static bool population_moved(const struct views *A, const struct views *B) {
-        return A->population.forks != B->population.forks || A->population.tasks != B->population.tasks;
+        return A->population.forks != B->population_end.forks || A->population.tasks != B->population_end.tasks;
 }
 
 enum vma_state {
@@ -184,6 +185,7 @@ static int read_views(struct audit *a, struct views *v) {
         v->have_status = r >= 0;
         if (!v->have_status)
                 sa_report_note(a->r, "status not readable: its counters are not compared");
+        sa_read_population(a->ctx, &v->population_end);
         return 0;
 }
 
@@ -597,6 +599,44 @@ static bool rollup_used_slack(const struct sa_rollup_window *w) {
         return rv < MIN(sa_smaps_value(&w->before, SA_RSS, &have), sa_smaps_value(&w->after, SA_RSS, &have));
 }
 
+static bool rollup_only_disagrees(const struct smapsaudit_report *r) {
+        for (unsigned f = 0; f < _SA_FIELD_MAX; f++)
+                if (sa_fields[f].rollup_only && rollup_sensitive(f) && r->rollup_cmp[f].judged &&
+                    r->rollup_cmp[f].verdict != SMAPSAUDIT_CONSISTENT)
+                        return true;
+        return false;
+}
+
+/*
+ * The rollup is read once, after the walk. A process sharing the target's
+ * pages that unmaps them in between (a forked sibling exiting) moves the
+ * Pss the rollup reports, and says so in the population counters only when
+ * it is reaped, which may be after the pass. The rollup-only Pss fields,
+ * held against the walk alone, stand only if a second walk after the
+ * rollup read finds the same mapcounts. Returns 1 if it did, 0 if not.
+ */
+static int rollup_walk_held(struct audit *a, const struct views *A, const struct sa_acc *total) {
+        struct sa_acc again = {};
+        int r = 1;
+
+        for (size_t i = 0; i < A->smaps.n && r > 0; i++) {
+                struct sa_acc one = {};
+
+                r = walk_vma(a, &A->smaps.vmas[i], &one);
+                if (r >= 0) {
+                        sa_acc_add(&again, &one);
+                        r = 1;
+                }
+                sa_acc_done(&one);
+        }
+        for (unsigned f = 0; f < _SA_FIELD_MAX && r > 0; f++)
+                if (sa_fields[f].rollup_only && rollup_sensitive(f) &&
+                    (again.f[f].lo != total->f[f].lo || again.f[f].hi != total->f[f].hi))
+                        r = 0;
+        sa_acc_done(&again);
+        return r;
+}
+
 static int judge_totals(struct audit *a, const struct views *A, const struct views *B, const struct sa_acc *total) {
         struct smapsaudit_report *r = a->r;
         struct sa_rollup_window w;
@@ -620,6 +660,15 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         status_ok = A->have_status && B->have_status && layout_stable(A, B) &&
                     sa_status_counters_equal(&A->status, &B->status);
         sa_compare_totals(r, &w, total, status_ok ? &B->status : NULL, sa_kernel_get(a->ctx));
+        if (!a->rollup_done && rollup_only_disagrees(r)) {
+                ret = rollup_walk_held(a, A, total);
+                if (ret < 0)
+                        return ret;
+                if (ret == 0)
+                        for (unsigned f = 0; f < _SA_FIELD_MAX; f++)
+                                if (sa_fields[f].rollup_only && rollup_sensitive(f))
+                                        r->rollup_cmp[f].judged = false;
+        }
         /*
          * The rollup-only fields (Pss_Anon/File/Shmem) can only be held
          * against the walk; where VMAs already disagree, the per-VMA
