@@ -23,23 +23,15 @@ bool sa_kernel_at_least(const struct sa_kernel *k, unsigned major, unsigned mino
         return k->major > major || (k->major == major && k->minor >= minor);
 }
 
-/*
- * CONFIG_NO_PAGE_MAPCOUNT (6.15+) changes how smaps computes PSS and the
- * shared/private split. /proc/config.gz says which; without it the
- * default (per-page mapcount) is assumed and the report says so.
- */
-static void detect_mapcount(struct smapsaudit_ctx *ctx, struct sa_kernel *k) {
-        _cleanup_free_ char *p = NULL;
+/* Whether a kernel config file settles the mapcount mode; false if unreadable or silent. */
+static bool read_mapcount_config(const char *path, struct sa_kernel *k) {
         char line[256];
         gzFile f;
 
-        k->mapcount = SA_MAPCOUNT_PRECISE;
-        k->mapcount_known = !sa_kernel_at_least(k, 6, 15);
-        if (k->mapcount_known || sa_proc_path(ctx, 0, "config.gz", &p) < 0)
-                return;
-        f = gzopen(p, "rb");
+        /* gzopen reads an uncompressed file as it is */
+        f = gzopen(path, "rb");
         if (!f)
-                return;
+                return false;
         while (gzgets(f, line, sizeof(line))) {
                 if (startswith(line, "CONFIG_NO_PAGE_MAPCOUNT=y")) {
                         k->mapcount = SA_MAPCOUNT_AVERAGE;
@@ -51,6 +43,30 @@ static void detect_mapcount(struct smapsaudit_ctx *ctx, struct sa_kernel *k) {
                         k->mapcount_known = true;
         }
         gzclose(f);
+        return k->mapcount_known;
+}
+
+/*
+ * CONFIG_NO_PAGE_MAPCOUNT (6.15+) changes how smaps computes PSS and the
+ * shared/private split. /proc/config.gz says which; distribution kernels
+ * often build without it but install /boot/config-RELEASE, which says the
+ * same for the running kernel (never for a capture's). Without either the
+ * default (per-page mapcount) is assumed and the report says so.
+ */
+static void detect_mapcount(struct smapsaudit_ctx *ctx, struct sa_kernel *k) {
+        _cleanup_free_ char *p = NULL;
+        char boot[sizeof(k->release) + 16];
+
+        k->mapcount = SA_MAPCOUNT_PRECISE;
+        k->mapcount_known = !sa_kernel_at_least(k, 6, 15);
+        if (k->mapcount_known)
+                return;
+        if (sa_proc_path(ctx, 0, "config.gz", &p) >= 0 && read_mapcount_config(p, k))
+                return;
+        if (!ctx->live || !k->release[0])
+                return;
+        snprintf(boot, sizeof(boot), "/boot/config-%s", k->release);
+        (void) read_mapcount_config(boot, k);
 }
 
 static unsigned count_cpus(struct smapsaudit_ctx *ctx) {
