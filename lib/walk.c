@@ -369,12 +369,14 @@ static int walk_scan(struct sa_walker *w, uint64_t start, uint64_t end, sa_walk_
                 uint64_t walk_end = end;
                 int n, r;
 
+                uint64_t reported = pos;
+
                 n = scan_ioctl(w, pos, end, &walk_end);
                 if (n < 0)
                         return n;
                 for (int i = 0; i < n; i++) {
                         const struct page_region *rg = &w->regions[i];
-                        if (rg->end <= rg->start || rg->start < pos || rg->end > end)
+                        if (rg->end <= rg->start || rg->start < reported || rg->end > end)
                                 return -EBADMSG;
                         if (fast)
                                 r = queue_region(w, rg, fn, userdata);
@@ -382,11 +384,20 @@ static int walk_scan(struct sa_walker *w, uint64_t start, uint64_t end, sa_walk_
                                 r = queue_scanned(w, rg->start, rg->end, rg->categories, fn, userdata);
                         if (r < 0)
                                 return r;
+                        reported = rg->end;
                 }
-                /* walk_end says where the kernel stopped; it never goes backwards */
-                if (walk_end <= pos || n < (int) REGIONS)
-                        walk_end = MAX(walk_end, n < (int) REGIONS ? end : pos + SA_PAGE_SIZE);
-                pos = walk_end;
+                /*
+                 * walk_end says where the kernel stopped, except when its last
+                 * internal batch of ranges both reached the end and filled the
+                 * vector: 6.18 then leaves walk_end where the batch before
+                 * stopped, below up to 512 ranges it has returned, and a walker
+                 * resuming there counts them twice (a VMA of exactly 1024
+                 * isolated pages read as 1536). Ranges come in address order:
+                 * everything up to the last one returned has been seen.
+                 */
+                if (n < (int) REGIONS)
+                        walk_end = end;
+                pos = MAX(MAX(walk_end, reported), pos + SA_PAGE_SIZE);
         }
         return flush(w, fn, userdata);
 }

@@ -623,6 +623,42 @@ static void shape_many_vmas(struct truth *t, const struct options *o)
 }
 
 /*
+ * Isolated pages, each its own populated range for PAGEMAP_SCAN: exactly
+ * 1024 of them (a walker's vector filling up on the VMA's last page), 2048
+ * one per GiB across 2 TiB of address space (page tables above the PMD
+ * level, and the vector full again at the end), and 1500. The address
+ * space is MAP_NORESERVE; only the touched pages and their page tables are
+ * memory. --size-mb is not used.
+ */
+static void sparse_region(struct truth *t, const char *name, size_t pages, size_t stride)
+{
+        size_t len = pages * stride;
+        char *p = map_region(len, PAGE_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
+
+        if (!p) {
+                truth_skip(t, "cannot map %zu GiB of address space for %s", len >> 30, name);
+                return;
+        }
+        if (madvise(p, len, MADV_NOHUGEPAGE) < 0)
+                die("madvise(MADV_NOHUGEPAGE)");
+        for (size_t i = 0; i < pages; i++)
+                ((volatile unsigned char *) p)[i * stride] = TOUCH_BYTE;
+        truth_region(t, name, p, len, "rw-p",
+                     EXPECT({ "Rss", KB(pages * PAGE_SZ) }, { "Anonymous", KB(pages * PAGE_SZ) },
+                            { "Pss", KB(pages * PAGE_SZ) }, { "AnonHugePages", 0 }), NULL);
+}
+
+static void shape_sparse(struct truth *t, const struct options *o)
+{
+        (void) o;
+        sparse_region(t, "sparse-1024", 1024, 2 * PAGE_SZ);
+        if (!t->skip)
+                sparse_region(t, "sparse-tib", 2048, (size_t) 1 << 30);
+        if (!t->skip)
+                sparse_region(t, "sparse-1500", 1500, 2 * PAGE_SZ);
+}
+
+/*
  * Anonymous pages, the second half pushed out to swap with MADV_PAGEOUT.
  * How much went out is the kernel's to decide: the truth is what this VMA's
  * smaps says right after, and the test holds the walk to it.
@@ -793,6 +829,7 @@ static const struct shape shapes[] = {
         { "cow-fork",     shape_cow_fork,      8 * MIB, PAGE_SZ },
         { "thp-cow-fork", shape_thp_cow_fork,  4 * MIB, THP_SZ },
         { "many-vmas",    shape_many_vmas,    80 * MIB, PAGE_SZ },
+        { "sparse",       shape_sparse,              0, 1 },
         { "swap",         shape_swap,          8 * MIB, 2 * PAGE_SZ },
         { "memfd",        shape_memfd,         8 * MIB, PAGE_SZ },
         { "file",         shape_file,          4 * MIB, PAGE_SZ },
