@@ -63,6 +63,7 @@ struct vma_track {
 struct audit {
         struct smapsaudit_ctx *ctx;
         pid_t pid;
+        pid_t mm_pid;             /* whose /proc directory shows the mm: pid, or a live thread (sa_mm_pid) */
         const struct smapsaudit_audit_opts *opts;
         struct smapsaudit_report *r;
         struct sa_walker *walker;
@@ -165,23 +166,23 @@ static int read_views(struct audit *a, struct views *v) {
 
         memset(v, 0, sizeof(*v));
         sa_read_population(a->ctx, &v->population);
-        (void) read_stat(a->ctx, a->pid, NULL, &v->faults);
-        r = sa_read_pid_file(a->ctx, a->pid, "smaps", &buf, NULL);
+        (void) read_stat(a->ctx, a->mm_pid, NULL, &v->faults);
+        r = sa_read_pid_file(a->ctx, a->mm_pid, "smaps", &buf, NULL);
         if (r == -ENOENT || r == -ESRCH)
                 return sa_error(a->ctx, -ESRCH, "PID %d: no such process (no %s/%d/smaps)", (int) a->pid,
-                                a->ctx->proc_root, (int) a->pid);
+                                a->ctx->proc_root, (int) a->mm_pid);
         if (r < 0)
                 return sa_error(a->ctx, r, "PID %d: cannot read %s/%d/smaps: %s", (int) a->pid, a->ctx->proc_root,
-                                (int) a->pid, strerror(-r));
+                                (int) a->mm_pid, strerror(-r));
         r = sa_smaps_parse(buf, &v->smaps);
         if (r < 0)
                 return sa_error(a->ctx, r, "PID %d: cannot parse smaps: %s", (int) a->pid, strerror(-r));
 
         /* a missing file is an old or odd kernel; one that says nothing sensible is a broken capture */
-        r = sa_status_read(a->ctx, a->pid, &v->status);
+        r = sa_status_read(a->ctx, a->mm_pid, &v->status);
         if (r == -EBADMSG)
                 return sa_error(a->ctx, r, "PID %d: %s/%d/status is not a status file (empty, cut short, or "
-                                "without Name, Uid or Threads)", (int) a->pid, a->ctx->proc_root, (int) a->pid);
+                                "without Name, Uid or Threads)", (int) a->pid, a->ctx->proc_root, (int) a->mm_pid);
         v->have_status = r >= 0;
         if (!v->have_status)
                 sa_report_note(a->r, "status not readable: its counters are not compared");
@@ -203,7 +204,7 @@ static int parse_middle_view(struct audit *a, const char *file, const char *buf,
         r = parse(buf, ret);
         if (r < 0)
                 return sa_error(a->ctx, r, "PID %d: cannot parse %s/%d/%s: %s", (int) a->pid, a->ctx->proc_root,
-                                (int) a->pid, file, strerror(-r));
+                                (int) a->mm_pid, file, strerror(-r));
         return 0;
 }
 
@@ -222,20 +223,20 @@ static int read_middle_views(struct audit *a, struct views *v, bool rollup, bool
         int r;
 
         v->have_rollup = rollup;
-        (void) read_stat(a->ctx, a->pid, NULL, &v->rollup_faults_before);
-        if (rollup && sa_read_pid_file(a->ctx, a->pid, "smaps_rollup", &buf, &len) >= 0) {
+        (void) read_stat(a->ctx, a->mm_pid, NULL, &v->rollup_faults_before);
+        if (rollup && sa_read_pid_file(a->ctx, a->mm_pid, "smaps_rollup", &buf, &len) >= 0) {
                 r = parse_middle_view(a, "smaps_rollup", buf, len, &v->rollup, parse_rollup);
                 if (r < 0)
                         return r;
         } else if (rollup)
                 sa_report_note(a->r, "smaps_rollup not readable: the rollup is not compared");
         free(TAKE_PTR(buf));
-        (void) read_stat(a->ctx, a->pid, NULL, &v->rollup_faults_after);
+        (void) read_stat(a->ctx, a->mm_pid, NULL, &v->rollup_faults_after);
 
         /* nothing to hold numa_maps against without the PFN → node map */
         if (!numa || !(a->r->walk_mode & SA_WALK_NODES))
                 return 0;
-        if (sa_read_pid_file(a->ctx, a->pid, "numa_maps", &buf, &len) < 0) {
+        if (sa_read_pid_file(a->ctx, a->mm_pid, "numa_maps", &buf, &len) < 0) {
                 sa_report_note(a->r, "numa_maps not readable (kernel without CONFIG_NUMA?): nodes are not compared");
                 return 0;
         }
@@ -371,7 +372,7 @@ static void load_numa_state(struct audit *a) {
         struct sa_sched_numa sched;
 
         a->r->numa.balancing = a->r->vmstat.numa_balancing;
-        if (sa_read_pid_file(a->ctx, a->pid, "sched", &buf, NULL) >= 0 && sa_sched_parse(buf, &sched) >= 0)
+        if (sa_read_pid_file(a->ctx, a->mm_pid, "sched", &buf, NULL) >= 0 && sa_sched_parse(buf, &sched) >= 0)
                 a->r->numa.scan_seq = sched.numa_scan_seq;
         a->r->numa.threads = a->r->status.threads;
 }
@@ -785,7 +786,7 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
                 if (ret < 0) {
                         ret = sa_error(a->ctx, ret, "PID %d: walking VMA %" PRIx64 "-%" PRIx64 " in %s/%d/pagemap failed: %s%s",
                                        (int) a->pid, A->smaps.vmas[i].start, A->smaps.vmas[i].end, a->ctx->proc_root,
-                                       (int) a->pid, strerror(-ret),
+                                       (int) a->mm_pid, strerror(-ret),
                                        ret == -EBADMSG ? " (the file ends inside the VMA, or the kernel's answer made no sense)" : "");
                         goto out;
                 }
@@ -952,7 +953,18 @@ static int audit_run(struct audit *a) {
         ret = read_views(a, &A);
         if (ret < 0)
                 goto out;
-        /* every live mm has VMAs ([stack], [vdso]): none means a kernel thread, or an mm going away */
+        /*
+         * Every live mm has VMAs ([stack], [vdso]): none means a kernel thread,
+         * an mm going away, or the thread we read it through gone while the
+         * process runs on in others.
+         */
+        if (A.smaps.n == 0 && a->ctx->live && sa_mm_pid(a->ctx, a->pid) != a->mm_pid) {
+                a->mm_pid = sa_mm_pid(a->ctx, a->pid);
+                views_done(&A);
+                ret = read_views(a, &A);
+                if (ret < 0)
+                        goto out;
+        }
         if (A.smaps.n == 0) {
                 ret = no_address_space(a);
                 goto out;
@@ -960,13 +972,24 @@ static int audit_run(struct audit *a) {
         r->status = A.status;
         r->have_status = A.have_status;
         snprintf(r->comm, sizeof(r->comm), "%s", A.status.name);
+        if (a->mm_pid != a->pid) {
+                _cleanup_free_ char *comm = NULL;
+
+                /* a thread's status names the thread; the process is named by its leader */
+                if (sa_read_pid_file(a->ctx, a->pid, "comm", &comm, NULL) >= 0) {
+                        comm[strcspn(comm, "\n")] = 0;
+                        snprintf(r->comm, sizeof(r->comm), "%s", comm);
+                }
+                sa_report_note(r, "the main thread has exited (a zombie) while thread %d runs on: the memory "
+                                  "is read through /proc/%d", (int) a->mm_pid, (int) a->mm_pid);
+        }
         (void) sa_vmstat_read(a->ctx, &r->vmstat);
         load_numa_state(a);
 
-        ret = sa_walker_new(a->ctx, a->pid, a->opts ? a->opts->flags : 0, &a->walker);
+        ret = sa_walker_new(a->ctx, a->mm_pid, a->opts ? a->opts->flags : 0, &a->walker);
         if (ret < 0) {
                 ret = sa_error(a->ctx, ret, "PID %d: cannot open %s/%d/pagemap: %s", (int) a->pid, a->ctx->proc_root,
-                               (int) a->pid, strerror(-ret));
+                               (int) a->mm_pid, strerror(-ret));
                 goto out;
         }
         sa_account_rules_init(a->ctx, sa_walker_mode(a->walker), &a->rules);
@@ -998,7 +1021,7 @@ static int audit_run(struct audit *a) {
         drop_vanished(a);
         describe_mode(a);
         if (!a->opts || !(a->opts->flags & SMAPSAUDIT_AUDIT_NO_KSM)) {
-                ret = sa_ksm_audit(a->ctx, a->pid, r);
+                ret = sa_ksm_audit(a->ctx, a->mm_pid, r);
                 if (ret < 0)
                         goto out;
         }
@@ -1019,7 +1042,7 @@ static uint64_t thread_cpu_usec(void) {
 
 _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const struct smapsaudit_audit_opts *opts,
                                   struct smapsaudit_report **ret) {
-        struct audit a = { .ctx = ctx, .pid = pid, .opts = opts, .pidfd = -1 };
+        struct audit a = { .ctx = ctx, .pid = pid, .mm_pid = pid, .opts = opts, .pidfd = -1 };
         struct sa_freeze *frozen = NULL;
         uint64_t cpu0 = thread_cpu_usec();
         int r;
@@ -1035,6 +1058,7 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
                         return sa_error(ctx, r, "PID %d: cannot read %s/%d/stat: %s", (int) pid, ctx->proc_root,
                                         (int) pid, strerror(-r));
                 a.pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+                a.mm_pid = sa_mm_pid(ctx, pid);
         }
         r = sa_report_new(pid, &a.r);
         if (r < 0)

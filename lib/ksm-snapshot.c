@@ -118,9 +118,10 @@ static int collect_proc(struct sa_ksm_run *run, struct sa_ksm_snap *snap, struct
         struct sa_walker *w = NULL;
         struct walk_state ws = { snap, p };
         bool all = true;
+        pid_t mm = sa_mm_pid(ctx, p->pid);  /* the mm's files, through a live thread if the leader exited */
         int r;
 
-        r = sa_ksm_stat_read(ctx, p->pid, &before);
+        r = sa_ksm_stat_read(ctx, mm, &before);
         if (r == -ESRCH || (r >= 0 && before.have == 0)) {
                 /* gone, or a zombie whose mm is gone */
                 p->gone = true;
@@ -137,7 +138,7 @@ static int collect_proc(struct sa_ksm_run *run, struct sa_ksm_snap *snap, struct
                 return 0;
 
         p->not_walked = "not walked";
-        r = sa_read_pid_file(ctx, p->pid, "smaps", &buf, NULL);
+        r = sa_read_pid_file(ctx, mm, "smaps", &buf, NULL);
         if (r < 0) {
                 p->gone = r == -ENOENT || r == -ESRCH;
                 return p->gone ? 0 : r;
@@ -147,7 +148,7 @@ static int collect_proc(struct sa_ksm_run *run, struct sa_ksm_snap *snap, struct
         if (r < 0)
                 return r;
 
-        r = sa_walker_new(ctx, p->pid, 0, &w);
+        r = sa_walker_new(ctx, mm, 0, &w);
         if (r < 0) {
                 p->gone = r == -ENOENT || r == -ESRCH;
                 p->not_walked = "pagemap not readable";
@@ -184,7 +185,7 @@ static int collect_proc(struct sa_ksm_run *run, struct sa_ksm_snap *snap, struct
         }
         p->walked = all && !p->gone;
 
-        if (sa_read_pid_file(ctx, p->pid, "smaps", &buf, NULL) >= 0 && sa_smaps_parse(buf, &b) >= 0) {
+        if (sa_read_pid_file(ctx, mm, "smaps", &buf, NULL) >= 0 && sa_smaps_parse(buf, &b) >= 0) {
                 p->smaps_stable = true;
                 for (size_t i = 0; i < a.n; i++) {
                         const struct sa_smaps_vma *x = &a.vmas[i], *y;
@@ -199,7 +200,7 @@ static int collect_proc(struct sa_ksm_run *run, struct sa_ksm_snap *snap, struct
                 if (p->mergeable_vmas == 0)
                         p->have_smaps_ksm = a.n > 0 && (a.vmas[0].have & (1ULL << SA_KSM));
         }
-        if (sa_ksm_stat_read(ctx, p->pid, &p->stat) < 0 || p->stat.have == 0) {
+        if (sa_ksm_stat_read(ctx, mm, &p->stat) < 0 || p->stat.have == 0) {
                 p->gone = true;
                 p->walked = false;
         } else

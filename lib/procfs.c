@@ -151,6 +151,45 @@ int sa_open_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, in
         return fd < 0 ? negative_errno() : fd;
 }
 
+/* The state letter of /proc/PATH/stat ("R", "S", "Z"...), 0 if unreadable. */
+static char stat_state(const char *path) {
+        _cleanup_free_ char *buf = NULL;
+        const char *p;
+
+        if (sa_read_file(path, &buf, NULL) < 0 || !(p = strrchr(buf, ')')))
+                return 0;
+        return p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * The PID whose /proc directory shows a process's memory. A thread-group
+ * leader that called pthread_exit() stays a zombie while its other threads
+ * run on, and its own smaps, pagemap and status show no mm; /proc/TID of a
+ * live thread (hidden from listings, but there) shows all of it.
+ */
+pid_t sa_mm_pid(struct smapsaudit_ctx *ctx, pid_t pid) {
+        _cleanup_free_ char *path = NULL, *task = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+
+        if (!ctx->live || sa_proc_path(ctx, pid, "stat", &path) < 0 || stat_state(path) != 'Z' ||
+            sa_proc_path(ctx, pid, "task", &task) < 0 || !(d = opendir(task)))
+                return pid;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *tstat = NULL;
+                uint64_t tid;
+                char state;
+
+                if (parse_u64(de->d_name, &tid) < 0 || tid == (uint64_t) pid || tid > INT32_MAX ||
+                    asprintf(&tstat, "%s/%s/stat", task, de->d_name) < 0)
+                        continue;
+                state = stat_state(tstat);
+                if (state && state != 'Z' && state != 'X')
+                        return (pid_t) tid;
+        }
+        return pid;
+}
+
 ssize_t sa_pread_full(int fd, void *buf, size_t len, off_t off) {
         size_t done = 0;
 

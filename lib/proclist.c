@@ -15,7 +15,7 @@ static int cmp_rss(const void *a, const void *b) {
 }
 
 _export_ int smapsaudit_list_processes(struct smapsaudit_ctx *ctx, struct smapsaudit_proc **ret, size_t *n) {
-        enum pids_item items[] = { PIDS_ID_PID, PIDS_FLAGS, PIDS_VM_RSS, PIDS_TICS_BEGAN, PIDS_CMD };
+        enum pids_item items[] = { PIDS_ID_PID, PIDS_FLAGS, PIDS_VM_RSS, PIDS_TICS_BEGAN, PIDS_CMD, PIDS_STATE, PIDS_NLWP };
         struct pids_info *info = NULL;
         struct pids_stack *stack;
         struct smapsaudit_proc *list = NULL;
@@ -30,9 +30,11 @@ _export_ int smapsaudit_list_processes(struct smapsaudit_ctx *ctx, struct smapsa
         while ((stack = procps_pids_get(info, PIDS_FETCH_TASKS_ONLY))) {
                 unsigned long flags = PIDS_VAL(1, ul_int, stack, info);
                 unsigned long rss = PIDS_VAL(2, ul_int, stack, info);
+                /* a zombie leader shows no memory of its own while its threads run on (sa_mm_pid) */
+                bool leader_gone = PIDS_VAL(5, s_ch, stack, info) == 'Z' && PIDS_VAL(6, s_int, stack, info) > 1;
                 struct smapsaudit_proc *nl;
 
-                if ((flags & SA_PF_KTHREAD) || rss == 0)
+                if ((flags & SA_PF_KTHREAD) || (rss == 0 && !leader_gone))
                         continue;
                 nl = realloc(list, (count + 1) * sizeof(*nl));
                 if (!nl) {

@@ -659,6 +659,30 @@ static void shape_sparse(struct truth *t, const struct options *o)
 }
 
 /*
+ * Anonymous pages, then the main thread leaves with pthread_exit() (see
+ * main()) while another thread waits for the stop signal: the process runs
+ * on with a zombie leader, whose own /proc/PID files show no memory.
+ */
+static void shape_leader_exit(struct truth *t, const struct options *o)
+{
+        char *p = map_anon(o->size, PAGE_SZ, MADV_NOHUGEPAGE);
+
+        touch_pages(p, o->size);
+        truth_region(t, "leader-exit", p, o->size, "rw-p",
+                     EXPECT({ "Rss", KB(o->size) }, { "Pss", KB(o->size) }, { "Anonymous", KB(o->size) }), NULL);
+}
+
+static void *stop_waiter(void *arg)
+{
+        int sig;
+
+        (void) arg;
+        while (sigwait(&stop_signals, &sig) != 0)
+                ;
+        exit(0);
+}
+
+/*
  * Anonymous pages, the second half pushed out to swap with MADV_PAGEOUT.
  * How much went out is the kernel's to decide: the truth is what this VMA's
  * smaps says right after, and the test holds the walk to it.
@@ -830,6 +854,7 @@ static const struct shape shapes[] = {
         { "thp-cow-fork", shape_thp_cow_fork,  4 * MIB, THP_SZ },
         { "many-vmas",    shape_many_vmas,    80 * MIB, PAGE_SZ },
         { "sparse",       shape_sparse,              0, 1 },
+        { "leader-exit",  shape_leader_exit,   4 * MIB, PAGE_SZ },
         { "swap",         shape_swap,          8 * MIB, 2 * PAGE_SZ },
         { "memfd",        shape_memfd,         8 * MIB, PAGE_SZ },
         { "file",         shape_file,          4 * MIB, PAGE_SZ },
@@ -930,6 +955,14 @@ int main(int argc, char **argv)
         shape->build(&t, &o);
         truth_print(&t);
 
+        if (shape->build == shape_leader_exit) {
+                pthread_t waiter;
+
+                errno = pthread_create(&waiter, NULL, stop_waiter, NULL);
+                if (errno)
+                        die("pthread_create");
+                pthread_exit(NULL);
+        }
         if (shape->build == shape_churn)
                 churn();
         else
