@@ -79,10 +79,11 @@ static int copy_file(const char *src, const char *dir, const char *name) {
         return write_file(dir, name, buf, len);
 }
 
-static int copy_proc(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir, const char *name) {
+/* /proc/FROM/NAME to proc/PID/NAME of the capture: FROM is PID, or the thread showing its mm (sa_mm_pid) */
+static int copy_proc(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, const char *dir, const char *name) {
         _cleanup_free_ char *src = NULL, *dst = NULL;
 
-        if (sa_proc_path(ctx, pid, name, &src) < 0)
+        if (sa_proc_path(ctx, from, name, &src) < 0)
                 return -ENOMEM;
         if (pid > 0 ? asprintf(&dst, "proc/%d/%s", (int) pid, name) < 0 : asprintf(&dst, "proc/%s", name) < 0)
                 return -ENOMEM;
@@ -216,7 +217,7 @@ static int copy_frames(struct smapsaudit_ctx *ctx, const uint64_t *pme, size_t n
         return 0;
 }
 
-static int capture_pages(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir, const struct sa_smaps *s,
+static int capture_pages(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, const char *dir, const struct sa_smaps *s,
                          struct blocks *done) {
         _cleanup_close_ int in = -1, out = -1, kpf = -1, kpc = -1;
         _cleanup_free_ uint64_t *buf = malloc(CHUNK * sizeof(uint64_t));
@@ -228,7 +229,7 @@ static int capture_pages(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir,
                 return -ENOMEM;
         done->n = 0;
         done->last = UINT64_MAX;
-        in = sa_open_pid_file(ctx, pid, "pagemap", O_RDONLY);
+        in = sa_open_pid_file(ctx, from, "pagemap", O_RDONLY);
         if (in < 0)
                 return in;
         if (asprintf(&name, "proc/%d/pagemap", (int) pid) < 0)
@@ -327,11 +328,12 @@ static int read_smaps(struct smapsaudit_ctx *ctx, pid_t pid, char **buf, struct 
 }
 
 /* A view read inside the settled window, or read now when none settled. */
-static int write_view(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir, const char *file, const char *buf) {
+static int write_view(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, const char *dir, const char *file,
+                      const char *buf) {
         _cleanup_free_ char *name = NULL;
 
         if (!buf)
-                return copy_proc(ctx, pid, dir, file);
+                return copy_proc(ctx, from, pid, dir, file);
         if (asprintf(&name, "proc/%d/%s", (int) pid, file) < 0)
                 return -ENOMEM;
         return write_file(dir, name, buf, strlen(buf));
@@ -362,6 +364,7 @@ static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir) 
         struct sa_smaps a = {}, b = {}, c = {};
         struct sa_population p0, p1;
         struct blocks blocks = {};
+        pid_t mm = sa_mm_pid(ctx, pid);
         unsigned attempt;
         int r;
 
@@ -370,22 +373,22 @@ static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir) 
         r = mkdir_p(piddir);
         if (r < 0)
                 return r;
-        r = read_smaps(ctx, pid, &before, &a);
+        r = read_smaps(ctx, mm, &before, &a);
         for (attempt = 0; r >= 0 && attempt < CAPTURE_ATTEMPTS; attempt++) {
                 sa_read_population(ctx, &p0);
-                r = capture_pages(ctx, pid, dir, &a, &blocks);
+                r = capture_pages(ctx, mm, pid, dir, &a, &blocks);
                 if (r < 0)
                         break;
-                r = read_smaps(ctx, pid, &after, &b);
+                r = read_smaps(ctx, mm, &after, &b);
                 if (r < 0)
                         break;
                 if (smaps_settled(&a, &b)) {
                         /* the rollup and status must belong to the same settled state */
                         free(TAKE_PTR(rollup));
                         free(TAKE_PTR(status));
-                        (void) sa_read_pid_file(ctx, pid, "smaps_rollup", &rollup, NULL);
-                        (void) sa_read_pid_file(ctx, pid, "status", &status, NULL);
-                        r = read_smaps(ctx, pid, &check, &c);
+                        (void) sa_read_pid_file(ctx, mm, "smaps_rollup", &rollup, NULL);
+                        (void) sa_read_pid_file(ctx, mm, "status", &status, NULL);
+                        r = read_smaps(ctx, mm, &check, &c);
                         if (r < 0)
                                 break;
                         sa_read_population(ctx, &p1);
@@ -411,13 +414,15 @@ static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir) 
         if (r >= 0)
                 r = write_file(dir, name, after, strlen(after));
         if (r >= 0)
-                r = write_view(ctx, pid, dir, "smaps_rollup", rollup);
+                r = write_view(ctx, mm, pid, dir, "smaps_rollup", rollup);
         if (r >= 0)
-                r = write_view(ctx, pid, dir, "status", status);
+                r = write_view(ctx, mm, pid, dir, "status", status);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(pid_files); i++)
-                r = copy_proc(ctx, pid, dir, pid_files[i]);
+                /* the leader names the process and holds its start time */
+                r = copy_proc(ctx, streq(pid_files[i], "stat") || streq(pid_files[i], "comm") ? pid : mm, pid, dir,
+                              pid_files[i]);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(proc_files); i++)
-                r = copy_proc(ctx, 0, dir, proc_files[i]);
+                r = copy_proc(ctx, 0, 0, dir, proc_files[i]);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sys_files); i++)
                 r = copy_sys(ctx, dir, sys_files[i]);
         if (r >= 0)

@@ -3,12 +3,17 @@
 """A process whose main thread called pthread_exit() while another thread runs on: the leader is
 a zombie and its own /proc/PID smaps, pagemap and status show no memory, but the process has all
 of it. The audit reads the mm through the live thread and says so; it is neither "exiting" nor a
-kernel thread (unit-proclist holds the sweep's process list to it too)."""
+kernel thread, and a capture of it replays with all its memory (unit-proclist holds the sweep's
+process list to it too)."""
 
 import contextlib
+import os
+import shutil
+import tempfile
 import time
 
 import harness
+import replay
 
 
 def state(pid):
@@ -38,6 +43,16 @@ class LeaderExit(harness.AuditTestCase):
                                 result.describe())
                 expect = {k: v for k, v in region["expect"].items() if not (tier and k == "Pss")}
                 self.assertRegion(report, region, expect=expect, context=f"{tier or 'full'}: ")
+
+            # a capture holds the memory too, under the process's own PID
+            directory = tempfile.mkdtemp(prefix="smapsaudit-leader-exit-")
+            stack.callback(shutil.rmtree, directory, ignore_errors=True)
+            result = replay.capture(w.pid, directory)
+            self.assertEqual(result.rc, 0, result.describe())
+            with open(os.path.join(directory, "proc", str(w.pid), "comm")) as f:
+                self.assertEqual(f.read().strip(), "workload")
+            report = self.assertConsistent(replay.check_capture(w.pid, directory), w.pid)
+            self.assertRegion(report, region, context="replayed capture: ")
 
 
 if __name__ == "__main__":
