@@ -59,6 +59,17 @@ static int is_traced(pid_t pid) {
         return st.tracer_pid > 0;
 }
 
+/* A leader that called pthread_exit() stays a zombie while the others run: nothing to stop, nor to seize. */
+static bool exited_thread(pid_t pid, pid_t tid) {
+        _cleanup_free_ char *path = NULL;
+        char state;
+
+        if (asprintf(&path, "/proc/%d/task/%d/stat", (int) pid, (int) tid) < 0)
+                return false;
+        state = sa_stat_state(path);
+        return state == 'Z' || state == 'X';
+}
+
 int sa_freeze(pid_t pid, struct sa_freeze **ret) {
         struct sa_freeze *f;
         bool added;
@@ -91,7 +102,7 @@ int sa_freeze(pid_t pid, struct sa_freeze **ret) {
                         if (tid <= 0)
                                 continue;
                         r = seize_one(f, tid);
-                        if (r == -ESRCH)
+                        if (r == -ESRCH || (r == -EPERM && exited_thread(pid, tid)))
                                 continue;
                         if (r < 0) {
                                 closedir(d);

@@ -151,8 +151,8 @@ int sa_open_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, in
         return fd < 0 ? negative_errno() : fd;
 }
 
-/* The state letter of /proc/PATH/stat ("R", "S", "Z"...), 0 if unreadable. */
-static char stat_state(const char *path) {
+/* The state letter of a stat file ("R", "S", "Z"...), 0 if unreadable. */
+char sa_stat_state(const char *path) {
         _cleanup_free_ char *buf = NULL;
         const char *p;
 
@@ -172,7 +172,7 @@ pid_t sa_mm_pid(struct smapsaudit_ctx *ctx, pid_t pid) {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
 
-        if (!ctx->live || sa_proc_path(ctx, pid, "stat", &path) < 0 || stat_state(path) != 'Z' ||
+        if (!ctx->live || sa_proc_path(ctx, pid, "stat", &path) < 0 || sa_stat_state(path) != 'Z' ||
             sa_proc_path(ctx, pid, "task", &task) < 0 || !(d = opendir(task)))
                 return pid;
         while ((de = readdir(d))) {
@@ -183,7 +183,7 @@ pid_t sa_mm_pid(struct smapsaudit_ctx *ctx, pid_t pid) {
                 if (parse_u64(de->d_name, &tid) < 0 || tid == (uint64_t) pid || tid > INT32_MAX ||
                     asprintf(&tstat, "%s/%s/stat", task, de->d_name) < 0)
                         continue;
-                state = stat_state(tstat);
+                state = sa_stat_state(tstat);
                 if (state && state != 'Z' && state != 'X')
                         return (pid_t) tid;
         }
