@@ -948,6 +948,7 @@ static int audit_run(struct audit *a) {
         struct smapsaudit_report *r = a->r;
         unsigned max_passes = a->opts && a->opts->max_passes ? a->opts->max_passes : DEFAULT_PASSES;
         struct views A = {}, B = {};
+        pid_t mm;
         int ret;
 
         ret = read_views(a, &A);
@@ -958,8 +959,8 @@ static int audit_run(struct audit *a) {
          * an mm going away, or the thread we read it through gone while the
          * process runs on in others.
          */
-        if (A.smaps.n == 0 && a->ctx->live && sa_mm_pid(a->ctx, a->pid) != a->mm_pid) {
-                a->mm_pid = sa_mm_pid(a->ctx, a->pid);
+        if (A.smaps.n == 0 && a->ctx->live && (mm = sa_mm_pid(a->ctx, a->pid)) != a->mm_pid) {
+                a->mm_pid = mm;
                 views_done(&A);
                 ret = read_views(a, &A);
                 if (ret < 0)
