@@ -82,6 +82,7 @@ struct audit {
         bool rollup_agreed;       /* the rollup agreed in a pass after such a sighting */
         uint64_t transient_kb;    /* the most Rss in VMAs that changed between two views of a pass */
         uint64_t moving_kb;       /* Rss of VMAs stable in this pass that moved before */
+        bool execed;              /* the process exec'ed during the audit: the walker was opened again */
 };
 
 static bool rollup_sensitive(unsigned f) {
@@ -389,6 +390,23 @@ static bool walk_within_bounds(const struct sa_vma_report *v) {
  * Judges one tracked VMA with views A (before the walk) and B (after).
  * Returns true when the VMA was stable in this pass.
  */
+/* Whether a walk of the VMA now gives the mapcount fields of the walk before. 1 if so, 0 if not. */
+static int mapcounts_held(struct audit *a, const struct sa_smaps_vma *k, const struct sa_acc *before) {
+        struct sa_acc again = {};
+        int r;
+
+        r = walk_vma(a, k, &again);
+        if (r >= 0) {
+                r = 1;
+                for (unsigned f = 0; f < _SA_FIELD_MAX && f < 64; f++)
+                        if ((MAPCOUNT_SENSITIVE & (1ULL << f)) &&
+                            (again.f[f].lo != before->f[f].lo || again.f[f].hi != before->f[f].hi))
+                                r = 0;
+        }
+        sa_acc_done(&again);
+        return r;
+}
+
 static int judge_vma(struct audit *a, size_t i, const struct views *A, const struct views *B, struct sa_acc *walk) {
         struct sa_vma_report *v = &a->r->vmas[i];
         struct vma_track *t = &a->track[i];
@@ -431,6 +449,23 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
          */
         v->churn_kb = B->faults > A->faults ? (B->faults - A->faults) * (SA_PAGE_SIZE / 1024) : 0;
         sa_compare_vma(v, stable, numa_ok && (a->r->walk_mode & SA_WALK_NODES));
+        /*
+         * Another process's exec (its old mm torn down, the new one mapping
+         * the same libc) dips a shared page's mapcount and restores it within
+         * a pass, without a fork or an exit to show in the population: both
+         * smaps reads agree and the walk between them saw the dip. A
+         * mapcount field that disagrees stands only if a second walk, after
+         * the second smaps read, finds the same counts.
+         */
+        if (sa_disagreements(v->cmp, _SA_FIELD_MAX) & (MAPCOUNT_SENSITIVE | (MAPCOUNT_SENSITIVE << 32))) {
+                r = mapcounts_held(a, kb, &v->walk);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        stable &= ~MAPCOUNT_SENSITIVE;
+                        sa_compare_vma(v, stable, numa_ok && (a->r->walk_mode & SA_WALK_NODES));
+                }
+        }
         v->stable = sa_smaps_core_stable(ka, kb);
         if (!v->stable)
                 return 0;
@@ -600,49 +635,56 @@ static bool rollup_used_slack(const struct sa_rollup_window *w) {
         return rv < MIN(sa_smaps_value(&w->before, SA_RSS, &have), sa_smaps_value(&w->after, SA_RSS, &have));
 }
 
-static bool rollup_only_disagrees(const struct smapsaudit_report *r) {
-        for (unsigned f = 0; f < _SA_FIELD_MAX; f++)
-                if (sa_fields[f].rollup_only && rollup_sensitive(f) && r->rollup_cmp[f].judged &&
+/* The total fields only the walk answers for: the rollup-only Pss fields, and the status counters. */
+static uint64_t walk_held_disagreements(const struct smapsaudit_report *r, bool rollup, bool status) {
+        uint64_t m = 0;
+
+        for (unsigned f = 0; f < _SA_FIELD_MAX && f < 64; f++) {
+                if (rollup && sa_fields[f].rollup_only && rollup_sensitive(f) && r->rollup_cmp[f].judged &&
                     r->rollup_cmp[f].verdict != SMAPSAUDIT_CONSISTENT)
-                        return true;
-        return false;
+                        m |= 1ULL << f;
+                if (status && r->status_cmp[f].judged && r->status_cmp[f].verdict != SMAPSAUDIT_CONSISTENT)
+                        m |= 1ULL << f;
+        }
+        return m;
 }
 
 /*
- * The rollup is read once, after the walk. A process sharing the target's
- * pages that unmaps them in between (a forked sibling exiting) moves the
- * Pss the rollup reports, and says so in the population counters only when
- * it is reaped, which may be after the pass. The rollup-only Pss fields,
- * held against the walk alone, stand only if a second walk after the
- * rollup read finds the same mapcounts. Returns 1 if it did, 0 if not.
+ * The rollup and status are read once each side of the walk, the walk once
+ * between; where only the walk answers for a field, a page in flux while it
+ * passed is a disagreement no second read shows. A process sharing the
+ * target's pages that unmaps them (a forked sibling exiting) moves the Pss
+ * the rollup reports, and says so in the population counters only when it
+ * is reaped, which may be after the pass. So those fields, when they
+ * disagree, stand only if a second walk, after every view of the pass,
+ * finds the same. Returns the fields of `fields` that the second walk moved.
  */
-static int rollup_walk_held(struct audit *a, const struct views *A, const struct sa_acc *total) {
+static int walk_moved(struct audit *a, const struct views *A, const struct sa_acc *total, uint64_t fields,
+                      uint64_t *ret) {
         struct sa_acc again = {};
-        int r = 1;
+        int r = 0;
 
-        for (size_t i = 0; i < A->smaps.n && r > 0; i++) {
+        *ret = 0;
+        for (size_t i = 0; i < A->smaps.n && r >= 0; i++) {
                 struct sa_acc one = {};
 
                 r = walk_vma(a, &A->smaps.vmas[i], &one);
-                if (r >= 0) {
+                if (r >= 0)
                         sa_acc_add(&again, &one);
-                        r = 1;
-                }
                 sa_acc_done(&one);
         }
-        for (unsigned f = 0; f < _SA_FIELD_MAX && r > 0; f++)
-                if (sa_fields[f].rollup_only && rollup_sensitive(f) &&
-                    (again.f[f].lo != total->f[f].lo || again.f[f].hi != total->f[f].hi))
-                        r = 0;
+        for (unsigned f = 0; f < _SA_FIELD_MAX && f < 64 && r >= 0; f++)
+                if ((fields & (1ULL << f)) && (again.f[f].lo != total->f[f].lo || again.f[f].hi != total->f[f].hi))
+                        *ret |= 1ULL << f;
         sa_acc_done(&again);
-        return r;
+        return r < 0 ? r : 0;
 }
 
 static int judge_totals(struct audit *a, const struct views *A, const struct views *B, const struct sa_acc *total) {
         struct smapsaudit_report *r = a->r;
         struct sa_rollup_window w;
         bool status_ok;
-        uint64_t mr, ms, cr, cs;
+        uint64_t mr, ms, cr, cs, moved;
         int ret;
 
         rollup_window(A, B, total, &w);
@@ -661,14 +703,14 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         status_ok = A->have_status && B->have_status && layout_stable(A, B) &&
                     sa_status_counters_equal(&A->status, &B->status);
         sa_compare_totals(r, &w, total, status_ok ? &B->status : NULL, sa_kernel_get(a->ctx));
-        if (!a->rollup_done && rollup_only_disagrees(r)) {
-                ret = rollup_walk_held(a, A, total);
+        moved = walk_held_disagreements(r, !a->rollup_done, !a->status_done);
+        if (moved) {
+                ret = walk_moved(a, A, total, moved, &moved);
                 if (ret < 0)
                         return ret;
-                if (ret == 0)
-                        for (unsigned f = 0; f < _SA_FIELD_MAX; f++)
-                                if (sa_fields[f].rollup_only && rollup_sensitive(f))
-                                        r->rollup_cmp[f].judged = false;
+                for (unsigned f = 0; f < _SA_FIELD_MAX && f < 64; f++)
+                        if (moved & (1ULL << f))
+                                r->rollup_cmp[f].judged = r->status_cmp[f].judged = false;
         }
         /*
          * The rollup-only fields (Pss_Anon/File/Shmem) can only be held
@@ -944,11 +986,43 @@ static void describe_mode(struct audit *a) {
                 sa_report_note(r, "kernel config unknown: assuming per-page mapcount (CONFIG_PAGE_MAPCOUNT)");
 }
 
+/*
+ * The mm the walker opened is gone but the process is not: it exec'ed (or
+ * is exiting, which the next smaps read shows). Start over on its new mm;
+ * what was seen of the old one no longer describes the process.
+ */
+static int follow_exec(struct audit *a, struct views *A, struct views *B) {
+        int r;
+
+        views_done(A);
+        views_done(B);
+        sa_walker_free(a->walker);
+        a->walker = NULL;
+        a->mm_pid = sa_mm_pid(a->ctx, a->pid);
+        r = sa_walker_new(a->ctx, a->mm_pid, a->opts ? a->opts->flags : 0, &a->walker);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        r = read_views(a, A);
+        if (r < 0)
+                return r;
+        if (A->smaps.n == 0)
+                return -ESRCH;
+        if (!a->execed)
+                sa_report_note(a->r, "the process exec'ed during the audit: what it mapped before was dropped");
+        a->execed = true;
+        for (size_t i = 0; i < a->r->n_vmas; i++)
+                a->track[i].present = false;
+        drop_vanished(a);
+        /* nothing seen of the old mm may confirm, or settle, what the new one shows */
+        a->prev_rollup_mask = a->prev_status_mask = a->rollup_sighted = 0;
+        a->totals_done = a->rollup_done = a->status_done = a->rollup_agreed = a->rollup_churn = false;
+        return 0;
+}
+
 static int audit_run(struct audit *a) {
         struct smapsaudit_report *r = a->r;
         unsigned max_passes = a->opts && a->opts->max_passes ? a->opts->max_passes : DEFAULT_PASSES;
         struct views A = {}, B = {};
-        pid_t mm;
         int ret;
 
         ret = read_views(a, &A);
@@ -956,11 +1030,12 @@ static int audit_run(struct audit *a) {
                 goto out;
         /*
          * Every live mm has VMAs ([stack], [vdso]): none means a kernel thread,
-         * an mm going away, or the thread we read it through gone while the
-         * process runs on in others.
+         * an mm going away, an exec, or the thread we read it through gone
+         * while the process runs on in others.
          */
-        if (A.smaps.n == 0 && a->ctx->live && (mm = sa_mm_pid(a->ctx, a->pid)) != a->mm_pid) {
-                a->mm_pid = mm;
+        for (unsigned tries = 0; A.smaps.n == 0 && a->ctx->live && tries < 3 && !target_gone(a); tries++) {
+                /* a smaps read that began on an mm an exec then replaced comes back empty */
+                a->mm_pid = sa_mm_pid(a->ctx, a->pid);
                 views_done(&A);
                 ret = read_views(a, &A);
                 if (ret < 0)
@@ -998,6 +1073,11 @@ static int audit_run(struct audit *a) {
         for (unsigned pass = 0; pass < max_passes; pass++) {
                 r->passes = pass + 1;
                 ret = run_pass(a, pass, &A, &B);
+                if (ret == -ESRCH && a->ctx->live && !target_gone(a)) {
+                        ret = follow_exec(a, &A, &B);
+                        if (ret == 0)
+                                continue;
+                }
                 if (ret == -ESRCH || (ret < 0 && target_gone(a)))
                         break;
                 if (ret < 0)
@@ -1005,10 +1085,15 @@ static int audit_run(struct audit *a) {
                 views_done(&A);
                 A = B;
                 memset(&B, 0, sizeof(B));
-                /* an exiting process loses its mm before its pidfd says it is gone */
+                /*
+                 * An exiting process loses its mm before its pidfd says it is
+                 * gone; one that exec'ed has another, which a read that
+                 * started on the old one did not see.
+                 */
                 if (A.smaps.n == 0) {
-                        ret = -ESRCH;
-                        break;
+                        ret = a->ctx->live && !target_gone(a) ? follow_exec(a, &A, &B) : -ESRCH;
+                        if (ret < 0)
+                                break;
                 }
                 if (all_done(a))
                         break;

@@ -194,16 +194,15 @@ static int read_pagemap(struct sa_walker *w, uint64_t start, size_t n) {
         if (got < 0)
                 return (int) got;
         /*
-         * A live pagemap ends early only once the mm is gone, which the second
-         * smaps read shows. A capture covers every VMA with a hole where nothing
-         * is populated (capture.c): one that ends inside a VMA was cut short, and
-         * its missing entries must not read as pages not present.
+         * A live pagemap ends early only once the mm it was opened on is gone:
+         * the process exited, or exec'ed and has another mm that smaps shows
+         * (PAGEMAP_SCAN says ESRCH then). A capture covers every VMA with a
+         * hole where nothing is populated (capture.c): one that ends inside a
+         * VMA was cut short. Either way the missing entries must not read as
+         * pages not present.
          */
-        if ((size_t) got < n * sizeof(uint64_t)) {
-                if (!w->ctx->live)
-                        return -EBADMSG;
-                memset((char *) w->pme + got, 0, n * sizeof(uint64_t) - (size_t) got);
-        }
+        if ((size_t) got < n * sizeof(uint64_t))
+                return w->ctx->live ? -ESRCH : -EBADMSG;
         return 0;
 }
 

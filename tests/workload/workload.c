@@ -683,6 +683,34 @@ static void *stop_waiter(void *arg)
 }
 
 /*
+ * exec-loop: a few MiB of anonymous memory, then this same program is
+ * executed again every few milliseconds under the same PID (see main()):
+ * every exec replaces the mm an audit opened, and moves the mapcounts of
+ * the binary's and libc's pages that other copies share. No truth beyond
+ * the PID: the memory is never the same for long.
+ */
+#define EXEC_LOOP_ENV "SMAPSAUDIT_WORKLOAD_EXECED"
+
+static void shape_exec_loop(struct truth *t, const struct options *o)
+{
+        (void) t;
+        touch_pages(map_anon(o->size, PAGE_SZ, MADV_NOHUGEPAGE), o->size);
+}
+
+static void exec_again(char **argv)
+{
+        struct timespec wait = { 0, 3 * 1000 * 1000 };
+        int sig;
+
+        sig = sigtimedwait(&stop_signals, NULL, &wait);
+        if (sig == SIGTERM || sig == SIGINT)
+                exit(0);
+        setenv(EXEC_LOOP_ENV, "1", 1);
+        execv("/proc/self/exe", argv);
+        die("execv /proc/self/exe");
+}
+
+/*
  * Anonymous pages, the second half pushed out to swap with MADV_PAGEOUT.
  * How much went out is the kernel's to decide: the truth is what this VMA's
  * smaps says right after, and the test holds the walk to it.
@@ -855,6 +883,7 @@ static const struct shape shapes[] = {
         { "many-vmas",    shape_many_vmas,    80 * MIB, PAGE_SZ },
         { "sparse",       shape_sparse,              0, 1 },
         { "leader-exit",  shape_leader_exit,   4 * MIB, PAGE_SZ },
+        { "exec-loop",    shape_exec_loop,     4 * MIB, PAGE_SZ },
         { "swap",         shape_swap,          8 * MIB, 2 * PAGE_SZ },
         { "memfd",        shape_memfd,         8 * MIB, PAGE_SZ },
         { "file",         shape_file,          4 * MIB, PAGE_SZ },
@@ -953,7 +982,11 @@ int main(int argc, char **argv)
 
         truth_init(&t, shape->name);
         shape->build(&t, &o);
-        truth_print(&t);
+        /* an exec-loop prints its truth once, before its first exec */
+        if (shape->build != shape_exec_loop || !getenv(EXEC_LOOP_ENV))
+                truth_print(&t);
+        if (shape->build == shape_exec_loop)
+                exec_again(argv);
 
         if (shape->build == shape_leader_exit) {
                 pthread_t waiter;
