@@ -312,6 +312,19 @@ void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class
                 account_exclusive_anon(c, p, acc);
                 return;
         }
+        /*
+         * A mapped frame is always KPF_MMAP. One that is not (no flags at all, a
+         * free buddy page, a slab) was unmapped after pagemap gave its PFN:
+         * migrated by compaction or NUMA balancing, or freed. What kpageflags
+         * says is about another page now; the mapping was there, so count it
+         * as a walk without PFNs does: present, the rest bounded.
+         */
+        if (p->joined && !p->pfn_zero && !(kpf & (KPF(KPF_MMAP) | KPF(KPF_ZERO_PAGE) | KPF(KPF_NOPAGE)))) {
+                acc->migration_pages += n;
+                for (uint64_t i = 0; i < n; i++)
+                        account_unjoined(r, c, p, acc);
+                return;
+        }
         if (!p->joined) {
                 for (uint64_t i = 0; i < n; i++)
                         account_unjoined(r, c, p, acc);
@@ -323,7 +336,7 @@ void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class
                 acc->zero_pages += n;
                 return;
         }
-        if (kpf == 0 || (kpf & KPF(KPF_NOPAGE)))
+        if (kpf & KPF(KPF_NOPAGE))
                 return;
 
         /*

@@ -18,11 +18,12 @@ static const struct sa_account_rules precise = {
 };
 static const struct sa_vma_class anon_vma = { .size = 4 << 20 };
 
+/* A mapped frame: kpageflags says KPF_MMAP of every page in a page table (unless it has no struct page). */
 static struct sa_page page(uint64_t addr, uint64_t pfn, uint64_t kpf, uint64_t kpc, bool excl) {
         return (struct sa_page) {
                 .addr = addr,
                 .pme = PM_PRESENT | (excl ? PM_MMAP_EXCLUSIVE : 0) | (kpf & KPF(KPF_ANON) ? 0 : PM_FILE) | pfn,
-                .kpf = kpf,
+                .kpf = kpf | (kpf & KPF(KPF_NOPAGE) ? 0 : KPF(KPF_MMAP)),
                 .kpc = kpc,
                 .node = 0,
                 .scanned = true,
@@ -340,12 +341,27 @@ static void test_vma_kinds(void) {
         is_u64(a.n_nodes + a.numa_unknown_pages, 0, "reserved frame: in no node");
         sa_acc_done(&a);
 
-        /* a frame without a struct page (KPF_NOPAGE), or no flags at all */
+        /* a frame without a struct page (KPF_NOPAGE): vm_normal_page() refuses it, smaps too */
         p = page(0x7f0000000000, 0x5000, KPF(KPF_NOPAGE), 1, true);
         sa_account_page(&precise, &anon_vma, &p, &a);
+        all_zero_but(&a, 0, "KPF_NOPAGE");
+        sa_acc_done(&a);
+
+        /*
+         * A PFN whose frame is no longer mapped when kpageflags is read (no
+         * flags, a free buddy page): migrated or freed after pagemap gave it.
+         * Still a mapped page to smaps: present, bounded, never dropped.
+         */
+        p = page(0x7f0000000000, 0x5000, KPF(KPF_ANON), 1, true);
         p.kpf = 0;
         sa_account_page(&precise, &anon_vma, &p, &a);
-        all_zero_but(&a, 0, "KPF_NOPAGE and kpf 0");
+        p.kpf = KPF(KPF_BUDDY);
+        sa_account_page(&precise, &anon_vma, &p, &a);
+        is_range(a.f[SA_RSS], 2 * SZ, 2 * SZ, "stale PFN (kpf 0, then a buddy page): Rss counts both");
+        is_range(a.f[SA_ANONYMOUS], 2 * SZ, 2 * SZ, "stale PFN: Anonymous from pagemap's file bit");
+        is_range(a.f[SA_PSS], 2 * FULL, 2 * FULL, "stale exclusive PFN: Pss a whole page each");
+        is_u64(a.migration_pages, 2, "stale PFN: counted as pages on the move");
+        is_u64(a.present_pages, 2, "stale PFN: present");
         is_u64(a.present_pages, 2, "still present");
         sa_acc_done(&a);
 
