@@ -83,6 +83,8 @@ struct audit {
         uint64_t transient_kb;    /* the most Rss in VMAs that changed between two views of a pass */
         uint64_t moving_kb;       /* Rss of VMAs stable in this pass that moved before */
         bool execed;              /* the process exec'ed during the audit: the walker was opened again */
+        struct sa_smaps third;    /* smaps read a third time in a pass (third_smaps), if it was */
+        bool have_third;
 };
 
 static bool rollup_sensitive(unsigned f) {
@@ -390,9 +392,32 @@ static bool walk_within_bounds(const struct sa_vma_report *v) {
  * Judges one tracked VMA with views A (before the walk) and B (after).
  * Returns true when the VMA was stable in this pass.
  */
-/* Whether a walk of the VMA now gives the mapcount fields of the walk before. 1 if so, 0 if not. */
+/* smaps read a third time in this pass, once, for mapcounts_held(); NULL if it cannot be read. */
+static const struct sa_smaps *third_smaps(struct audit *a) {
+        _cleanup_free_ char *buf = NULL;
+
+        if (!a->have_third) {
+                a->have_third = true;
+                if (sa_read_pid_file(a->ctx, a->mm_pid, "smaps", &buf, NULL) < 0 ||
+                    sa_smaps_parse(buf, &a->third) < 0)
+                        sa_smaps_done(&a->third);
+        }
+        return a->third.n ? &a->third : NULL;
+}
+
+/*
+ * Whether the mapcounts of a VMA held still: a walk now gives the mapcount
+ * fields of the walk before, and smaps read after that gives the kernel's
+ * numbers of the two reads before. Processes that map and unmap the same
+ * pages in a loop (an exec loop) move the counts with a period of their
+ * own; only a disagreement that five reads in a row agree on stands.
+ * 1 if so, 0 if not.
+ */
 static int mapcounts_held(struct audit *a, const struct sa_smaps_vma *k, const struct sa_acc *before) {
         struct sa_acc again = {};
+        const struct sa_smaps *third;
+        const struct sa_smaps_vma *c;
+        bool have;
         int r;
 
         r = walk_vma(a, k, &again);
@@ -404,7 +429,16 @@ static int mapcounts_held(struct audit *a, const struct sa_smaps_vma *k, const s
                                 r = 0;
         }
         sa_acc_done(&again);
-        return r;
+        if (r <= 0)
+                return r;
+        third = third_smaps(a);
+        c = third ? find_vma(third, k->start, k->end) : NULL;
+        if (!c)
+                return 0;
+        for (unsigned f = 0; f < _SA_SMAPS_FIELD_MAX && f < 64; f++)
+                if ((MAPCOUNT_SENSITIVE & (1ULL << f)) && sa_smaps_value(c, f, &have) != sa_smaps_value(k, f, &have))
+                        return 0;
+        return 1;
 }
 
 static int judge_vma(struct audit *a, size_t i, const struct views *A, const struct views *B, struct sa_acc *walk) {
@@ -790,6 +824,8 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
         bool need_totals = !a->totals_done;
         int ret = 0;
 
+        sa_smaps_done(&a->third);
+        a->have_third = false;
         walks = calloc(A->smaps.n ? A->smaps.n : 1, sizeof(*walks));
         idx = calloc(A->smaps.n ? A->smaps.n : 1, sizeof(*idx));
         if (!walks || !idx)
@@ -877,6 +913,8 @@ out:
         for (size_t i = 0; i < A->smaps.n; i++)
                 sa_acc_done(&walks[i]);
         sa_acc_done(&total);
+        sa_smaps_done(&a->third);
+        a->have_third = false;
         return ret;
 }
 
