@@ -102,24 +102,21 @@ static void views_done(struct views *v) {
 static int read_stat_flags(struct smapsaudit_ctx *ctx, pid_t pid, uint64_t *start_time, uint64_t *faults,
                            uint64_t *flags) {
         _cleanup_free_ char *buf = NULL;
-        const char *p;
-        unsigned long long st, minflt, majflt, fl;
+        struct sa_stat st;
         int r;
 
         r = sa_read_pid_file(ctx, pid, "stat", &buf, NULL);
         if (r < 0)
                 return r;
-        /* comm may hold spaces and parentheses: fields resume after the last ')' */
-        p = strrchr(buf, ')');
-        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %llu %llu %*u %llu %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                         &fl, &minflt, &majflt, &st) != 4)
-                return -EBADMSG;
+        r = sa_stat_parse(buf, &st);
+        if (r < 0)
+                return r;
         if (start_time)
-                *start_time = st;
+                *start_time = st.start_time;
         if (faults)
-                *faults = minflt + majflt;
+                *faults = st.faults;
         if (flags)
-                *flags = fl;
+                *flags = st.flags;
         return 0;
 }
 

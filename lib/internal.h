@@ -162,6 +162,14 @@ int sa_read_sys_file(struct smapsaudit_ctx *ctx, const char *name, char **ret, s
 int sa_read_sys_u64(struct smapsaudit_ctx *ctx, const char *name, uint64_t *ret);
 int sa_open_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, int flags);
 pid_t sa_mm_pid(struct smapsaudit_ctx *ctx, pid_t pid);
+/* /proc/PID/stat, the fields the audit uses */
+struct sa_stat {
+        char state;           /* "R", "S", "Z"... */
+        uint64_t flags;       /* PF_* task flags */
+        uint64_t faults;      /* minflt + majflt */
+        uint64_t start_time;  /* clock ticks after boot: with the PID, names one process */
+};
+int sa_stat_parse(const char *buf, struct sa_stat *ret);
 char sa_stat_state(const char *path);
 /* Full pread; a short read at EOF returns the bytes read. */
 ssize_t sa_pread_full(int fd, void *buf, size_t len, off_t off);

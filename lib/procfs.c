@@ -151,14 +151,33 @@ int sa_open_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, in
         return fd < 0 ? negative_errno() : fd;
 }
 
+int sa_stat_parse(const char *buf, struct sa_stat *ret) {
+        unsigned long long flags, minflt, majflt, start;
+        const char *p;
+        char state;
+
+        /* comm may hold spaces and parentheses: fields resume after the last ')' */
+        p = strrchr(buf, ')');
+        if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %llu %llu %*u %llu %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                         &state, &flags, &minflt, &majflt, &start) != 5)
+                return -EBADMSG;
+        *ret = (struct sa_stat) {
+                .state = state,
+                .flags = flags,
+                .faults = minflt + majflt,
+                .start_time = start,
+        };
+        return 0;
+}
+
 /* The state letter of a stat file ("R", "S", "Z"...), 0 if unreadable. */
 char sa_stat_state(const char *path) {
         _cleanup_free_ char *buf = NULL;
-        const char *p;
+        struct sa_stat st;
 
-        if (sa_read_file(path, &buf, NULL) < 0 || !(p = strrchr(buf, ')')))
+        if (sa_read_file(path, &buf, NULL) < 0 || sa_stat_parse(buf, &st) < 0)
                 return 0;
-        return p[1] == ' ' ? p[2] : 0;
+        return st.state;
 }
 
 /*

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* shared/parse-number.c and sa_parse_keyed(), the helpers under every parser and option. */
+/* shared/parse-number.c, sa_parse_keyed() and sa_stat_parse(), the helpers under every parser and option. */
 #include <stddef.h>
 
 #include "internal.h"
@@ -116,9 +116,29 @@ static void test_keyed(void) {
         is_hex(d.have, 0, "nothing");
 }
 
+static void test_stat(void) {
+        struct sa_stat st = {};
+
+        /* a kernel thread of this machine, and a comm made of spaces and parentheses */
+        is_i64(sa_stat_parse("2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 3 0 0 "
+                             "18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+                             &st), 0, "kthreadd's stat parses");
+        is_i64(st.state, 'S', "state");
+        is_hex(st.flags & SA_PF_KTHREAD, SA_PF_KTHREAD, "PF_KTHREAD in the flags");
+        is_i64(sa_stat_parse("20452 (a) b) (c) Z 20448 20448 29047 0 -1 4194304 98 0 7 0 0 0 0 0 20 0 1 0 3059434 "
+                             "3133440 394\n", &st), 0, "comm with ') (' parses after the last ')'");
+        is_i64(st.state, 'Z', "state after the last ')'");
+        is_u64(st.faults, 105, "minflt + majflt");
+        is_u64(st.start_time, 3059434, "start time");
+        is_hex(st.flags & SA_PF_KTHREAD, 0, "no PF_KTHREAD");
+        is_i64(sa_stat_parse("20452 (cat) R 20448 20448", &st), -EBADMSG, "cut short: EBADMSG");
+        is_i64(sa_stat_parse("20452 cat R", &st), -EBADMSG, "no comm: EBADMSG");
+}
+
 int main(void) {
         test_u64_prefix();
         test_u64_range();
         test_keyed();
+        test_stat();
         return tap_done();
 }

@@ -28,13 +28,9 @@ static void child(void) {
 }
 
 static char state_of(pid_t pid) {
-        _cleanup_free_ char *path = NULL, *buf = NULL;
-        const char *p;
+        _cleanup_free_ char *path = NULL;
 
-        if (asprintf(&path, "/proc/%d/stat", (int) pid) < 0 || sa_read_file(path, &buf, NULL) < 0 ||
-            !(p = strrchr(buf, ')')))
-                return 0;
-        return p[2];
+        return asprintf(&path, "/proc/%d/stat", (int) pid) < 0 ? 0 : sa_stat_state(path);
 }
 
 static bool listed(struct smapsaudit_ctx *ctx, pid_t pid) {
