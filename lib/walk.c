@@ -194,12 +194,12 @@ static int read_pagemap(struct sa_walker *w, uint64_t start, size_t n) {
         if (got < 0)
                 return (int) got;
         /*
-         * A live pagemap ends early only once the mm it was opened on is gone:
-         * the process exited, or exec'ed and has another mm that smaps shows
-         * (PAGEMAP_SCAN says ESRCH then). A capture covers every VMA with a
-         * hole where nothing is populated (capture.c): one that ends inside a
-         * VMA was cut short. Either way the missing entries must not read as
-         * pages not present.
+         * A live pagemap ends early only once the mm it was opened on is gone
+         * (pagemap_read: nothing without mmget_not_zero): the process exited,
+         * or exec'ed and has another mm that smaps shows. A capture covers
+         * every VMA with a hole where nothing is populated (capture.c): one
+         * that ends inside a VMA was cut short. Either way the missing entries
+         * must not read as pages not present.
          */
         if ((size_t) got < n * sizeof(uint64_t))
                 return w->ctx->live ? -ESRCH : -EBADMSG;
@@ -363,12 +363,11 @@ static int queue_region(struct sa_walker *w, const struct page_region *rg, sa_wa
 static int walk_scan(struct sa_walker *w, uint64_t start, uint64_t end, sa_walk_batch_fn fn, void *userdata) {
         bool fast = (w->flags & SMAPSAUDIT_AUDIT_FAST) && w->skip_exclusive_anon;
         uint64_t pos = start;
+        bool found = false;
 
         while (pos < end) {
-                uint64_t walk_end = end;
+                uint64_t walk_end = end, reported = pos;
                 int n, r;
-
-                uint64_t reported = pos;
 
                 n = scan_ioctl(w, pos, end, &walk_end);
                 if (n < 0)
@@ -384,19 +383,32 @@ static int walk_scan(struct sa_walker *w, uint64_t start, uint64_t end, sa_walk_
                         if (r < 0)
                                 return r;
                         reported = rg->end;
+                        found = true;
                 }
                 /*
                  * walk_end says where the kernel stopped, except when its last
-                 * internal batch of ranges both reached the end and filled the
-                 * vector: 6.18 then leaves walk_end where the batch before
-                 * stopped, below up to 512 ranges it has returned, and a walker
-                 * resuming there counts them twice (a VMA of exactly 1024
-                 * isolated pages read as 1536). Ranges come in address order:
-                 * everything up to the last one returned has been seen.
+                 * internal batch of ranges (512, vec_buf_len) both reached the
+                 * end and filled the vector: do_pagemap_scan() sets walk_end
+                 * only when a batch stops early, so it keeps where the batch
+                 * before stopped, below up to 512 ranges it has returned, and
+                 * a walker resuming there counts them twice (a VMA of exactly
+                 * 1024 isolated pages read as 1536). Ranges come in address
+                 * order: everything up to the last one returned has been seen.
                  */
                 if (n < (int) REGIONS)
                         walk_end = end;
                 pos = MAX(MAX(walk_end, reported), pos + SA_PAGE_SIZE);
+        }
+        /*
+         * do_pagemap_scan() takes no reference on the mm: on 6.18.2 a pagemap
+         * opened before an exec scans the dead mm, which has no VMAs left, as
+         * empty (this machine's 6.18.44 answers ESRCH). pagemap_read() says
+         * which: a live mm answers one entry, a dead one nothing.
+         */
+        if (!found) {
+                int r = read_pagemap(w, start, 1);
+                if (r < 0)
+                        return r;
         }
         return flush(w, fn, userdata);
 }
