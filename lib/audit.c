@@ -386,9 +386,31 @@ static bool walk_within_bounds(const struct sa_vma_report *v) {
 }
 
 /*
- * Judges one tracked VMA with views A (before the walk) and B (after).
- * Returns true when the VMA was stable in this pass.
+ * Walks the VMAs again and says which of `fields` came out other than in
+ * `before`, the first walk's sum over the same VMAs: what moved under the
+ * pass without any view seeing it.
  */
+static int walk_again(struct audit *a, const struct sa_smaps_vma *vmas, size_t n, const struct sa_acc *before,
+                      uint64_t fields, uint64_t *ret) {
+        struct sa_acc again = {};
+        int r = 0;
+
+        *ret = 0;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                struct sa_acc one = {};
+
+                r = walk_vma(a, &vmas[i], &one);
+                if (r >= 0)
+                        sa_acc_add(&again, &one);
+                sa_acc_done(&one);
+        }
+        for (unsigned f = 0; f < _SA_FIELD_MAX && f < 64 && r >= 0; f++)
+                if ((fields & (1ULL << f)) && (again.f[f].lo != before->f[f].lo || again.f[f].hi != before->f[f].hi))
+                        *ret |= 1ULL << f;
+        sa_acc_done(&again);
+        return r < 0 ? r : 0;
+}
+
 /* smaps read a third time in this pass, once, for mapcounts_held(); NULL if it cannot be read. */
 static const struct sa_smaps *third_smaps(struct audit *a) {
         _cleanup_free_ char *buf = NULL;
@@ -411,33 +433,23 @@ static const struct sa_smaps *third_smaps(struct audit *a) {
  * 1 if so, 0 if not.
  */
 static int mapcounts_held(struct audit *a, const struct sa_smaps_vma *k, const struct sa_acc *before) {
-        struct sa_acc again = {};
         const struct sa_smaps *third;
         const struct sa_smaps_vma *c;
-        bool have;
+        uint64_t moved;
         int r;
 
-        r = walk_vma(a, k, &again);
-        if (r >= 0) {
-                r = 1;
-                for (unsigned f = 0; f < _SA_FIELD_MAX && f < 64; f++)
-                        if ((MAPCOUNT_SENSITIVE & (1ULL << f)) &&
-                            (again.f[f].lo != before->f[f].lo || again.f[f].hi != before->f[f].hi))
-                                r = 0;
-        }
-        sa_acc_done(&again);
-        if (r <= 0)
-                return r;
+        r = walk_again(a, k, 1, before, MAPCOUNT_SENSITIVE, &moved);
+        if (r < 0 || moved)
+                return r < 0 ? r : 0;
         third = third_smaps(a);
         c = third ? find_vma(third, k->start, k->end) : NULL;
-        if (!c)
-                return 0;
-        for (unsigned f = 0; f < _SA_SMAPS_FIELD_MAX && f < 64; f++)
-                if ((MAPCOUNT_SENSITIVE & (1ULL << f)) && sa_smaps_value(c, f, &have) != sa_smaps_value(k, f, &have))
-                        return 0;
-        return 1;
+        return c && !(MAPCOUNT_SENSITIVE & ~sa_stable_fields(k, c));
 }
 
+/*
+ * Judges one tracked VMA with views A (before the walk) and B (after).
+ * Returns true when the VMA was stable in this pass.
+ */
 static int judge_vma(struct audit *a, size_t i, const struct views *A, const struct views *B, struct sa_acc *walk) {
         struct sa_vma_report *v = &a->r->vmas[i];
         struct vma_track *t = &a->track[i];
@@ -680,37 +692,6 @@ static uint64_t walk_held_disagreements(const struct smapsaudit_report *r, bool 
         return m;
 }
 
-/*
- * The rollup and status are read once each side of the walk, the walk once
- * between; where only the walk answers for a field, a page in flux while it
- * passed is a disagreement no second read shows. A process sharing the
- * target's pages that unmaps them (a forked sibling exiting) moves the Pss
- * the rollup reports, and says so in the population counters only when it
- * is reaped, which may be after the pass. So those fields, when they
- * disagree, stand only if a second walk, after every view of the pass,
- * finds the same. Returns the fields of `fields` that the second walk moved.
- */
-static int walk_moved(struct audit *a, const struct views *A, const struct sa_acc *total, uint64_t fields,
-                      uint64_t *ret) {
-        struct sa_acc again = {};
-        int r = 0;
-
-        *ret = 0;
-        for (size_t i = 0; i < A->smaps.n && r >= 0; i++) {
-                struct sa_acc one = {};
-
-                r = walk_vma(a, &A->smaps.vmas[i], &one);
-                if (r >= 0)
-                        sa_acc_add(&again, &one);
-                sa_acc_done(&one);
-        }
-        for (unsigned f = 0; f < _SA_FIELD_MAX && f < 64 && r >= 0; f++)
-                if ((fields & (1ULL << f)) && (again.f[f].lo != total->f[f].lo || again.f[f].hi != total->f[f].hi))
-                        *ret |= 1ULL << f;
-        sa_acc_done(&again);
-        return r < 0 ? r : 0;
-}
-
 static int judge_totals(struct audit *a, const struct views *A, const struct views *B, const struct sa_acc *total) {
         struct smapsaudit_report *r = a->r;
         struct sa_rollup_window w;
@@ -734,9 +715,19 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         status_ok = A->have_status && B->have_status && layout_stable(A, B) &&
                     sa_status_counters_equal(&A->status, &B->status);
         sa_compare_totals(r, &w, total, status_ok ? &B->status : NULL, sa_kernel_get(a->ctx));
+        /*
+         * The rollup and status are read once each side of the walk, the walk
+         * once between; where only the walk answers for a field, a page in
+         * flux while it passed is a disagreement no second read shows. A
+         * process sharing the target's pages that unmaps them (a forked
+         * sibling exiting) moves the Pss the rollup reports, and says so in
+         * the population counters only when it is reaped, which may be after
+         * the pass. So those fields, when they disagree, stand only if a
+         * second walk, after every view of the pass, finds the same.
+         */
         moved = walk_held_disagreements(r, !a->rollup_done, !a->status_done);
         if (moved) {
-                ret = walk_moved(a, A, total, moved, &moved);
+                ret = walk_again(a, A->smaps.vmas, A->smaps.n, total, moved, &moved);
                 if (ret < 0)
                         return ret;
                 for (unsigned f = 0; f < _SA_FIELD_MAX && f < 64; f++)
