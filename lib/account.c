@@ -313,8 +313,10 @@ void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class
                 return;
         }
         /*
-         * A mapped frame is always KPF_MMAP. One that is not (no flags at all, a
-         * free buddy page, a slab) was unmapped after pagemap gave its PFN:
+         * A mapped frame is always KPF_MMAP (stable_page_flags() in
+         * fs/proc/page.c: folio_mapped() in 6.18, page_mapped() in 5.4 before the folio
+         * rewrite). One that is not (no flags at all, a free buddy page, a
+         * slab) was unmapped after pagemap gave its PFN:
          * migrated by compaction or NUMA balancing, or freed. What kpageflags
          * says is about another page now; the mapping was there, so count it
          * as a walk without PFNs does: present, the rest bounded.
