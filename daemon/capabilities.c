@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Started as root outside systemd (the unit's CapabilityBoundingSet= does
- * this under systemd), the daemon would keep every capability while it
- * reads files callers point it at: drop the rest, from the bounding set
- * too, before the first request is served.
+ * Started as root outside systemd, the daemon would keep every capability
+ * while it reads files callers point it at: drop the rest, from the bounding
+ * set too, before the first request is served.
+ *
+ * Under its unit, systemd has already done this (CapabilityBoundingSet=
+ * leaves a root service exactly the kept set, with no inheritable or
+ * ambient ones), and the unit's SystemCallFilter= refuses capset() with
+ * EPERM as a member of @privileged. So nothing is changed when there is
+ * nothing to drop: the filter stays as tight as the unit wants it.
  */
 #include <errno.h>
 #include <linux/capability.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/prctl.h>
@@ -29,14 +35,25 @@ static unsigned last_cap(void) {
         return v;
 }
 
+static bool bounding_set_kept(void) {
+        for (unsigned c = 0; c <= last_cap(); c++)
+                if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_READ, c, 0, 0, 0) > 0)
+                        return false;
+        return true;
+}
+
 int drop_capabilities(void) {
         struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct data[2] = {};
-        uint64_t permitted;
+        uint64_t permitted, inheritable;
 
         if (syscall(SYS_capget, &hdr, data) < 0)
                 return -errno;
         permitted = (uint64_t) data[0].permitted | (uint64_t) data[1].permitted << 32;
+        inheritable = (uint64_t) data[0].inheritable | (uint64_t) data[1].inheritable << 32;
+        /* no inheritable capability: no ambient one either (it must be in both sets) */
+        if (!(permitted & ~keep) && inheritable == 0 && bounding_set_kept())
+                return 0;
 
         /* the bounding set first, while CAP_SETPCAP is still ours */
         for (unsigned c = 0; c <= last_cap(); c++)
