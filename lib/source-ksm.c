@@ -3,7 +3,7 @@
  * KSM's own books, and the one place that reads them: /proc/PID/ksm_stat
  * (fs/proc/base.c proc_pid_ksm_stat), the files of /sys/kernel/mm/ksm
  * (mm/ksm.c), and cow_ksm of /proc/vmstat. Lines and files appeared over
- * several releases (ACCOUNTING.md §3.2): absent ones stay out of the have
+ * several releases (docs/accounting.md, KSM): absent ones stay out of the have
  * mask, or read -1.
  */
 #include <stddef.h>
