@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "time-util.h"
 
 /* ---------------------------------------------------------------- ksm_stat */
 
@@ -132,10 +133,7 @@ bool sa_ksm_running(const struct sa_ksm_globals *g) {
 }
 
 uint64_t sa_ksm_now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+        return now_usec(CLOCK_MONOTONIC);
 }
 
 int sa_ksm_wait_full_scans(struct smapsaudit_ctx *ctx, int64_t target, uint64_t deadline_usec,
