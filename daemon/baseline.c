@@ -41,14 +41,6 @@ struct Baseline {
         bool full_warned;
 };
 
-void finding_signature(enum smapsaudit_verdict kind, const char *field, unsigned tags, char *buf, size_t size) {
-        char t[128];
-
-        if (smapsaudit_tags_format(tags, t, sizeof(t), ',') <= 0)
-                snprintf(t, sizeof(t), "none");
-        snprintf(buf, size, "%s/%s/%s", smapsaudit_verdict_to_string(kind), field, t);
-}
-
 static void release_done(Release *r) {
         free(r->release);
         free(r->previous);

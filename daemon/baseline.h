@@ -3,7 +3,7 @@
  * What each kernel release looked like, kept in baseline.json under the
  * state directory: per release, how many audits ran (conclusive and
  * inconclusive) and which kinds of findings appeared, by signature
- * "kind/field/tags" (e.g. "under-accounted/AnonHugePages/prot_none,thp").
+ * (finding_signature(): "under-accounted/AnonHugePages/prot_none,thp").
  *
  * When the daemon starts on another release than the one it last ran on,
  * that one becomes the new release's "previous", and from then on every
@@ -31,9 +31,6 @@
 #define SIGNATURE_MAX 160u
 
 typedef struct Baseline Baseline;
-
-/* kind/field/tags, with "none" for no tags. */
-void finding_signature(enum smapsaudit_verdict kind, const char *field, unsigned tags, char *buf, size_t size);
 
 /* Loads dir/baseline.json (missing or unreadable: empty, and said so) and
  * records release as the running one; saves when that changed. */

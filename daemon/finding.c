@@ -6,7 +6,46 @@
 #include <string.h>
 
 #include "finding.h"
+#include "hash.h"
 #include "macro.h"
+
+uint64_t finding_key(enum smapsaudit_verdict kind, const char *field, const char *source,
+                     uint64_t vma_start, uint64_t vma_end) {
+        uint64_t h = FNV1A_64_INIT;
+        uint32_t k = (uint32_t) kind;
+
+        h = fnv1a_64(h, &k, sizeof(k));
+        /* Include the NULs so that ("ab","c") and ("a","bc") differ. */
+        h = fnv1a_64(h, field, strlen(field) + 1);
+        h = fnv1a_64(h, source, strlen(source) + 1);
+        h = fnv1a_64(h, &vma_start, sizeof(vma_start));
+        return fnv1a_64(h, &vma_end, sizeof(vma_end));
+}
+
+/* Tags as a label and in a signature: "none" rather than empty, which a label would drop. */
+static void tags_label(unsigned tags, char *buf, size_t size) {
+        if (smapsaudit_tags_format(tags, buf, size, ',') <= 0)
+                snprintf(buf, size, "none");
+}
+
+void finding_class(const OpenFinding *f, FindingClass *ret) {
+        *ret = (FindingClass) { .kind = f->kind };
+        snprintf(ret->field, sizeof(ret->field), "%s", f->field);
+        snprintf(ret->source, sizeof(ret->source), "%s", f->source);
+        tags_label(f->tags, ret->tags, sizeof(ret->tags));
+}
+
+bool finding_class_equal(const FindingClass *a, const FindingClass *b) {
+        return a->kind == b->kind && streq(a->field, b->field) && streq(a->source, b->source) &&
+               streq(a->tags, b->tags);
+}
+
+void finding_signature(enum smapsaudit_verdict kind, const char *field, unsigned tags, char *buf, size_t size) {
+        char t[128];
+
+        tags_label(tags, t, sizeof(t));
+        snprintf(buf, size, "%s/%s/%s", smapsaudit_verdict_to_string(kind), field, t);
+}
 
 void finding_tags(unsigned tags, FindingTags *ret) {
         size_t n = 0;

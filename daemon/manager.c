@@ -30,13 +30,6 @@ struct Audit {
         size_t n_calls;
 };
 
-uint64_t now_usec(clockid_t clock) {
-        struct timespec ts;
-
-        clock_gettime(clock, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 static void set_status(Manager *m, const char *format, ...) _printf_(2, 3);
 static void set_status(Manager *m, const char *format, ...) {
         char *s;

@@ -17,6 +17,7 @@
 #include "ratelimit.h"
 #include "smapsaudit.h"
 #include "sweep.h"
+#include "time-util.h"
 #include "worker.h"
 
 /* A sweep keeps at most one audit in flight, so with three threads two are
@@ -103,7 +104,6 @@ typedef struct Manager {
         uint64_t ksm_checked_usec;   /* CLOCK_REALTIME */
 } Manager;
 
-uint64_t now_usec(clockid_t clock);
 
 int manager_new(const ManagerOptions *o, Manager **ret);
 Manager *manager_free(Manager *m);

@@ -33,18 +33,13 @@ const char *ksm_status_to_string(KSMStatus s) {
 }
 
 int finding_groups_add(FindingGroups *g, const OpenFinding *f) {
-        FindingGroup key = { .kind = f->kind }, *l;
+        FindingGroup key = {}, *l;
 
-        snprintf(key.field, sizeof(key.field), "%s", f->field);
-        snprintf(key.source, sizeof(key.source), "%s", f->source);
-        if (smapsaudit_tags_format(f->tags, key.tags, sizeof(key.tags), ',') <= 0)
-                snprintf(key.tags, sizeof(key.tags), "none");
-
+        finding_class(f, &key.class);
         for (size_t i = 0; i < g->n; i++) {
                 FindingGroup *x = &g->groups[i];
 
-                if (x->kind == key.kind && streq(x->field, key.field) && streq(x->source, key.source) &&
-                    streq(x->tags, key.tags)) {
+                if (finding_class_equal(&x->class, &key.class)) {
                         x->count++;
                         if (f->kind == SMAPSAUDIT_UNDER_ACCOUNTED && f->delta_kb < 0)
                                 x->under_kb += (uint64_t) -f->delta_kb;
@@ -127,16 +122,17 @@ static void sample_seconds(FILE *f, const char *name, const char *const *labels,
 static void groups(FILE *f, const char *name, const FindingGroups *g, bool under_bytes) {
         for (size_t i = 0; i < g->n; i++) {
                 const FindingGroup *x = &g->groups[i];
-                const char *kind = smapsaudit_verdict_to_string(x->kind);
+                const FindingClass *c = &x->class;
+                const char *kind = smapsaudit_verdict_to_string(c->kind);
 
                 if (under_bytes) {
-                        if (x->kind != SMAPSAUDIT_UNDER_ACCOUNTED)
+                        if (c->kind != SMAPSAUDIT_UNDER_ACCOUNTED)
                                 continue;
-                        sample_u64(f, name, (const char *const[]) { "field", x->field, "source", x->source,
-                                                                    "tags", x->tags, NULL }, x->under_kb * 1024);
+                        sample_u64(f, name, (const char *const[]) { "field", c->field, "source", c->source,
+                                                                    "tags", c->tags, NULL }, x->under_kb * 1024);
                 } else
-                        sample_u64(f, name, (const char *const[]) { "kind", kind, "field", x->field,
-                                                                    "source", x->source, "tags", x->tags, NULL },
+                        sample_u64(f, name, (const char *const[]) { "kind", kind, "field", c->field,
+                                                                    "source", c->source, "tags", c->tags, NULL },
                                    x->count);
         }
 }

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sweep.h"
+#include "finding.h"
 
 typedef enum DaemonError {
         DAEMON_ERROR_HISTORY,     /* findings.jsonl could not be written */
@@ -39,12 +39,9 @@ typedef enum KSMStatus {
 
 const char *ksm_status_to_string(KSMStatus s);
 
-/* Findings counted by kind, field, source and tags. */
+/* Findings counted by class (finding_class()). */
 typedef struct FindingGroup {
-        enum smapsaudit_verdict kind;
-        char field[32];
-        char source[16];
-        char tags[128];           /* "prot_none,thp", or "none" */
+        FindingClass class;
         uint64_t count;
         uint64_t under_kb;        /* what under-accounted findings miss */
 } FindingGroup;

@@ -104,29 +104,6 @@ int proc_table_ensure(ProcTable *t, pid_t pid, ProcState **ret) {
         return 0;
 }
 
-static uint64_t fnv1a(uint64_t h, const void *data, size_t size) {
-        const unsigned char *p = data;
-
-        for (size_t i = 0; i < size; i++) {
-                h ^= p[i];
-                h *= UINT64_C(0x100000001b3);
-        }
-        return h;
-}
-
-uint64_t finding_key(enum smapsaudit_verdict kind, const char *field, const char *source,
-                     uint64_t vma_start, uint64_t vma_end) {
-        uint64_t h = UINT64_C(0xcbf29ce484222325);
-        uint32_t k = (uint32_t) kind;
-
-        h = fnv1a(h, &k, sizeof(k));
-        /* Include the NULs so that ("ab","c") and ("a","bc") differ. */
-        h = fnv1a(h, field, strlen(field) + 1);
-        h = fnv1a(h, source, strlen(source) + 1);
-        h = fnv1a(h, &vma_start, sizeof(vma_start));
-        return fnv1a(h, &vma_end, sizeof(vma_end));
-}
-
 const OpenFinding *proc_state_find(const ProcState *s, uint64_t key) {
         for (size_t i = 0; i < s->n_findings; i++)
                 if (s->findings[i].key == key)

@@ -16,24 +16,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "finding.h"
 #include "smapsaudit.h"
 
 #define SWEEP_HEAVY_TAGS (SMAPSAUDIT_TAG_PROT_NONE | SMAPSAUDIT_TAG_NUMA_HINTED | \
                           SMAPSAUDIT_TAG_THP | SMAPSAUDIT_TAG_KSM)
-
-/* A finding that the last conclusive audit of a process had: kept so that
- * repeats are not announced, its end is ("resolved"), and the metrics can
- * count what is open now. */
-typedef struct OpenFinding {
-        uint64_t key;             /* finding_key() */
-        enum smapsaudit_verdict kind;
-        char field[32];           /* the kernel's smaps keys are shorter */
-        char source[16];
-        uint64_t vma_start, vma_end;
-        int64_t kernel_kb, walk_kb, delta_kb;
-        unsigned tags;
-        bool logged;              /* it made a journal entry, so its end makes one too */
-} OpenFinding;
 
 typedef struct ProcState {
         pid_t pid;
@@ -64,8 +51,6 @@ int proc_table_sync(ProcTable *t, const struct smapsaudit_proc *procs, size_t n,
 ProcState *proc_table_get(ProcTable *t, pid_t pid);
 int proc_table_ensure(ProcTable *t, pid_t pid, ProcState **ret);
 
-uint64_t finding_key(enum smapsaudit_verdict kind, const char *field, const char *source,
-                     uint64_t vma_start, uint64_t vma_end);
 const OpenFinding *proc_state_find(const ProcState *s, uint64_t key);
 /* Takes ownership of findings. */
 void proc_state_set_findings(ProcState *s, OpenFinding *findings, size_t n);

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -15,6 +14,8 @@
 #include "daemon-config.h"
 #include "log.h"
 #include "macro.h"
+#include "pidfd-util.h"
+#include "time-util.h"
 #include "worker.h"
 
 #define WORKERS_MAX 8u
@@ -77,11 +78,7 @@ static int audit_progress(void *userdata, pid_t pid, unsigned pass, uint64_t don
 }
 
 static uint64_t thread_cpu_usec(void) {
-        struct timespec ts;
-
-        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
-                return 0;
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+        return now_usec(CLOCK_THREAD_CPUTIME_ID);
 }
 
 static int copy_findings(Job *job, const struct smapsaudit_report *report) {
@@ -123,9 +120,7 @@ static int copy_findings(Job *job, const struct smapsaudit_report *report) {
  * happened during the audit, the PID may already name another process, so
  * the report cannot be trusted to describe the one that was asked for. */
 static bool process_exited(int pidfd) {
-        struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-
-        return pidfd >= 0 && poll(&pfd, 1, 0) > 0;
+        return pidfd_exited(pidfd);
 }
 
 /*

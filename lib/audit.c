@@ -12,12 +12,13 @@
  */
 #include <inttypes.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/syscall.h>
 #include <time.h>
 
 #include "internal.h"
 #include "missing.h"
+#include "pidfd-util.h"
+#include "time-util.h"
 
 #define DEFAULT_PASSES 5
 #define NUMA_BIT (1ULL << 31)
@@ -128,11 +129,8 @@ static int read_stat(struct smapsaudit_ctx *ctx, pid_t pid, uint64_t *start_time
 static bool target_gone(struct audit *a) {
         uint64_t st;
 
-        if (a->pidfd >= 0) {
-                struct pollfd p = { .fd = a->pidfd, .events = POLLIN };
-                if (poll(&p, 1, 0) > 0)
-                        return true;
-        }
+        if (pidfd_exited(a->pidfd))
+                return true;
         if (!a->ctx->live)
                 return false;
         return read_stat(a->ctx, a->pid, &st, NULL) < 0 || st != a->start_time;
@@ -1145,18 +1143,11 @@ out:
         return ret;
 }
 
-static uint64_t thread_cpu_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
 _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const struct smapsaudit_audit_opts *opts,
                                   struct smapsaudit_report **ret) {
         struct audit a = { .ctx = ctx, .pid = pid, .mm_pid = pid, .opts = opts, .pidfd = -1 };
         struct sa_freeze *frozen = NULL;
-        uint64_t cpu0 = thread_cpu_usec();
+        uint64_t cpu0 = now_usec(CLOCK_THREAD_CPUTIME_ID);
         int r;
 
         ctx->last_error[0] = 0;
@@ -1206,7 +1197,7 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
         }
         if (r < 0)
                 goto out;
-        a.r->cpu_usec = thread_cpu_usec() - cpu0;
+        a.r->cpu_usec = now_usec(CLOCK_THREAD_CPUTIME_ID) - cpu0;
         *ret = TAKE_PTR(a.r);
 out:
         smapsaudit_report_unref(a.r);

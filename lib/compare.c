@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Why something is a finding: the kernel's number against the walk's range,
- * field by field, with the bounds ACCOUNTING.md documents, and the
+ * field by field, with the bounds docs/accounting.md documents, and the
  * explanation that names the known kernel bug where the pattern fits.
  * Whether a disagreement survives the noise is audit.c's business.
  */

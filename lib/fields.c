@@ -2,7 +2,7 @@
 /*
  * The fields smapsaudit compares, with the unit the kernel accumulates
  * them in and whether a userspace walk can reproduce them exactly
- * (shared/ACCOUNTING.md §1.2 and §6).
+ * (docs/accounting.md).
  */
 #include "internal.h"
 

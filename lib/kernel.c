@@ -117,7 +117,7 @@ const struct sa_kernel *sa_kernel_get(struct smapsaudit_ctx *ctx) {
 }
 
 /*
- * status RSS counters are not read from the page tables (ACCOUNTING.md §4):
+ * status RSS counters are not read from the page tables (docs/accounting.md):
  * up to 6.1 each thread caches its counts and folds them into the mm every
  * TASK_RSS_EVENTS_THRESH (64) faults, checked when a fault starts; one
  * fault maps one anonymous page, but up to 16 file or shmem pages with

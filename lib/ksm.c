@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * KSM's books, checked from three sides (ACCOUNTING.md §3): the per-mm
+ * KSM's books, checked from three sides (docs/ksm.md): the per-mm
  * counters of /proc/PID/ksm_stat, the global ones of /sys/kernel/mm/ksm,
  * and what the walk sees (KPF_KSM pages, their kpagecount, zero-page PTEs);
  * and merge coverage, the identical pages ksmd left unmerged.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The JSON report, schema smapsaudit.report/1 (DESIGN.md "Interfaces").
+ * The JSON report, schema smapsaudit.report/1 (docs/report.md).
  * Fields may be added; none may be renamed or removed without a bump.
  */
 #include <inttypes.h>

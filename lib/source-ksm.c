@@ -3,13 +3,14 @@
  * KSM's own books, and the one place that reads them: /proc/PID/ksm_stat
  * (fs/proc/base.c proc_pid_ksm_stat), the files of /sys/kernel/mm/ksm
  * (mm/ksm.c), and cow_ksm of /proc/vmstat. Lines and files appeared over
- * several releases (ACCOUNTING.md §3.2): absent ones stay out of the have
+ * several releases (docs/accounting.md, KSM): absent ones stay out of the have
  * mask, or read -1.
  */
 #include <stddef.h>
 #include <time.h>
 
 #include "internal.h"
+#include "time-util.h"
 
 /* ---------------------------------------------------------------- ksm_stat */
 
@@ -132,10 +133,7 @@ bool sa_ksm_running(const struct sa_ksm_globals *g) {
 }
 
 uint64_t sa_ksm_now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+        return now_usec(CLOCK_MONOTONIC);
 }
 
 int sa_ksm_wait_full_scans(struct smapsaudit_ctx *ctx, int64_t target, uint64_t deadline_usec,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "baseline.h"
+#include "finding.h"
 #include "test.h"
 
 static char dir[] = "/tmp/test-baseline-XXXXXX";

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """KSM-merged identical pages, half of them in a PROT_NONE VMA.
 
-On this kernel (6.18) PROT_NONE mergeable pages merge too (TESTING.md), so once ksmd has merged,
+On this kernel (6.18) PROT_NONE mergeable pages merge too (docs/kernel-bugs.md 3), so once ksmd has merged,
 every page of both VMAs is a KSM page."""
 
 import contextlib

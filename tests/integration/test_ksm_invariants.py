@@ -55,7 +55,7 @@ class KsmInvariants(harness.AuditTestCase):
         self.assertProcessHolds(result, doc, self.w.pid, self.total)
 
     def test_global(self):
-        # Every mergeable process on the machine moves the global counters (ACCOUNTING.md 7c): give
+        # Every mergeable process on the machine moves the global counters (docs/ksm.md): give
         # a busy neighbour a few tries to hold still, then judge.
         for attempt in range(5):
             result, doc = common.ksm()

@@ -83,7 +83,7 @@ class BadRequests(robust.RobustDaemonTestCase):
         td.wait_for(lambda: robust.status_field(zombie.pid, "State").startswith("Z"), what="true to exit")
         self.assertError(one_call(zombie.pid), NO_SUCH_PROCESS, str(zombie.pid), "exited")
 
-        # init: its pagemap is closed even to root here (TESTING.md); elsewhere it is audited
+        # init: its pagemap is closed even to root on the project's test machines; elsewhere it is audited
         kind, pid, msec, name, text = one_call(1)
         if kind == "ok":
             self.assertEqual(json.loads(text)["pid"], 1)
