@@ -1,0 +1,116 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The Debian packages as a fleet installs them: built by scripts/package, installed with dpkg
+# into a Debian 12 container booted with systemd-nspawn, used, then removed and purged.
+#
+#   tests/system/package-in-container.sh [SRCDIR]   (root; meson test --suite system)
+#
+# It builds the .debs of SRCDIR's tracked files as they are (scripts/package --worktree, lintian
+# included), gives the container the packages they depend on (debootstrapped once and cached by
+# tests/system/container.sh), boots it, installs libsmapsaudit0, libsmapsaudit-dev and smapsaudit
+# with dpkg and checks (tests/system/daemon-checks.sh):
+#   - the package enabled and started smapsauditd (dh_installsystemd), and it stays active;
+#     it read /etc/smapsaudit/smapsauditd.conf, which the package installed as a conffile;
+#   - smapsaudit status, and smapsaudit check 1 as root through the daemon;
+#   - the main PID of a service of auditor-user's checked through the daemon by root and by
+#     that user; the user is refused PID 1;
+#   - the journal catalog installed by the package's trigger (no journalctl --update-catalog
+#     here): a replayed capture of Debian 6.1's PROT_NONE THP bug gives a finding whose catalog
+#     text journalctl -x -u smapsauditd shows;
+#   - systemctl stop, start and restart keep the finding history;
+#   - apt-get remove leaves no smapsauditd running nor startable, and the configuration;
+#     apt-get purge leaves none of the packages' files, no configuration, no state, no unit
+#     symlink.
+# Exit 0 passed, 1 failed, 77 skipped (not root, not a git checkout, a tool missing, or the
+# machine cannot boot a container: the reason is printed).
+set -euo pipefail
+
+SRC=$(cd "${1:-$(dirname "$0")/../..}" && pwd)
+TEST=package-in-container
+# shellcheck source=tests/system/container.sh
+. "$SRC/tests/system/container.sh"
+OURS=(libsmapsaudit0 libsmapsaudit-dev smapsaudit)
+
+container_require dpkg-buildpackage dh lintian git
+git -C "$SRC" rev-parse --git-dir >/dev/null 2>&1 || skip "$SRC is not a git checkout (scripts/package exports from git)"
+
+say "building the packages (scripts/package --worktree)"
+"$SRC/scripts/package" --worktree -o "$WORK/debs" >"$WORK/package.log" 2>&1 ||
+        { tail -60 "$WORK/package.log"; die "scripts/package failed"; }
+grep '^[EWI]: ' "$WORK/package.log" | sed "s/^/$TEST: lintian: /" || true
+debs=()
+for p in "${OURS[@]}"; do
+        deb=$(find "$WORK/debs" -name "${p}_*.deb" -print -quit)
+        [ -n "$deb" ] || die "scripts/package built no $p"
+        debs+=("$deb")
+done
+
+# The container gets what the packages depend on, by name (same Debian release), less their own.
+needed=$(for deb in "${debs[@]}"; do dpkg-deb -f "$deb" Depends; done |
+        tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/:any//; s/[[:space:]]//g' | grep -v '^$' | sort -u |
+        grep -vxF -f <(printf '%s\n' "${OURS[@]}"))
+# shellcheck disable=SC2086 # one package name a line
+container_root $needed
+mkdir -p "$ROOT/srv/debs"
+cp "${debs[@]}" "$ROOT/srv/debs/"
+chroot "$ROOT" useradd --create-home auditor-user
+
+container_boot
+
+in_container dpkg -i /srv/debs/*.deb >"$WORK/install.log" 2>&1 ||
+        { cat "$WORK/install.log"; die "dpkg -i of the packages failed"; }
+mapfile -t installed_files < <(in_container dpkg -L "${OURS[@]}" | sort -u)
+say "installed ${OURS[*]} (${#installed_files[@]} paths)"
+
+[ "$(in_container systemctl is-enabled smapsauditd)" = enabled ] || die "the package did not enable smapsauditd"
+in_container systemctl is-active smapsauditd >/dev/null || { journal_tail; die "the package did not start smapsauditd"; }
+check_stays_active
+# shellcheck disable=SC2016 # a dpkg-query format, not the shell's
+in_container dpkg-query -W -f='${Conffiles}\n' smapsaudit | grep -q ' /etc/smapsaudit/smapsauditd.conf ' ||
+        die "/etc/smapsaudit/smapsauditd.conf is not a conffile of smapsaudit"
+in_container journalctl -u smapsauditd --no-pager | grep -q 'Configuration loaded from /etc/smapsaudit/smapsauditd.conf' ||
+        { journal_tail; die "smapsauditd did not read /etc/smapsaudit/smapsauditd.conf"; }
+say "installed: smapsauditd enabled, active, configured from /etc/smapsaudit/smapsauditd.conf"
+
+in_container smapsaudit status >"$WORK/status.txt" || { cat "$WORK/status.txt"; die "smapsaudit status failed"; }
+say "smapsaudit status: $(head -n 1 "$WORK/status.txt")"
+check_through_daemon root 1
+unit_pid=$(start_user_unit auditor-sleep.service)
+check_through_daemon root "$unit_pid"
+check_through_daemon auditor-user "$unit_pid"
+check_user_refused_pid1
+
+replay_finding
+check_history_kept "$(history_count)" stop start restart
+
+in_container apt-get remove -y smapsaudit >"$WORK/remove.log" 2>&1 || { cat "$WORK/remove.log"; die "apt-get remove failed"; }
+in_container pgrep -x smapsauditd >/dev/null && die "smapsauditd still runs after apt-get remove"
+rc=0
+in_container busctl --system call org.smapsaudit.Auditor1 /org/smapsaudit/Auditor1 org.smapsaudit.Auditor1 \
+        Sweep >/dev/null 2>&1 || rc=$?
+[ "$rc" != 0 ] || die "the bus still activates smapsauditd after apt-get remove"
+in_container pgrep -x smapsauditd >/dev/null && die "a bus call started smapsauditd after apt-get remove"
+[ -f "$ROOT/etc/smapsaudit/smapsauditd.conf" ] || die "apt-get remove removed the configuration"
+say "apt-get remove: nothing runs, nothing activates it, the configuration stays"
+
+in_container apt-get purge -y "${OURS[@]}" >"$WORK/purge.log" 2>&1 || { cat "$WORK/purge.log"; die "apt-get purge failed"; }
+in_container pgrep -x smapsauditd >/dev/null && die "smapsauditd runs after apt-get purge"
+left=()
+for path in "${installed_files[@]}"; do
+        if [ -d "$ROOT$path" ]; then
+                # A directory stays while it holds others' files, or belongs to another package.
+                [ -z "$(ls -A "$ROOT$path")" ] && ! in_container dpkg -S "$path" >/dev/null 2>&1 && left+=("$path")
+        elif [ -e "$ROOT$path" ] || [ -L "$ROOT$path" ]; then
+                left+=("$path")
+        fi
+done
+for path in /etc/smapsaudit /var/lib/smapsaudit /var/lib/prometheus/node-exporter/smapsaudit.prom \
+            /etc/systemd/system/multi-user.target.wants/smapsauditd.service; do
+        if [ -e "$ROOT$path" ] || [ -L "$ROOT$path" ]; then left+=("$path"); fi
+done
+[ ${#left[@]} -eq 0 ] || die "apt-get purge left behind: ${left[*]}"
+say "apt-get purge: no process, none of the ${#installed_files[@]} paths, no configuration, state or unit link"
+
+container_poweroff
+say "passed"
