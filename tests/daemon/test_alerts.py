@@ -130,8 +130,8 @@ class AlertsCase(unittest.TestCase):
     def tearDown(self):
         self.stack.close()
 
-    def daemon(self, config, args=(), directory=None):
-        d = td.Daemon(directory or self.tmp, config, args)
+    def daemon(self, config, args=(), directory=None, listen_socket=None):
+        d = td.Daemon(directory or self.tmp, config, args, listen_socket)
         self.stack.callback(d.kill)
         return d.start()
 
@@ -195,6 +195,27 @@ class Metrics(AlertsCase):
         td.call_ok("Reload")
         with self.assertRaises(OSError):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)
+
+    def test_socket_activation(self):
+        """A listening socket passed as systemd passes smapsauditd-metrics.socket's serves /metrics;
+        ListenAddress= is then not used, and a reload keeps the socket."""
+        unused = free_port()
+        listener = socket.socket()
+        self.stack.callback(listener.close)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        d = self.daemon(f"[Sweep]\nInterval=1h\n[Metrics]\nListenAddress={unused}\n", listen_socket=listener)
+
+        http = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10)
+        text = http.read().decode()
+        self.assertTrue(samples(parse_metrics(text), "smapsaudit_kernel_info"), text)
+        with self.assertRaises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{unused}/metrics", timeout=5)
+        self.assertIn(f"ListenAddress={unused} is not used", d.log_text())
+
+        td.call_ok("Reload")
+        self.assertEqual(urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).status, 200)
 
     def test_textfile_errors_are_counted(self):
         """A textfile that cannot be written is a daemon error in the metrics, served over HTTP."""
