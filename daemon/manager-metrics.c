@@ -40,7 +40,7 @@ static void view(Manager *m, MetricsView *v) {
                 if (s->n_findings > 0)
                         v->processes_with_findings++;
                 for (size_t j = 0; j < s->n_findings; j++)
-                        if (finding_groups_add(&v->open, &s->findings[j]) < 0)
+                        if (finding_groups_add(&v->open, &s->findings[j], s->unit) < 0)
                                 log_error_errno(ENOMEM, "Failed to count open findings: %m");
         }
 }

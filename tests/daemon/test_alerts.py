@@ -323,8 +323,8 @@ class Replayed(AlertsCase):
         self.assertEqual(data[6], self.capture.pid)
         self.assertIn("Kernel regression: 6.1.0-B has under-accounted/AnonHugePages/prot_none,thp findings that "
                       "6.0.0-A did not have", d.log_text())
-        td.wait_for(lambda: samples(self.metrics(), "smapsaudit_regression", previous="6.0.0-A",
-                                    current="6.1.0-B") == [1.0], what="smapsaudit_regression")
+        td.wait_for(lambda: samples(self.metrics(), "smapsaudit_regression", previous_release="6.0.0-A",
+                                    release="6.1.0-B") == [1.0], what="smapsaudit_regression")
         self.assertEqual(samples(self.metrics(), "smapsaudit_kernel_info", release="6.1.0-B",
                                  previous_release="6.0.0-A"), [1.0])
         regressions = len([s for s, _ in mon.drain(0.5) if s == "Regression"])
@@ -335,8 +335,8 @@ class Replayed(AlertsCase):
         self.assertEqual(self.check()["verdict"], "under-accounted")
         time.sleep(0.5)
         self.assertEqual(len([s for s, _ in mon.drain(0.5) if s == "Regression"]), regressions)
-        self.assertEqual(samples(self.metrics(), "smapsaudit_regression", previous="6.0.0-A",
-                                 current="6.1.0-B"), [1.0])
+        self.assertEqual(samples(self.metrics(), "smapsaudit_regression", previous_release="6.0.0-A",
+                                 release="6.1.0-B"), [1.0])
         with open(os.path.join(state, "baseline.json")) as f:
             baseline = json.load(f)
         self.assertEqual(baseline["current"], "6.1.0-B")
