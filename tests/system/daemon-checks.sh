@@ -58,18 +58,23 @@ check_sweep_finishes() {
         say "a sweep finished"
 }
 
-# replay_finding: a capture of Debian 6.1's PROT_NONE THP bug (tests/replay/fixtures) replayed
-# through the unit (a drop-in adds --proc-root/--sys-root; below /srv, which the sandbox reads,
-# not /tmp: PrivateTmp=) gives a finding, and journalctl -x -u smapsauditd shows its catalog
-# text. The drop-in is gone after, and the daemon restarted without it.
+REPLAY_DROPIN=/etc/systemd/system/smapsauditd.service.d/replay.conf
+
+# replay_finding [CGROUP]: a capture of Debian 6.1's PROT_NONE THP bug (tests/replay/fixtures)
+# replayed through the unit (a drop-in adds --proc-root/--sys-root; below /srv, which the sandbox
+# reads, not /tmp: PrivateTmp=) gives a finding, and journalctl -x -u smapsauditd shows its
+# catalog text. With CGROUP, the capture says its process was in that cgroup (the capture is
+# edited, as the replay tests edit theirs). The daemon runs on the capture until replay_finish.
+# Sets REPLAY_PID.
 replay_finding() {
-        local fixture=$SRC/tests/replay/fixtures/thp-protnone-6.1.tar.xz replay_pid rc=0 catalog_text="found that the kernel's smaps"
-        local dropin=$ROOT/etc/systemd/system/smapsauditd.service.d/replay.conf
+        local fixture=$SRC/tests/replay/fixtures/thp-protnone-6.1.tar.xz rc=0 catalog_text="found that the kernel's smaps"
+        local dropin=$ROOT$REPLAY_DROPIN
 
         mkdir -p "$ROOT/srv/replay"
         tar --sparse -xJf "$fixture" -C "$ROOT/srv/replay"
-        replay_pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$ROOT/srv/replay/truth.json")
-        [ -n "$replay_pid" ] || die "no pid in the fixture's truth.json"
+        REPLAY_PID=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$ROOT/srv/replay/truth.json")
+        [ -n "$REPLAY_PID" ] || die "no pid in the fixture's truth.json"
+        [ $# -eq 0 ] || echo "0::$1" >"$ROOT/srv/replay/proc/$REPLAY_PID/cgroup"
 
         mkdir -p "$(dirname "$dropin")"
         cat >"$dropin" <<EOF
@@ -79,7 +84,7 @@ ExecStart=/usr/sbin/smapsauditd --proc-root=/srv/replay/proc --sys-root=/srv/rep
 EOF
         in_container systemctl daemon-reload
         in_container systemctl restart smapsauditd || { journal_tail; die "restart with the replay drop-in failed"; }
-        in_container smapsaudit check "$replay_pid" >"$WORK/replay.txt" || rc=$?
+        in_container smapsaudit check "$REPLAY_PID" >"$WORK/replay.txt" || rc=$?
         [ "$rc" = 1 ] || { cat "$WORK/replay.txt"; journal_tail; die "the replayed bug was not found (exit $rc)"; }
         for _ in $(seq 100); do
                 in_container journalctl -x -u smapsauditd --no-pager >"$WORK/journal.txt" 2>&1 || true
@@ -89,9 +94,12 @@ EOF
         grep -q "$catalog_text" "$WORK/journal.txt" ||
                 { tail -40 "$WORK/journal.txt"; die "journalctl -x -u smapsauditd does not show the catalog text"; }
         say "journal: the finding with its catalog text ($(grep -m1 -o 'The kernel under-accounts memory of process [^ ]*' "$WORK/journal.txt"))"
+}
 
-        rm "$dropin"
-        rmdir "$(dirname "$dropin")"
+# The daemon back on the live /proc, without the replay drop-in.
+replay_finish() {
+        rm "$ROOT$REPLAY_DROPIN"
+        rmdir "$(dirname "$ROOT$REPLAY_DROPIN")"
         in_container systemctl daemon-reload
         in_container systemctl restart smapsauditd || { journal_tail; die "systemctl restart failed"; }
 }

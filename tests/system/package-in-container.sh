@@ -32,7 +32,7 @@ TEST=package-in-container
 . "$SRC/tests/system/container.sh"
 OURS=(libsmapsaudit0 libsmapsaudit-dev smapsaudit)
 
-container_require dpkg-buildpackage dh lintian git
+container_require dpkg-buildpackage dh lintian git python3
 git -C "$SRC" rev-parse --git-dir >/dev/null 2>&1 || skip "$SRC is not a git checkout (scripts/package exports from git)"
 
 say "building the packages (scripts/package --worktree)"
@@ -78,10 +78,40 @@ say "smapsaudit status: $(head -n 1 "$WORK/status.txt")"
 check_through_daemon root 1
 unit_pid=$(start_user_unit auditor-sleep.service)
 check_through_daemon root "$unit_pid"
+grep -Eq '"unit": *"auditor-sleep.service"' "$WORK/check-root-$unit_pid.json" ||
+        die "the report of PID $unit_pid does not name its unit auditor-sleep.service: $(head -c 300 "$WORK/check-root-$unit_pid.json")"
 check_through_daemon auditor-user "$unit_pid"
 check_user_refused_pid1
 
-replay_finding
+# /metrics by socket activation, on a port free here (the container shares this network).
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$ROOT/etc/systemd/system/smapsauditd-metrics.socket.d"
+printf '[Socket]\nListenStream=\nListenStream=127.0.0.1:%s\n' "$port" \
+        >"$ROOT/etc/systemd/system/smapsauditd-metrics.socket.d/port.conf"
+in_container systemctl daemon-reload
+in_container systemctl enable --now smapsauditd-metrics.socket || die "smapsauditd-metrics.socket did not start"
+# shellcheck disable=SC2016 # expanded by the container's bash
+get_metrics() {
+        in_container bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && cat <&3' _ "$port"
+}
+
+# A finding of a service's process: the replayed capture says its process was in
+# replayed-app.service. Its journal entry is under that unit; its series carry the unit label.
+replay_finding /system.slice/replayed-app.service
+in_container journalctl -u replayed-app.service -t smapsauditd -o json --no-pager >"$WORK/unit-journal.json" || true
+grep -q '"MESSAGE_ID" *: *"7ddd7618abbe4d7a918fd3e2dd9de5fb"' "$WORK/unit-journal.json" ||
+        { tail -5 "$WORK/unit-journal.json"; die "journalctl -u replayed-app.service does not show the finding"; }
+say "journalctl -u replayed-app.service: the finding about PID $REPLAY_PID"
+get_metrics >"$WORK/metrics.txt" || { journal_tail; die "GET /metrics on the socket of smapsauditd-metrics.socket failed"; }
+grep -q '^smapsaudit_build_info{version=' "$WORK/metrics.txt" || die "no smapsaudit_build_info in /metrics: $(head -c 300 "$WORK/metrics.txt")"
+grep -q '^smapsaudit_open_findings{kind="under-accounted",.*unit="replayed-app.service"} [1-9]' "$WORK/metrics.txt" ||
+        { grep smapsaudit_open_findings "$WORK/metrics.txt"; die "/metrics has no open finding with unit=\"replayed-app.service\""; }
+in_container journalctl -u smapsauditd --no-pager | grep -q 'Serving metrics at /metrics on the socket systemd passed' ||
+        die "smapsauditd did not say it serves the socket systemd passed"
+say "/metrics on smapsauditd-metrics.socket (port $port): the finding with unit=\"replayed-app.service\""
+replay_finish
+get_metrics | grep -q '^smapsaudit_build_info' || die "/metrics is not served after a restart"
+
 check_history_kept "$(history_count)" stop start restart
 
 in_container apt-get remove -y smapsaudit >"$WORK/remove.log" 2>&1 || { cat "$WORK/remove.log"; die "apt-get remove failed"; }

@@ -78,7 +78,9 @@ check_through_daemon auditor-user "$user_pid"
 check_user_refused_pid1
 check_sweep_finishes
 
+# shellcheck disable=SC2119 # no cgroup: the capture as it was taken
 replay_finding
+replay_finish
 check_history_kept "$(history_count)" reload restart
 
 in_container systemd-analyze security --no-pager smapsauditd >"$WORK/security.txt" 2>&1 || true
