@@ -11,13 +11,17 @@
 # tests/system/container.sh), boots it, installs libsmapsaudit0, libsmapsaudit-dev and smapsaudit
 # with dpkg and checks (tests/system/daemon-checks.sh):
 #   - the package enabled and started smapsauditd (dh_installsystemd), and it stays active;
-#     it read /etc/smapsaudit/smapsauditd.conf, which the package installed as a conffile;
+#     it read /etc/smapsaudit/smapsauditd.conf, which the package installed as a conffile, and
+#     on reload a drop-in in /etc/smapsaudit/smapsauditd.conf.d;
 #   - smapsaudit status, and smapsaudit check 1 as root through the daemon;
-#   - the main PID of a service of auditor-user's checked through the daemon by root and by
-#     that user; the user is refused PID 1;
+#   - the main PID of a service of auditor-user's checked through the daemon by root (its report
+#     names the unit) and by that user; the user is refused PID 1;
+#   - smapsauditd-metrics.socket enabled: /metrics served on the socket systemd passes;
 #   - the journal catalog installed by the package's trigger (no journalctl --update-catalog
 #     here): a replayed capture of Debian 6.1's PROT_NONE THP bug gives a finding whose catalog
-#     text journalctl -x -u smapsauditd shows;
+#     text journalctl -x -u smapsauditd shows; the capture edited to say its process was in
+#     replayed-app.service, the finding is under journalctl -u replayed-app.service and /metrics
+#     has it with unit="replayed-app.service";
 #   - systemctl stop, start and restart keep the finding history;
 #   - apt-get remove leaves no smapsauditd running nor startable, and the configuration;
 #     apt-get purge leaves none of the packages' files, no configuration, no state, no unit
@@ -72,6 +76,16 @@ in_container dpkg-query -W -f='${Conffiles}\n' smapsaudit | grep -q ' /etc/smaps
 in_container journalctl -u smapsauditd --no-pager | grep -q 'Configuration loaded from /etc/smapsaudit/smapsauditd.conf' ||
         { journal_tail; die "smapsauditd did not read /etc/smapsaudit/smapsauditd.conf"; }
 say "installed: smapsauditd enabled, active, configured from /etc/smapsaudit/smapsauditd.conf"
+
+# A drop-in, as configuration management would add one; reload reads it through the sandbox.
+mkdir -p "$ROOT/etc/smapsaudit/smapsauditd.conf.d"
+printf '[Sweep]\nInterval=7min\n' >"$ROOT/etc/smapsaudit/smapsauditd.conf.d/50-fleet.conf"
+in_container systemctl reload smapsauditd || { journal_tail; die "systemctl reload with a drop-in failed"; }
+in_container journalctl -u smapsauditd --no-pager |
+        grep -q 'Configuration loaded from /etc/smapsaudit/smapsauditd.conf and /etc/smapsaudit/smapsauditd.conf.d/50-fleet.conf: Interval=7min' ||
+        { journal_tail; die "the drop-in 50-fleet.conf was not read"; }
+rm -r "$ROOT/etc/smapsaudit/smapsauditd.conf.d"
+say "a drop-in in /etc/smapsaudit/smapsauditd.conf.d was read on reload"
 
 in_container smapsaudit status >"$WORK/status.txt" || { cat "$WORK/status.txt"; die "smapsaudit status failed"; }
 say "smapsaudit status: $(head -n 1 "$WORK/status.txt")"
