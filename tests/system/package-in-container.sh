@@ -67,6 +67,15 @@ in_container dpkg -i /srv/debs/*.deb >"$WORK/install.log" 2>&1 ||
 mapfile -t installed_files < <(in_container dpkg -L "${OURS[@]}" | sort -u)
 say "installed ${OURS[*]} (${#installed_files[@]} paths)"
 
+# The manual pages point at installed files: each path they name is there.
+for page in smapsaudit.1 smapsauditd.8 smapsauditd.conf.5; do
+        gz=$(find "$ROOT/usr/share/man" -name "$page.gz" -print -quit)
+        [ -n "$gz" ] || die "the manual page $page is not installed"
+        for path in $(zcat "$gz" | sed 's/\\-/-/g' | grep -o '/usr/share/[A-Za-z0-9_./-]*[A-Za-z0-9_]' | sort -u); do
+                [ -e "$ROOT$path" ] || die "$page names $path, which the packages do not install"
+        done
+done
+
 [ "$(in_container systemctl is-enabled smapsauditd)" = enabled ] || die "the package did not enable smapsauditd"
 in_container systemctl is-active smapsauditd >/dev/null || { journal_tail; die "the package did not start smapsauditd"; }
 check_stays_active
