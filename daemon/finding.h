@@ -70,6 +70,7 @@ typedef struct FindingContext {
         pid_t pid;
         uid_t uid;                 /* the process's owner, (uid_t) -1 when unknown */
         const char *comm;
+        const char *unit;          /* its unit, or its cgroup path ("/..."); NULL or "" unknown */
         const char *kernel_release;
         uint64_t realtime_usec;
         const char *origin;        /* "sweep", "check" */

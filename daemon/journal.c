@@ -67,6 +67,12 @@ static void add_process(Entry *e, const JournalProcess *p) {
         add(e, "PID=%d", (int) p->pid);
         add(e, "COMM=%s", p->comm ?: "");
         add(e, "KERNEL_RELEASE=%s", p->kernel_release ?: "");
+        if (p->object_pid)
+                add(e, "OBJECT_PID=%d", (int) p->pid);
+        else if (p->unit && p->unit[0] == '/')
+                add(e, "OBJECT_SYSTEMD_CGROUP=%s", p->unit);
+        else if (p->unit && p->unit[0])
+                add(e, "OBJECT_SYSTEMD_UNIT=%s", p->unit);
 }
 
 static void add_finding(Entry *e, const OpenFinding *f) {

@@ -10,6 +10,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -28,6 +29,13 @@ typedef struct JournalProcess {
         pid_t pid;
         const char *comm;
         const char *kernel_release;
+        /* Its systemd unit, or its cgroup path ("/...") where it has none; NULL or "" unknown. */
+        const char *unit;
+        /* pid is a live process of this machine: OBJECT_PID=, from which journald adds
+         * OBJECT_SYSTEMD_UNIT= and the rest itself. Otherwise (it exited, or it is in a replayed
+         * capture, whose PID names no process here) the unit or cgroup is sent as
+         * OBJECT_SYSTEMD_UNIT= or OBJECT_SYSTEMD_CGROUP=. Either way journalctl -u UNIT finds it. */
+        bool object_pid;
 } JournalProcess;
 
 /* origin: "sweep" or "check". */

@@ -96,10 +96,13 @@ static void regression(Manager *m, const JournalProcess *p, const OpenFinding *f
 
 static void announce_new(Manager *m, const Job *job, OpenFinding *f, const char *explanation, bool sweep,
                          uint64_t now) {
-        JournalProcess p = { .pid = job->pid, .comm = job->comm, .kernel_release = release(m) };
+        JournalProcess p = {
+                .pid = job->pid, .comm = job->comm, .kernel_release = release(m), .unit = job->unit,
+                .object_pid = m->live,
+        };
         FindingContext c = {
-                .pid = job->pid, .uid = job->owner_uid, .comm = job->comm, .kernel_release = release(m),
-                .realtime_usec = now, .origin = sweep ? "sweep" : "check",
+                .pid = job->pid, .uid = job->owner_uid, .comm = job->comm, .unit = job->unit,
+                .kernel_release = release(m), .realtime_usec = now, .origin = sweep ? "sweep" : "check",
         };
         _cleanup_free_ char *json = NULL;
         int r;
@@ -118,16 +121,19 @@ static void announce_new(Manager *m, const Job *job, OpenFinding *f, const char 
         if (r < 0)
                 manager_error(m, DAEMON_ERROR_HISTORY, r, "Failed to save a finding to %s: %m", m->state_dir);
         manager_bus_emit_finding(m, &p, f, json);
-        if (finding_groups_add(&m->metrics.found, f) < 0)
+        if (finding_groups_add(&m->metrics.found, f, job->unit) < 0)
                 log_error_errno(ENOMEM, "Failed to count a finding: %m");
         regression(m, &p, f, json);
 }
 
-static void announce_resolved(Manager *m, pid_t pid, uid_t uid, const char *comm, const OpenFinding *f,
-                              const char *reason) {
-        JournalProcess p = { .pid = pid, .comm = comm, .kernel_release = release(m) };
+static void announce_resolved(Manager *m, pid_t pid, uid_t uid, const char *comm, const char *unit,
+                              const OpenFinding *f, const char *reason) {
+        JournalProcess p = {
+                .pid = pid, .comm = comm, .kernel_release = release(m), .unit = unit,
+                .object_pid = m->live && !streq(reason, "exited"),
+        };
         FindingContext c = {
-                .pid = pid, .uid = uid, .comm = comm, .kernel_release = release(m),
+                .pid = pid, .uid = uid, .comm = comm, .unit = unit, .kernel_release = release(m),
                 .realtime_usec = now_usec(CLOCK_REALTIME), .resolved = reason,
         };
         _cleanup_free_ char *json = NULL;
@@ -164,6 +170,7 @@ void manager_record_audit(Manager *m, const Job *job, bool sweep) {
         s->tags = job->tags;
         s->round = m->round;
         snprintf(s->comm, sizeof(s->comm), "%s", job->comm);
+        snprintf(s->unit, sizeof(s->unit), "%s", job->unit);
 
         /* Too much churn to decide: what was open stays open. */
         if (job->verdict == SMAPSAUDIT_INCONCLUSIVE) {
@@ -198,7 +205,7 @@ void manager_record_audit(Manager *m, const Job *job, bool sweep) {
                 for (size_t j = 0; j < job->n_findings && !still; j++)
                         still = found[j].key == s->findings[i].key;
                 if (!still)
-                        announce_resolved(m, job->pid, job->owner_uid, job->comm, &s->findings[i], "gone");
+                        announce_resolved(m, job->pid, job->owner_uid, job->comm, job->unit, &s->findings[i], "gone");
         }
 
         proc_state_set_findings(s, TAKE_PTR(found), job->n_findings);
@@ -209,7 +216,7 @@ void manager_on_process_gone(const ProcState *s, void *userdata) {
         Manager *m = userdata;
 
         for (size_t i = 0; i < s->n_findings; i++)
-                announce_resolved(m, s->pid, (uid_t) -1, s->comm, &s->findings[i], "exited");
+                announce_resolved(m, s->pid, (uid_t) -1, s->comm, s->unit, &s->findings[i], "exited");
         if (s->n_findings > 0)
                 manager_metrics_update(m);
 }

@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 
 #include "atomic-file.h"
 #include "log.h"
@@ -38,7 +40,7 @@ static void view(Manager *m, MetricsView *v) {
                 if (s->n_findings > 0)
                         v->processes_with_findings++;
                 for (size_t j = 0; j < s->n_findings; j++)
-                        if (finding_groups_add(&v->open, &s->findings[j]) < 0)
+                        if (finding_groups_add(&v->open, &s->findings[j], s->unit) < 0)
                                 log_error_errno(ENOMEM, "Failed to count open findings: %m");
         }
 }
@@ -121,6 +123,12 @@ static void reconfigure_http(Manager *m) {
         const char *want = m->config.listen_address;
         int r;
 
+        if (m->http_socket_activated) {
+                if (want)
+                        log_info("[Metrics] ListenAddress=%s is not used: /metrics is served on the socket of "
+                                 "smapsauditd-metrics.socket.", want);
+                return;
+        }
         if ((!want && !m->http_address) || (want && m->http_address && streq(want, m->http_address)))
                 return;
 
@@ -143,6 +151,45 @@ static void reconfigure_http(Manager *m) {
         m->http_address = strdup(want);
 }
 
+/* The listening socket systemd passed (smapsauditd-metrics.socket, FileDescriptorName=metrics), or
+ * -1. Read once: the environment that names it is unset. */
+static int take_metrics_socket(void) {
+        char **names = NULL;
+        int n, fd = -1;
+
+        n = sd_listen_fds_with_names(true, &names);
+        if (n < 0) {
+                log_warning_errno(n, "Failed to read the sockets systemd passed: %m");
+                return -1;
+        }
+        for (int i = 0; i < n; i++) {
+                int k = SD_LISTEN_FDS_START + i;
+
+                if (fd < 0 && names && streq(names[i], "metrics") && sd_is_socket(k, AF_UNSPEC, SOCK_STREAM, 1) > 0)
+                        fd = k;
+                else {
+                        log_warning("Ignoring socket %d (%s) that systemd passed: only a listening stream socket "
+                                    "named \"metrics\" is used.", k, names ? names[i] : "?");
+                        (void) close(k);
+                }
+                free(names ? names[i] : NULL);
+        }
+        free(names);
+        return fd;
+}
+
+static void start_http_on_socket(Manager *m, int fd) {
+        int r;
+
+        r = metrics_http_new_fd(m->event, fd, http_text, m, &m->http);
+        if (r < 0) {
+                manager_error(m, DAEMON_ERROR_HTTP, r, "Failed to serve metrics on the socket of "
+                              "smapsauditd-metrics.socket: %m");
+                return;
+        }
+        m->http_socket_activated = true;
+}
+
 void manager_metrics_reconfigure(Manager *m) {
         if (!m->event)
                 return;
@@ -151,7 +198,7 @@ void manager_metrics_reconfigure(Manager *m) {
 }
 
 int manager_metrics_start(Manager *m) {
-        int r;
+        int fd, r;
 
         r = sd_event_add_time(m->event, &m->metrics_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_metrics_timer, m);
         if (r < 0)
@@ -161,6 +208,9 @@ int manager_metrics_start(Manager *m) {
 
         /* Something to serve before the first sweep ends. */
         manager_metrics_flush(m);
+        fd = take_metrics_socket();
+        if (fd >= 0)
+                start_http_on_socket(m, fd);
         reconfigure_http(m);
         return 0;
 }

@@ -9,11 +9,13 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "conf-files.h"
 #include "finding.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
 #include "manager-bus.h"
+#include "strv.h"
 
 /* Failures that say something about the process, not about us. */
 #define IN_SET_AUDIT_ERROR_OF_PROCESS(r) \
@@ -454,16 +456,15 @@ static void on_job_done(Job *job, void *userdata) {
 }
 
 int manager_reload(Manager *m) {
+        _cleanup_(strv_freep) char **dropins = NULL;
+        _cleanup_free_ char *dropins_text = NULL;
         char interval[64];
         Config c;
         int r;
 
-        config_defaults(&c);
-        r = config_parse_file(m->config_path, &c);
-        if (r < 0) {
-                config_done(&c);
+        r = config_load(m->config_path, &c, &dropins);
+        if (r < 0)
                 return r;
-        }
         config_done(&m->config);
         m->config = c;
         m->journal_limit.interval_usec = m->error_limit.interval_usec = c.journal_rate_interval_usec;
@@ -471,8 +472,10 @@ int manager_reload(Manager *m) {
         m->error_limit.burst = c.journal_rate_burst > 0 ? MAX(c.journal_rate_burst / 10, 1u) : 0;
 
         format_time_span(interval, sizeof(interval), m->config.interval_usec, 0);
-        log_info("Configuration loaded from %s: Interval=%s CPUBudgetPercent=%g MaxProcessesPerSweep=%u.",
-                 m->config_path, interval, m->config.cpu_budget_percent, m->config.max_processes_per_sweep);
+        dropins_text = strv_join(dropins, " ");
+        log_info("Configuration loaded from %s%s%s: Interval=%s CPUBudgetPercent=%g MaxProcessesPerSweep=%u.",
+                 m->config_path, dropins[0] ? " and " : "", dropins_text ?: "", interval,
+                 m->config.cpu_budget_percent, m->config.max_processes_per_sweep);
 
         if (!m->sweep.running) {
                 set_status(m, "Idle; interval %s, CPU budget %g%% of one core.",

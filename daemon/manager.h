@@ -96,6 +96,7 @@ typedef struct Manager {
         size_t metrics_size;
         MetricsHttp *http;
         char *http_address;          /* what http listens on */
+        bool http_socket_activated;  /* http serves systemd's socket: ListenAddress= is not used */
         bool textfile_dir_missing;   /* and said so */
         KSMStatus ksm_status;
         bool ksm_running;

@@ -83,20 +83,19 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return on_io(s, -1, 0, userdata);
 }
 
-int metrics_http_new(sd_event *event, const char *listen_address, metrics_text_fn get, void *userdata,
-                     MetricsHttp **ret) {
+/* Starts MHD with listen (where to listen) and the options every endpoint has; what names it in
+ * the log. */
+static int start(sd_event *event, unsigned flags, struct MHD_OptionItem listen, const char *what,
+                 metrics_text_fn get, void *userdata, MetricsHttp **ret) {
+        struct MHD_OptionItem options[] = {
+                listen,
+                { MHD_OPTION_CONNECTION_LIMIT, CONNECTIONS_MAX, NULL },
+                { MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_SEC, NULL },
+                { MHD_OPTION_END, 0, NULL },
+        };
         const union MHD_DaemonInfo *info;
-        struct sockaddr_storage sa;
         MetricsHttp *h;
-        socklen_t len;
-        unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
         int r;
-
-        r = parse_listen_address(listen_address, &sa, &len);
-        if (r < 0)
-                return r;
-        if (sa.ss_family == AF_INET6)
-                flags |= MHD_USE_IPv6;
 
         h = calloc(1, sizeof(MetricsHttp));
         if (!h)
@@ -105,11 +104,8 @@ int metrics_http_new(sd_event *event, const char *listen_address, metrics_text_f
         h->get = get;
         h->userdata = userdata;
 
-        h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
-                                     MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
-                                     MHD_OPTION_CONNECTION_LIMIT, (unsigned) CONNECTIONS_MAX,
-                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) CONNECTION_TIMEOUT_SEC,
-                                     MHD_OPTION_END);
+        h->daemon = MHD_start_daemon(flags | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
+                                     MHD_OPTION_ARRAY, options, MHD_OPTION_END);
         if (!h->daemon) {
                 /* MHD says why on stderr (MHD_USE_ERROR_LOG); errno is often EADDRINUSE. */
                 r = errno > 0 ? -errno : -EADDRNOTAVAIL;
@@ -131,13 +127,31 @@ int metrics_http_new(sd_event *event, const char *listen_address, metrics_text_f
         reschedule(h);
 
         info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
-        log_info("Serving metrics on http://%s/metrics (port %u).", listen_address, info ? info->port : 0);
+        log_info("Serving metrics at /metrics on %s (port %u).", what, info ? info->port : 0u);
         *ret = h;
         return 0;
 
 fail:
         metrics_http_free(h);
         return r;
+}
+
+int metrics_http_new(sd_event *event, const char *listen_address, metrics_text_fn get, void *userdata,
+                     MetricsHttp **ret) {
+        struct sockaddr_storage sa;
+        socklen_t len;
+        int r;
+
+        r = parse_listen_address(listen_address, &sa, &len);
+        if (r < 0)
+                return r;
+        return start(event, sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0,
+                     (struct MHD_OptionItem) { MHD_OPTION_SOCK_ADDR, 0, &sa }, listen_address, get, userdata, ret);
+}
+
+int metrics_http_new_fd(sd_event *event, int fd, metrics_text_fn get, void *userdata, MetricsHttp **ret) {
+        return start(event, 0, (struct MHD_OptionItem) { MHD_OPTION_LISTEN_SOCKET, fd, NULL },
+                     "the socket systemd passed", get, userdata, ret);
 }
 
 MetricsHttp *metrics_http_free(MetricsHttp *h) {
@@ -156,6 +170,10 @@ MetricsHttp *metrics_http_free(MetricsHttp *h) {
 
 int metrics_http_new(sd_event *event, const char *listen_address, metrics_text_fn get, void *userdata,
                      MetricsHttp **ret) {
+        return -EOPNOTSUPP;
+}
+
+int metrics_http_new_fd(sd_event *event, int fd, metrics_text_fn get, void *userdata, MetricsHttp **ret) {
         return -EOPNOTSUPP;
 }
 

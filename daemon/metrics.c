@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "macro.h"
 #include "metrics.h"
 
@@ -32,14 +33,35 @@ const char *ksm_status_to_string(KSMStatus s) {
         return s >= 0 && s < _KSM_STATUS_MAX ? ksm_status_names[s] : NULL;
 }
 
-int finding_groups_add(FindingGroups *g, const OpenFinding *f) {
+/* unit as the label gives it: itself while the family has fewer than METRICS_UNITS_MAX units
+ * or already has this one, else METRICS_UNIT_OTHER. */
+static void unit_label(const FindingGroups *g, const char *unit, char *buf, size_t size) {
+        size_t distinct = 0;
+
+        snprintf(buf, size, "%s", unit ?: "");
+        for (size_t i = 0; i < g->n; i++) {
+                bool seen = false;
+
+                if (streq(g->groups[i].unit, buf))
+                        return;
+                for (size_t j = 0; j < i && !seen; j++)
+                        seen = streq(g->groups[j].unit, g->groups[i].unit);
+                if (!seen)
+                        distinct++;
+        }
+        if (distinct >= METRICS_UNITS_MAX)
+                snprintf(buf, size, METRICS_UNIT_OTHER);
+}
+
+int finding_groups_add(FindingGroups *g, const OpenFinding *f, const char *unit) {
         FindingGroup key = {}, *l;
 
         finding_class(f, &key.class);
+        unit_label(g, unit, key.unit, sizeof(key.unit));
         for (size_t i = 0; i < g->n; i++) {
                 FindingGroup *x = &g->groups[i];
 
-                if (finding_class_equal(&x->class, &key.class)) {
+                if (finding_class_equal(&x->class, &key.class) && streq(x->unit, key.unit)) {
                         x->count++;
                         if (f->kind == SMAPSAUDIT_UNDER_ACCOUNTED && f->delta_kb < 0)
                                 x->under_kb += (uint64_t) -f->delta_kb;
@@ -129,10 +151,12 @@ static void groups(FILE *f, const char *name, const FindingGroups *g, bool under
                         if (c->kind != SMAPSAUDIT_UNDER_ACCOUNTED)
                                 continue;
                         sample_u64(f, name, (const char *const[]) { "field", c->field, "source", c->source,
-                                                                    "tags", c->tags, NULL }, x->under_kb * 1024);
+                                                                    "tags", c->tags, "unit", x->unit, NULL },
+                                   x->under_kb * 1024);
                 } else
                         sample_u64(f, name, (const char *const[]) { "kind", kind, "field", c->field,
-                                                                    "source", c->source, "tags", c->tags, NULL },
+                                                                    "source", c->source, "tags", c->tags,
+                                                                    "unit", x->unit, NULL },
                                    x->count);
         }
 }
@@ -162,6 +186,11 @@ int metrics_render(const Metrics *m, const MetricsView *v, char **ret, size_t *r
         sample(f, "smapsaudit_kernel_info", (const char *const[]) { "release", v->release ?: "unknown",
                                                                     "previous_release", v->previous_release ?: "",
                                                                     NULL }, "1");
+
+        family(f, "smapsaudit_build_info", "gauge",
+               "smapsauditd's version (label version) and that of the libsmapsaudit it runs with (library_version).");
+        sample(f, "smapsaudit_build_info", (const char *const[]) { "version", PACKAGE_VERSION,
+                                                                   "library_version", smapsaudit_version(), NULL }, "1");
 
         family(f, "smapsaudit_start_time_seconds", "gauge", "When smapsauditd started, in seconds since the epoch.");
         sample_seconds(f, "smapsaudit_start_time_seconds", NULL, m->start_usec);
@@ -193,8 +222,8 @@ int metrics_render(const Metrics *m, const MetricsView *v, char **ret, size_t *r
         family(f, "smapsaudit_regression", "gauge",
                "1 when the running kernel release has kinds of findings the previous release did not have.");
         if (v->regression && v->previous_release)
-                sample(f, "smapsaudit_regression", (const char *const[]) { "previous", v->previous_release,
-                                                                           "current", v->release ?: "unknown",
+                sample(f, "smapsaudit_regression", (const char *const[]) { "release", v->release ?: "unknown",
+                                                                           "previous_release", v->previous_release,
                                                                            NULL }, "1");
 
         family(f, "smapsaudit_sweep_interval_seconds", "gauge", "Interval= between sweeps.");

@@ -4,7 +4,7 @@
  * library in Debian; `promtool check metrics` validates what this writes).
  *
  * Low cardinality: no PID, no address; findings are grouped by kind, field,
- * source and tag set. The kernel release is a label of one info metric,
+ * source, tag set and unit (at most METRICS_UNITS_MAX units). The kernel release is a label of one info metric,
  * smapsaudit_kernel_info{release,previous_release} 1, to be joined on
  * (instance, job) as node_uname_info is: every other series stays the same
  * series across a reboot into a new kernel.
@@ -39,9 +39,15 @@ typedef enum KSMStatus {
 
 const char *ksm_status_to_string(KSMStatus s);
 
-/* Findings counted by class (finding_class()). */
+/* At most this many values of the unit label in one family: findings of further units are
+ * counted under METRICS_UNIT_OTHER (their journal entries and history still name the unit). */
+#define METRICS_UNITS_MAX 50u
+#define METRICS_UNIT_OTHER "other"
+
+/* Findings counted by class (finding_class()) and unit. */
 typedef struct FindingGroup {
         FindingClass class;
+        char unit[256];           /* the process's unit, its cgroup path, "" unknown, or "other" */
         uint64_t count;
         uint64_t under_kb;        /* what under-accounted findings miss */
 } FindingGroup;
@@ -51,7 +57,8 @@ typedef struct FindingGroups {
         size_t n;
 } FindingGroups;
 
-int finding_groups_add(FindingGroups *g, const OpenFinding *f);
+/* unit: the process's unit or cgroup path (NULL: unknown). */
+int finding_groups_add(FindingGroups *g, const OpenFinding *f, const char *unit);
 void finding_groups_done(FindingGroups *g);
 
 /* What the daemon counts from its start. */

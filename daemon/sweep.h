@@ -28,6 +28,7 @@ typedef struct ProcState {
         unsigned tags;            /* of its last report */
         uint64_t round;           /* last round it was audited in; 0: never */
         char comm[64];            /* of its last report */
+        char unit[256];           /* of its last report: its unit, or its cgroup path ("/...") */
         OpenFinding *findings;    /* its last conclusive report's findings */
         size_t n_findings;
 } ProcState;

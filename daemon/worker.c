@@ -196,6 +196,8 @@ static void run_audit(WorkerPool *p, struct smapsaudit_ctx *ctx, Job *job) {
         job->verdict = smapsaudit_report_get_verdict(report);
         job->tags = smapsaudit_report_get_tags(report);
         snprintf(job->comm, sizeof(job->comm), "%s", smapsaudit_report_get_comm(report) ?: "");
+        snprintf(job->unit, sizeof(job->unit), "%s",
+                 smapsaudit_report_get_unit(report) ?: smapsaudit_report_get_cgroup(report) ?: "");
         s = smapsaudit_report_get_error(report);
         if (s && !(job->error = strdup(s))) {
                 job->r = -ENOMEM;

@@ -46,6 +46,7 @@ typedef struct Job {
         char *error;            /* why a report ended early, or NULL */
         char *json;             /* JOB_AUDIT with want_json, JOB_KSM */
         char comm[64];
+        char unit[256];         /* UNIT_LABEL: its systemd unit, or its cgroup path where it has none */
         uid_t owner_uid;        /* of the audited process, (uid_t) -1 when unknown */
         unsigned tags;
         enum smapsaudit_verdict verdict;

@@ -1083,6 +1083,8 @@ static int audit_run(struct audit *a) {
                 sa_report_note(r, "the main thread has exited (a zombie) while thread %d runs on: the memory "
                                   "is read through /proc/%d", (int) a->mm_pid, (int) a->mm_pid);
         }
+        /* which service it is, while the PID is still this process */
+        (void) sa_cgroup_read(a->ctx, a->pid, &r->cgroup, &r->unit);
         (void) sa_vmstat_read(a->ctx, &r->vmstat);
         load_numa_state(a);
 

@@ -345,7 +345,7 @@ static int write_view(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, const c
 static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir) {
         static const char *const pid_files[] = {
                 "numa_maps", "ksm_stat", "ksm_merging_pages", "stat",
-                "sched", "maps", "comm",
+                "sched", "maps", "comm", "cgroup",
         };
         static const char *const proc_files[] = {
                 "vmstat", "swaps", "meminfo", "sys/kernel/osrelease", "sys/kernel/numa_balancing", "config.gz",
@@ -419,7 +419,7 @@ static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir) 
                 r = write_view(ctx, mm, pid, dir, "status", status);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(pid_files); i++)
                 /* the leader names the process and holds its start time */
-                r = copy_proc(ctx, streq(pid_files[i], "stat") || streq(pid_files[i], "comm") ? pid : mm, pid, dir,
+                r = copy_proc(ctx, streq(pid_files[i], "stat") || streq(pid_files[i], "comm") || streq(pid_files[i], "cgroup") ? pid : mm, pid, dir,
                               pid_files[i]);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(proc_files); i++)
                 r = copy_proc(ctx, 0, 0, dir, proc_files[i]);

@@ -153,6 +153,12 @@ int sa_proc_path(const struct smapsaudit_ctx *ctx, pid_t pid, const char *name, 
 int sa_sys_path(const struct smapsaudit_ctx *ctx, const char *name, char **ret);
 int sa_read_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, char **ret, size_t *len);
 int sa_read_proc_file(struct smapsaudit_ctx *ctx, const char *name, char **ret, size_t *len);
+
+/* The cgroup of pid (its /proc/PID/cgroup below the proc root) and the systemd unit that path
+ * names, or NULL for a path of no unit; -ENODATA without a cgroup v2 or name=systemd line. */
+int sa_cgroup_read(struct smapsaudit_ctx *ctx, pid_t pid, char **ret_cgroup, char **ret_unit);
+/* The unit of a cgroup path, as systemd's cg_path_get_unit(): *ret NULL when it names none. */
+int sa_cgroup_unit(const char *path, char **ret);
 struct sa_population {
         uint64_t forks;   /* /proc/stat "processes": forks since boot, 0 if unknown */
         uint64_t tasks;   /* /proc/loadavg: tasks alive now, 0 if unknown */
@@ -478,6 +484,8 @@ struct smapsaudit_report {
         unsigned n_ref;
         pid_t pid;
         char comm[64];
+        char *cgroup;              /* read at audit time; NULL when unknown */
+        char *unit;                /* the systemd unit cgroup names; NULL when none */
         char kernel[128];
         enum smapsaudit_verdict verdict;
         char *error;

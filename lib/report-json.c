@@ -263,6 +263,10 @@ static json_object *report_object(const struct smapsaudit_report *r, unsigned fl
         json_object_object_add(o, "schema", json_object_new_string(SCHEMA));
         json_object_object_add(o, "pid", json_object_new_int(r->pid));
         json_object_object_add(o, "comm", json_object_new_string(r->comm));
+        if (r->cgroup)
+                json_object_object_add(o, "cgroup", json_object_new_string(r->cgroup));
+        if (r->unit)
+                json_object_object_add(o, "unit", json_object_new_string(r->unit));
         json_object_object_add(o, "kernel", json_object_new_string(r->kernel));
         json_object_object_add(o, "verdict", json_object_new_string(smapsaudit_verdict_to_string(r->verdict)));
         if (r->error)

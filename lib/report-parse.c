@@ -243,6 +243,10 @@ _export_ int smapsaudit_report_from_json(const char *json, struct smapsaudit_rep
         if (e < 0)
                 goto fail;
         copy_str(r->comm, sizeof(r->comm), o, "comm");
+        if (((s = str(o, "cgroup")) && !(r->cgroup = strdup(s))) || ((s = str(o, "unit")) && !(r->unit = strdup(s)))) {
+                e = -ENOMEM;
+                goto fail;
+        }
         copy_str(r->kernel, sizeof(r->kernel), o, "kernel");
         r->verdict = verdict_of(str(o, "verdict"));
         if ((s = str(o, "error")) && !(r->error = strdup(s))) {

@@ -35,6 +35,8 @@ _export_ struct smapsaudit_report *smapsaudit_report_unref(struct smapsaudit_rep
         for (size_t i = 0; i < r->n_vmas; i++)
                 sa_vma_report_done(&r->vmas[i]);
         free(r->vmas);
+        free(r->cgroup);
+        free(r->unit);
         for (size_t i = 0; i < r->n_findings; i++) {
                 free((char *) r->findings[i].field);
                 free((char *) r->findings[i].source);
@@ -101,6 +103,14 @@ _export_ pid_t smapsaudit_report_get_pid(const struct smapsaudit_report *r) {
 
 _export_ const char *smapsaudit_report_get_comm(const struct smapsaudit_report *r) {
         return r->comm;
+}
+
+_export_ const char *smapsaudit_report_get_unit(const struct smapsaudit_report *r) {
+        return r->unit;
+}
+
+_export_ const char *smapsaudit_report_get_cgroup(const struct smapsaudit_report *r) {
+        return r->cgroup;
 }
 
 _export_ enum smapsaudit_verdict smapsaudit_report_get_verdict(const struct smapsaudit_report *r) {

@@ -115,6 +115,11 @@ struct smapsaudit_report *smapsaudit_report_ref(struct smapsaudit_report *r);
 struct smapsaudit_report *smapsaudit_report_unref(struct smapsaudit_report *r);
 pid_t smapsaudit_report_get_pid(const struct smapsaudit_report *r);
 const char *smapsaudit_report_get_comm(const struct smapsaudit_report *r);
+/* The systemd unit of the process ("postgresql.service"), and its cgroup path, read when it was
+ * audited; NULL when unknown (a capture of an older version), and the unit NULL for a cgroup of
+ * no unit. */
+const char *smapsaudit_report_get_unit(const struct smapsaudit_report *r);
+const char *smapsaudit_report_get_cgroup(const struct smapsaudit_report *r);
 enum smapsaudit_verdict smapsaudit_report_get_verdict(const struct smapsaudit_report *r);
 /* Non-NULL when the audit ended early (e.g. "process exited"). */
 const char *smapsaudit_report_get_error(const struct smapsaudit_report *r);

@@ -4,8 +4,12 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf.h"
+#include "conf-files.h"
+#include "strv.h"
 #include "test.h"
 
 static void test_time_span(void) {
@@ -139,11 +143,85 @@ static void test_missing_file(void) {
         config_done(&c);
 }
 
+static void write_file(const char *dir, const char *name, const char *text) {
+        _cleanup_free_ char *path = NULL;
+        FILE *f;
+
+        CHECK(asprintf(&path, "%s/%s", dir, name) >= 0);
+        f = fopen(path, "we");
+        CHECK(f);
+        if (f) {
+                fputs(text, f);
+                fclose(f);
+        }
+}
+
+/* Drop-ins as systemd orders them: by file name across directories, the first directory's
+ * file of a name wins, a link to /dev/null masks the name, only *.conf counts. */
+static void test_dropins(void) {
+        char base[] = "/tmp/test-conf-XXXXXX";
+        _cleanup_free_ char *etc = NULL, *run = NULL, *usr = NULL, *main_path = NULL, *own = NULL;
+        _cleanup_free_ char *masked = NULL, *joined = NULL;
+        char **list = NULL;
+        Config c;
+
+        CHECK(mkdtemp(base));
+        CHECK(asprintf(&etc, "%s/etc", base) >= 0 && asprintf(&run, "%s/run", base) >= 0 &&
+              asprintf(&usr, "%s/usr", base) >= 0);
+        CHECK(mkdir(etc, 0755) == 0 && mkdir(run, 0755) == 0 && mkdir(usr, 0755) == 0);
+        write_file(usr, "10-vendor.conf", "[Sweep]\nInterval=1min\nTier=full\n");
+        write_file(usr, "50-both.conf", "[Sweep]\nInterval=2min\n");
+        write_file(etc, "50-both.conf", "[Sweep]\nInterval=3min\n");
+        write_file(run, "20-runtime.conf", "[Sweep]\nCPUBudgetPercent=5\n");
+        write_file(usr, "30-masked.conf", "[Sweep]\nMaxProcessesPerSweep=7\n");
+        write_file(etc, "99-notes.txt", "[Sweep]\nInterval=9min\n");
+        CHECK(asprintf(&masked, "%s/30-masked.conf", etc) >= 0 && symlink("/dev/null", masked) == 0);
+
+        const char *const dirs[] = { etc, run, "/nonexistent", usr };
+        CHECK(config_dropins_list(dirs, ELEMENTSOF(dirs), &list) == 0);
+        joined = strv_join(list, " ");
+        CHECK(joined);
+        if (joined) {
+                char expect[512];
+
+                snprintf(expect, sizeof(expect), "%s/10-vendor.conf %s/20-runtime.conf %s/50-both.conf", usr, run, etc);
+                CHECK(streq(joined, expect));
+        }
+        strv_free(list);
+
+        /* Another main file than the default: its own FILE.d, after FILE. */
+        CHECK(asprintf(&main_path, "%s/smapsauditd.conf", base) >= 0 && asprintf(&own, "%s.d", main_path) >= 0);
+        write_file(base, "smapsauditd.conf", "[Sweep]\nInterval=4min\nMaxProcessesPerSweep=9\n");
+        CHECK(mkdir(own, 0755) == 0);
+        write_file(own, "60-late.conf", "[Sweep]\nInterval=6min\n");
+        write_file(own, "40-early.conf", "[Sweep]\nInterval=5min\nCPUBudgetPercent=2\n");
+        list = NULL;
+        CHECK(config_load(main_path, &c, &list) == 0);
+        CHECK(c.interval_usec == 360 * USEC && c.cpu_budget_percent == 2 && c.max_processes_per_sweep == 9);
+        CHECK(list && list[0] && list[1] && !list[2]);
+        config_done(&c);
+        strv_free(list);
+
+        /* No main file: its drop-ins still apply over the defaults. */
+        CHECK(unlink(main_path) == 0);
+        CHECK(config_load(main_path, &c, NULL) == 0);
+        CHECK(c.interval_usec == 360 * USEC && c.max_processes_per_sweep == MAX_PROCESSES_DEFAULT);
+        config_done(&c);
+
+        {
+                char cmd[128];
+
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+                CHECK(system(cmd) == 0);
+        }
+}
+
 int main(void) {
         test_time_span();
         test_format();
         test_parse();
         test_metrics_and_journal();
         test_missing_file();
+        test_dropins();
         return test_summary("conf");
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "metrics.h"
 #include "test.h"
 
@@ -47,12 +48,13 @@ int main(void) {
         int p;
 
         m.errors[DAEMON_ERROR_TEXTFILE] = 3;
-        CHECK(finding_groups_add(&m.found, &thp) == 0);
-        CHECK(finding_groups_add(&m.found, &thp2) == 0);
-        CHECK(finding_groups_add(&m.found, &pss) == 0);
-        CHECK(m.found.n == 2);
-        CHECK(finding_groups_add(&v.open, &thp) == 0);
-        CHECK(finding_groups_add(&v.open, &thp2) == 0);
+        CHECK(finding_groups_add(&m.found, &thp, "postgresql.service") == 0);
+        CHECK(finding_groups_add(&m.found, &thp2, "postgresql.service") == 0);
+        CHECK(finding_groups_add(&m.found, &pss, "/kubepods/pod1") == 0);
+        CHECK(finding_groups_add(&m.found, &pss, NULL) == 0);
+        CHECK(m.found.n == 3);
+        CHECK(finding_groups_add(&v.open, &thp, "postgresql.service") == 0);
+        CHECK(finding_groups_add(&v.open, &thp2, "postgresql.service") == 0);
         v.processes_with_findings = 1;
 
         /* Before any sweep: no last-sweep samples. */
@@ -72,19 +74,25 @@ int main(void) {
         CHECK(strstr(text2, "\nsmapsaudit_processes_audited_total 7\n"));
         CHECK(strstr(text2, "\nsmapsaudit_audits_inconclusive_total 2\n"));
         CHECK(strstr(text2, "\nsmapsaudit_findings_total{kind=\"under-accounted\",field=\"AnonHugePages\",source=\"smaps\","
-                            "tags=\"prot_none,thp\"} 2\n"));
+                            "tags=\"prot_none,thp\",unit=\"postgresql.service\"} 2\n"));
+        /* A process in no unit is named by its cgroup; an unknown one by "". */
         CHECK(strstr(text2, "\nsmapsaudit_findings_total{kind=\"over-accounted\",field=\"Pss\",source=\"smaps_rollup\","
-                            "tags=\"none\"} 1\n"));
+                            "tags=\"none\",unit=\"/kubepods/pod1\"} 1\n"));
+        CHECK(strstr(text2, "\nsmapsaudit_findings_total{kind=\"over-accounted\",field=\"Pss\",source=\"smaps_rollup\","
+                            "tags=\"none\",unit=\"\"} 1\n"));
         CHECK(strstr(text2, "\nsmapsaudit_open_findings{kind=\"under-accounted\",field=\"AnonHugePages\",source=\"smaps\","
-                            "tags=\"prot_none,thp\"} 2\n"));
+                            "tags=\"prot_none,thp\",unit=\"postgresql.service\"} 2\n"));
         /* 2048 + 4096 kB missing, in bytes; over-accounting is not in it. */
         CHECK(strstr(text2, "\nsmapsaudit_under_accounted_bytes{field=\"AnonHugePages\",source=\"smaps\","
-                            "tags=\"prot_none,thp\"} 6291456\n"));
+                            "tags=\"prot_none,thp\",unit=\"postgresql.service\"} 6291456\n"));
         CHECK(!strstr(text2, "smapsaudit_under_accounted_bytes{field=\"Pss\""));
         CHECK(strstr(text2, "\nsmapsaudit_processes_with_findings 1\n"));
         CHECK(strstr(text2, "\nsmapsaudit_ksm_invariants{status=\"broken\"} 1\n"));
         CHECK(strstr(text2, "\nsmapsaudit_ksm_invariants{status=\"unknown\"} 0\n"));
-        CHECK(strstr(text2, "\nsmapsaudit_regression{previous=\"6.0.0\\\"odd\\\\\",current=\"6.1.0-13-amd64\"} 1\n"));
+        /* The release labels are named as on smapsaudit_kernel_info, which the rules and the
+         * Alertmanager route group by. */
+        CHECK(strstr(text2, "\nsmapsaudit_regression{release=\"6.1.0-13-amd64\",previous_release=\"6.0.0\\\"odd\\\\\"} 1\n"));
+        CHECK(strstr(text2, "\nsmapsaudit_build_info{version=\"" PACKAGE_VERSION "\",library_version=\""));
         CHECK(strstr(text2, "\nsmapsaudit_sweep_interval_seconds 300.000000\n"));
         CHECK(strstr(text2, "\nsmapsaudit_last_sweep_timestamp_seconds 1700000300.500000\n"));
         CHECK(strstr(text2, "\nsmapsaudit_last_sweep_duration_seconds 2.500000\n"));
@@ -103,5 +111,29 @@ int main(void) {
 
         finding_groups_done(&v.open);
         metrics_done(&m);
+
+        /* The unit label's cardinality: METRICS_UNITS_MAX units, then "other" for the rest. */
+        {
+                FindingGroups g = {};
+                size_t other = 0;
+
+                for (unsigned i = 0; i < METRICS_UNITS_MAX + 10; i++) {
+                        char unit[32];
+
+                        snprintf(unit, sizeof(unit), "app%u.service", i);
+                        CHECK(finding_groups_add(&g, &thp, unit) == 0);
+                        CHECK(finding_groups_add(&g, &pss, unit) == 0);
+                }
+                CHECK(finding_groups_add(&g, &thp, "app0.service") == 0);
+                CHECK(g.n == 2 * (METRICS_UNITS_MAX + 1));
+                for (size_t i = 0; i < g.n; i++)
+                        if (streq(g.groups[i].unit, METRICS_UNIT_OTHER)) {
+                                other++;
+                                CHECK(g.groups[i].count == 10);
+                        } else if (streq(g.groups[i].unit, "app0.service") && g.groups[i].class.kind == thp.kind)
+                                CHECK(g.groups[i].count == 2);
+                CHECK(other == 2);
+                finding_groups_done(&g);
+        }
         return test_summary("metrics");
 }

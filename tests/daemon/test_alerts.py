@@ -130,8 +130,8 @@ class AlertsCase(unittest.TestCase):
     def tearDown(self):
         self.stack.close()
 
-    def daemon(self, config, args=(), directory=None):
-        d = td.Daemon(directory or self.tmp, config, args)
+    def daemon(self, config, args=(), directory=None, listen_socket=None):
+        d = td.Daemon(directory or self.tmp, config, args, listen_socket)
         self.stack.callback(d.kill)
         return d.start()
 
@@ -195,6 +195,27 @@ class Metrics(AlertsCase):
         td.call_ok("Reload")
         with self.assertRaises(OSError):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)
+
+    def test_socket_activation(self):
+        """A listening socket passed as systemd passes smapsauditd-metrics.socket's serves /metrics;
+        ListenAddress= is then not used, and a reload keeps the socket."""
+        unused = free_port()
+        listener = socket.socket()
+        self.stack.callback(listener.close)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        d = self.daemon(f"[Sweep]\nInterval=1h\n[Metrics]\nListenAddress={unused}\n", listen_socket=listener)
+
+        http = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10)
+        text = http.read().decode()
+        self.assertTrue(samples(parse_metrics(text), "smapsaudit_kernel_info"), text)
+        with self.assertRaises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{unused}/metrics", timeout=5)
+        self.assertIn(f"ListenAddress={unused} is not used", d.log_text())
+
+        td.call_ok("Reload")
+        self.assertEqual(urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).status, 200)
 
     def test_textfile_errors_are_counted(self):
         """A textfile that cannot be written is a daemon error in the metrics, served over HTTP."""
@@ -302,8 +323,8 @@ class Replayed(AlertsCase):
         self.assertEqual(data[6], self.capture.pid)
         self.assertIn("Kernel regression: 6.1.0-B has under-accounted/AnonHugePages/prot_none,thp findings that "
                       "6.0.0-A did not have", d.log_text())
-        td.wait_for(lambda: samples(self.metrics(), "smapsaudit_regression", previous="6.0.0-A",
-                                    current="6.1.0-B") == [1.0], what="smapsaudit_regression")
+        td.wait_for(lambda: samples(self.metrics(), "smapsaudit_regression", previous_release="6.0.0-A",
+                                    release="6.1.0-B") == [1.0], what="smapsaudit_regression")
         self.assertEqual(samples(self.metrics(), "smapsaudit_kernel_info", release="6.1.0-B",
                                  previous_release="6.0.0-A"), [1.0])
         regressions = len([s for s, _ in mon.drain(0.5) if s == "Regression"])
@@ -314,8 +335,8 @@ class Replayed(AlertsCase):
         self.assertEqual(self.check()["verdict"], "under-accounted")
         time.sleep(0.5)
         self.assertEqual(len([s for s, _ in mon.drain(0.5) if s == "Regression"]), regressions)
-        self.assertEqual(samples(self.metrics(), "smapsaudit_regression", previous="6.0.0-A",
-                                 current="6.1.0-B"), [1.0])
+        self.assertEqual(samples(self.metrics(), "smapsaudit_regression", previous_release="6.0.0-A",
+                                 release="6.1.0-B"), [1.0])
         with open(os.path.join(state, "baseline.json")) as f:
             baseline = json.load(f)
         self.assertEqual(baseline["current"], "6.1.0-B")

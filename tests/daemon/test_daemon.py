@@ -145,8 +145,10 @@ def wait_for(predicate, timeout=20, interval=0.05, what="condition"):
 class Daemon:
     """smapsauditd with its own config file and state directory."""
 
-    def __init__(self, directory, config="", args=()):
+    def __init__(self, directory, config="", args=(), listen_socket=None):
         self.directory = directory
+        # A listening socket handed over as systemd's socket activation does (fd 3, LISTEN_*).
+        self.listen_socket = listen_socket
         self.config = os.path.join(directory, "smapsauditd.conf")
         self.state = os.path.join(directory, "state")
         self.log = os.path.join(directory, "smapsauditd.log")
@@ -163,10 +165,16 @@ class Daemon:
             f.write(text)
 
     def start(self):
+        argv = [env_path("SMAPSAUDITD"), f"--config={self.config}", f"--state-dir={self.state}", "--debug",
+                *self.args]
+        extra = {}
+        if self.listen_socket:
+            # LISTEN_PID is the daemon's own PID: the shell's, which exec keeps.
+            argv = ["/bin/sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=metrics exec "$@"', "sh", *argv]
+            fd = self.listen_socket.fileno()
+            extra = {"pass_fds": (3,), "preexec_fn": lambda: os.dup2(fd, 3)}
         with open(self.log, "a") as log:
-            self.proc = subprocess.Popen([env_path("SMAPSAUDITD"), f"--config={self.config}",
-                                          f"--state-dir={self.state}", "--debug", *self.args],
-                                         stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, **extra)
         wait_for(self._owns_name, what="smapsauditd to own its bus name")
         return self
 
