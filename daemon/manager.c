@@ -148,7 +148,7 @@ static int audit_add_call(Manager *m, Audit *a, sd_bus_message *call) {
 }
 
 int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd,
-                  unsigned audit_flags, unsigned report_flags) {
+                  unsigned audit_flags, unsigned max_passes, unsigned report_flags) {
         Audit *a;
         int r;
 
@@ -162,7 +162,7 @@ int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd,
          * finished yet answers this call too: its report is as fresh. */
         for (a = m->audits; a; a = a->next)
                 if (a->job->pid == pid && !a->sweep && a->job->audit_flags == audit_flags &&
-                    a->job->report_flags == report_flags) {
+                    a->job->max_passes == max_passes && a->job->report_flags == report_flags) {
                         if (pidfd >= 0)
                                 close(pidfd);
                         return audit_add_call(m, a, call);
@@ -171,6 +171,7 @@ int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd,
         a = audit_new(pid, pidfd, audit_flags, report_flags, true);
         if (!a)
                 return -ENOMEM;
+        a->job->max_passes = max_passes;
         r = audit_add_call(m, a, call);
         if (r < 0) {
                 audit_free(m, a);

@@ -115,7 +115,7 @@ int manager_reload(Manager *m);
 int manager_sweep_now(Manager *m);
 /* Queues an audit whose JSON report answers call. -EBUSY: too many waiting. */
 int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd,
-                  unsigned audit_flags, unsigned report_flags);
+                  unsigned audit_flags, unsigned max_passes, unsigned report_flags);
 
 /* manager-findings.c */
 void manager_record_audit(Manager *m, const Job *job, bool sweep);

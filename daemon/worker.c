@@ -163,6 +163,7 @@ static void run_audit(WorkerPool *p, struct smapsaudit_ctx *ctx, Job *job) {
         struct smapsaudit_report *report = NULL;
         struct smapsaudit_audit_opts opts = {
                 .flags = job->audit_flags,
+                .max_passes = job->max_passes,
                 .progress = audit_progress,
                 .progress_userdata = p,
         };

@@ -37,6 +37,7 @@ typedef struct Job {
         pid_t pid;
         int pidfd;              /* -1 when the PID names captured files, not a live process */
         unsigned audit_flags;   /* enum smapsaudit_audit_flags */
+        unsigned max_passes;    /* 0: the library's default */
         unsigned report_flags;  /* enum smapsaudit_report_flags, for json */
         bool want_json;
         void *userdata;         /* the submitter's */
