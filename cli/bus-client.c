@@ -22,10 +22,22 @@ bool bus_error_is_unreachable(int r) {
         return r == -ENOENT || r == -ECONNREFUSED || r == -EHOSTDOWN;
 }
 
+static const char *target_host, *target_machine;
+
+void bus_set_target(const char *host, const char *machine) {
+        target_host = host;
+        target_machine = machine;
+}
+
 static int bus_open(sd_bus **ret) {
         int r;
 
-        r = sd_bus_open_system(ret);
+        if (target_host)
+                r = sd_bus_open_system_remote(ret, target_host);
+        else if (target_machine)
+                r = sd_bus_open_system_machine(ret, target_machine);
+        else
+                r = sd_bus_open_system(ret);
         if (r < 0)
                 return r == -EACCES ? -ECONNREFUSED : r;
         return 0;
@@ -43,6 +55,8 @@ static int map_error(const sd_bus_error *error, int r) {
                 return -EBUSY;
         if (sd_bus_error_has_name(error, SD_BUS_ERROR_ACCESS_DENIED))
                 return -EACCES;
+        if (sd_bus_error_has_name(error, SD_BUS_ERROR_INVALID_ARGS))
+                return -EINVAL;
         return r < 0 ? r : -EIO;
 }
 
@@ -66,7 +80,33 @@ static int read_string_reply(sd_bus_message *reply, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-int bus_check(pid_t pid, bool freeze, char **ret_json, char **ret_error_message) {
+static int append_check_options(sd_bus_message *m, const BusCheckOptions *o) {
+        static const struct {
+                const char *key;
+                size_t offset;
+        } flags[] = {
+                { "freeze",  offsetof(BusCheckOptions, freeze)  },
+                { "no_scan", offsetof(BusCheckOptions, no_scan) },
+                { "fast",    offsetof(BusCheckOptions, fast)    },
+        };
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        /* Only what differs from the default goes on the wire: an older daemon then
+         * refuses only the options it cannot honour. */
+        for (size_t i = 0; i < ELEMENTSOF(flags) && r >= 0; i++)
+                if (*(const bool *) ((const char *) o + flags[i].offset))
+                        r = sd_bus_message_append(m, "{sv}", flags[i].key, "b", 1);
+        if (r >= 0 && o->passes)
+                r = sd_bus_message_append(m, "{sv}", "passes", "u", (uint32_t) o->passes);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+int bus_check(pid_t pid, const BusCheckOptions *o, char **ret_json, char **ret_error_message) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -84,10 +124,8 @@ int bus_check(pid_t pid, bool freeze, char **ret_json, char **ret_error_message)
         r = sd_bus_message_new_method_call(bus, &m, BUS_NAME, BUS_PATH, BUS_INTERFACE, "Check");
         if (r >= 0)
                 r = sd_bus_message_append(m, "u", (uint32_t) pid);
-        /* Only options that differ from the default go on the wire. */
         if (r >= 0)
-                r = freeze ? sd_bus_message_append(m, "a{sv}", 1, "freeze", "b", 1)
-                           : sd_bus_message_append(m, "a{sv}", 0);
+                r = append_check_options(m, o ?: &(const BusCheckOptions) {});
         if (r < 0)
                 return r;
 

@@ -19,11 +19,25 @@
  * activated. */
 bool bus_error_is_unreachable(int r);
 
+/* Where the system bus is: this machine's (both NULL), [USER@]HOST's over
+ * ssh, or a local container's. Set once, before any other call. */
+void bus_set_target(const char *host, const char *machine);
+
+/* Check's options, as the daemon's a{sv} names them; 0 and false are the
+ * daemon's defaults and are not sent. */
+typedef struct BusCheckOptions {
+        bool freeze;
+        bool no_scan;
+        bool fast;
+        unsigned passes;
+} BusCheckOptions;
+
 /* *ret_json: the daemon's report (schema smapsaudit.report/1). On failure
  * *ret_error_message, when not NULL, gets the daemon's reason (e.g. why
  * access was denied): -EACCES denied, -ESRCH no such process, -EBUSY the
- * daemon is busy or the process could not be frozen. Both are malloc()ed. */
-int bus_check(pid_t pid, bool freeze, char **ret_json, char **ret_error_message);
+ * daemon is busy or the process could not be frozen, -EINVAL an option the
+ * daemon does not know. Both are malloc()ed. */
+int bus_check(pid_t pid, const BusCheckOptions *o, char **ret_json, char **ret_error_message);
 
 typedef struct BusStatus {
         char *version;
