@@ -43,6 +43,7 @@ typedef struct Args {
         uint64_t since_usec;
         pid_t pid;             /* ksm, findings */
         bool coverage;
+        bool wait;             /* --wait given, with or without SEC */
         unsigned wait_sec;
         uint64_t max_pages;
 } Args;

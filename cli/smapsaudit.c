@@ -42,7 +42,7 @@ static void help(void) {
                "  status                the daemon's state and sweep statistics\n"
                "  findings              findings the daemon recorded, oldest first\n"
                "  watch                 follow the daemon's findings as they are raised (root)\n"
-               "  sweep                 ask the daemon to sweep all processes now (root)\n"
+               "  sweep [--wait]        ask the daemon to sweep all processes now (root)\n"
                "  ksm [--pid PID] [--coverage]\n"
                "                        check KSM's counters against each other and the page tables\n"
                "                        (all processes, or one); --coverage: identical pages left unmerged\n"
@@ -66,7 +66,8 @@ static void help(void) {
                "     --since T          findings: only those since T (seconds ago, or @EPOCH)\n"
                "     --kind KIND        findings: only under-accounted or over-accounted (or under, over)\n"
                "     --coverage         ksm: read the pages of mergeable VMAs twice, two full scans apart\n"
-               "     --wait SEC         ksm, capture: the longest wait for ksmd's full scans (default 60, 30)\n"
+               "     --wait [SEC]       ksm, capture: the longest wait for ksmd's full scans (default 60, 30);\n"
+               "                        sweep: wait for the sweep to end (at most SEC), then print the status\n"
                "     --max-pages N      ksm: pages walked, and pages hashed, per run\n"
                "  -H --host [USER@]HOST ask the smapsauditd of a remote host (over ssh)\n"
                "  -M --machine NAME     ask the smapsauditd of a local container\n"
@@ -175,6 +176,15 @@ static int parse_kind(const char *value) {
         return -EINVAL;
 }
 
+/* Whether the word after an option with an optional value is its value: not a command,
+ * not another option. */
+static bool takes_value(const char *word) {
+        bool letter = (word[0] >= 'a' && word[0] <= 'z') || (word[0] >= 'A' && word[0] <= 'Z');
+
+        return !letter && !(word[0] == '-' && (word[1] == '-' || (word[1] >= 'a' && word[1] <= 'z') ||
+                                              (word[1] >= 'A' && word[1] <= 'Z')));
+}
+
 static int parse_args(int argc, char *argv[], bool before_verb) {
         enum {
                 ARG_FREEZE = 0x100, ARG_NO_SCAN, ARG_PASSES, ARG_PROC_ROOT, ARG_SYS_ROOT, ARG_NO_COLOR,
@@ -198,7 +208,7 @@ static int parse_args(int argc, char *argv[], bool before_verb) {
                 { "since", required_argument, NULL, ARG_SINCE },
                 { "kind", required_argument, NULL, ARG_KIND },
                 { "coverage", no_argument, NULL, ARG_COVERAGE },
-                { "wait", required_argument, NULL, ARG_WAIT },
+                { "wait", optional_argument, NULL, ARG_WAIT },
                 { "max-pages", required_argument, NULL, ARG_MAX_PAGES },
                 { "host", required_argument, NULL, 'H' },
                 { "machine", required_argument, NULL, 'M' },
@@ -250,6 +260,12 @@ static int parse_args(int argc, char *argv[], bool before_verb) {
                         break;
                 case ARG_COVERAGE: arg.coverage = true; break;
                 case ARG_WAIT:
+                        /* "sweep --wait" waits without a bound; "ksm --wait 60" names one */
+                        if (!optarg && optind < argc && takes_value(argv[optind]))
+                                optarg = argv[optind++];
+                        arg.wait = true;
+                        if (!optarg)
+                                break;
                         if (parse_number_arg("--wait", optarg, 1, 86400, "a number of seconds from 1 to 86400", &v) < 0)
                                 return -EINVAL;
                         arg.wait_sec = (unsigned) v;

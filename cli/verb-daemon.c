@@ -14,6 +14,15 @@
 #include "macro.h"
 #include "output.h"
 
+#define SWEEP_POLL_USEC 500000
+
+static uint64_t now_realtime_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
 static void print_usec(const char *label, uint64_t usec) {
         time_t t = (time_t) (usec / 1000000);
         char buf[64];
@@ -164,15 +173,64 @@ int verb_watch(void) {
         return r < 0 ? bus_failed(r, "watch", NULL) : 0;
 }
 
-int verb_sweep(void) {
-        int r = bus_sweep();
+static bool sweeping(const BusStatus *st) {
+        return st->status_text && (startswith(st->status_text, "Sweeping") || startswith(st->status_text, "Listing"));
+}
 
+/* Until a sweep that ended after `after` is the daemon's last: its state on a terminal
+ * meanwhile, with the time waited, since a sweep of every process takes minutes. */
+static int wait_for_sweep(uint64_t after_usec, uint64_t started_usec) {
+        bool tty = isatty(STDERR_FILENO);
+        int r;
+
+        for (;;) {
+                BusStatus st = {};
+                bool done;
+
+                r = bus_status(&st);
+                if (r < 0)
+                        return bus_failed(r, "sweep", NULL);
+                done = st.last_sweep_usec > after_usec && !sweeping(&st);
+                if (tty && !done)
+                        fprintf(stderr, "\r\033[K%s (%" PRIu64 " s)", st.status_text ?: "",
+                                (now_realtime_usec() - started_usec) / 1000000);
+                bus_status_done(&st);
+                if (done)
+                        break;
+                if (arg.wait_sec && now_realtime_usec() - started_usec >= arg.wait_sec * UINT64_C(1000000)) {
+                        fprintf(stderr, "%ssmapsaudit: sweep: still running after %u s; see smapsaudit status\n",
+                                tty ? "\r\033[K" : "", arg.wait_sec);
+                        return EXIT_TROUBLE;
+                }
+                usleep(SWEEP_POLL_USEC);
+        }
+        if (tty)
+                fputs("\r\033[K", stderr);
+        return verb_status();
+}
+
+int verb_sweep(void) {
+        uint64_t before = 0, started = now_realtime_usec();
+        int r;
+
+        if (arg.wait) {
+                BusStatus st = {};
+
+                r = bus_status(&st);
+                if (r < 0)
+                        return bus_failed(r, "sweep", NULL);
+                before = st.last_sweep_usec;
+                bus_status_done(&st);
+        }
+        r = bus_sweep();
         if (r == -EACCES) {
                 fprintf(stderr, "smapsaudit: sweep: only root may start a sweep; run 'sudo smapsaudit sweep'\n");
                 return EXIT_TROUBLE;
         }
         if (r < 0)
                 return bus_failed(r, "sweep", NULL);
-        fprintf(stderr, "Sweep started; see smapsaudit status.\n");
+        if (arg.wait)
+                return wait_for_sweep(before, started);
+        fprintf(stderr, "Sweep started; see smapsaudit status, or wait for it with sweep --wait.\n");
         return 0;
 }

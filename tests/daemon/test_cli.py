@@ -391,6 +391,19 @@ class WatchAndStatus(CLITestCase):
         self.assertIn("only root", r.stderr)
         self.assertIn("smapsaudit findings", r.stderr)
 
+    def test_sweep_wait(self):
+        before = td.get_property("LastSweepUSec")
+        r = cli("sweep", "--wait", timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreater(td.get_property("LastSweepUSec"), before)
+        self.assertFalse(td.get_property("StatusText").startswith(("Sweeping", "Listing")))
+        self.assertTrue(r.stdout.startswith("smapsauditd "), r.stdout)
+        self.assertNotIn("last sweep: never", r.stdout)
+        self.assertIn(td.get_property("StatusText"), r.stdout)
+        r = cli("sweep", "--wait", user="nobody")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("only root", r.stderr)
+
     def test_status_json_modes(self):
         # status --json=short and pretty are json-c's: parsed back, the same object.
         short = cli("status", "--json=short")
