@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bus-client.h"
@@ -17,6 +18,15 @@
 #include "output.h"
 #include "select.h"
 #include "smapsaudit.h"
+
+#define PROGRESS_INTERVAL_USEC 200000
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
 
 static int make_ctx(struct smapsaudit_ctx **ret) {
         struct smapsaudit_ctx *ctx;
@@ -36,14 +46,27 @@ static int make_ctx(struct smapsaudit_ctx **ret) {
         return 0;
 }
 
+/* Pages walked of the pages to walk, on a terminal, for audits that take long enough to wonder:
+ * a pass over a large process takes seconds. */
 static int progress(_unused_ void *userdata, pid_t pid, unsigned pass, uint64_t done, uint64_t total) {
+        static uint64_t due_usec;
+        static bool shown;
+        uint64_t now = now_usec();
+
         /* a pager owns the terminal now: a progress line would land in the middle of its screen */
-        if (pager_active())
+        if (pager_active() || total == 0)
                 return 0;
-        if (total >= 64 && done % 64 == 0)
-                fprintf(stderr, "\rPID %d: pass %u, %" PRIu64 "/%" PRIu64 " VMAs", (int) pid, pass + 1, done, total);
-        else if (done == total && total >= 64)
-                fprintf(stderr, "\r\033[K");
+        if (due_usec == 0)
+                due_usec = now + PROGRESS_INTERVAL_USEC;
+        if (done == total && shown) {
+                fputs("\r\033[K", stderr);
+                shown = false;
+        } else if (done < total && now >= due_usec) {
+                fprintf(stderr, "\rPID %d: pass %u, %.1f of %.1f MiB walked (%" PRIu64 "%%)\033[K", (int) pid,
+                        pass + 1, done / 256.0, total / 256.0, done * 100 / total);
+                shown = true;
+                due_usec = now + PROGRESS_INTERVAL_USEC;
+        }
         return 0;
 }
 

@@ -37,21 +37,24 @@ def cli(*args, user=None, timeout=120, env=None):
     return td.run([cli_path(), *args], user=user, timeout=timeout, env=env)
 
 
-def on_pty(argv, env=None, timeout=60):
-    """Runs argv with standard output on a pseudo-terminal: (exit status, what it printed there,
-    its standard error)."""
+def on_pty(argv, env=None, timeout=60, terminal="stdout"):
+    """Runs argv with its standard output (or error) on a pseudo-terminal: (exit status, what it
+    printed there, what it printed on the other one)."""
     master, slave = pty.openpty()
+    other = tempfile.TemporaryFile()
     try:
-        p = subprocess.Popen(list(map(str, argv)), stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env,
-                             start_new_session=True)
+        p = subprocess.Popen(list(map(str, argv)), stdin=slave, env=env, start_new_session=True,
+                             stdout=slave if terminal == "stdout" else other,
+                             stderr=slave if terminal == "stderr" else other)
     finally:
         os.close(slave)
     out = b""
     deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if ready:
+        while True:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{argv} did not end in {timeout} s: {out!r}")
+            if select.select([master], [], [], 0.2)[0]:
                 try:
                     chunk = os.read(master, 65536)
                 except OSError:   # EIO: every writer closed the terminal
@@ -59,14 +62,14 @@ def on_pty(argv, env=None, timeout=60):
                 if not chunk:
                     break
                 out += chunk
-            elif p.poll() is not None and not select.select([master], [], [], 0.2)[0]:
+            elif p.poll() is not None:
                 break
-        else:
-            raise AssertionError(f"{argv} did not end in {timeout} s: {out!r}")
         p.wait(timeout=10)
-        return p.returncode, out.decode(errors="replace"), p.stderr.read().decode(errors="replace")
+        other.seek(0)
+        return p.returncode, out.decode(errors="replace"), other.read().decode(errors="replace")
     finally:
         stop(p)
+        other.close()
         os.close(master)
 
 
@@ -451,6 +454,26 @@ class Remote(CLITestCase):
         r = cli("-M", machine, "check", "--json=short", "1")
         self.assertIn(r.returncode, (0, 1, 3), r.stderr)
         self.assertEqual(json.loads(r.stdout)["pid"], 1)
+
+
+class Progress(unittest.TestCase):
+    def test_local_check_shows_pages_walked(self):
+        # 20480 VMAs take seconds to audit: long enough for the progress line, on a terminal only.
+        harness, _, _ = td.integration_modules(self)
+        with harness.Workload("many-vmas", "--size-mb", 80) as w:
+            rc, err, out = on_pty([cli_path(), "check", "--local", "--json", w.pid], timeout=240,
+                                  terminal="stderr")
+            self.assertIn(rc, (0, 1, 3), err)
+            self.assertEqual(json.loads(out)["pid"], w.pid)
+            lines = re.findall(rf"PID {w.pid}: pass (\d+), ([0-9.]+) of ([0-9.]+) MiB walked \((\d+)%\)", err)
+            self.assertTrue(lines, repr(err))
+            for _, done, total, percent in lines:
+                self.assertLessEqual(float(done), float(total))
+                self.assertLessEqual(int(percent), 100)
+            self.assertTrue(err.endswith("\r\033[K"), repr(err[-80:]))
+
+            r = cli("check", "--local", "--json", w.pid, timeout=240)
+            self.assertNotIn("MiB walked", r.stderr, "a progress line without a terminal")
 
 
 def help_options(text):
