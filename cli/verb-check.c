@@ -47,27 +47,38 @@ static int make_ctx(struct smapsaudit_ctx **ret) {
 }
 
 /* Pages walked of the pages to walk, on a terminal, for audits that take long enough to wonder:
- * a pass over a large process takes seconds. */
+ * a pass over a large process takes seconds. The library's report, in this process or (through
+ * the daemon's CheckProgress signals) in smapsauditd. The line stays up between walks, while the
+ * views are read again, until the audit ends (progress_end). */
+static struct {
+        uint64_t due_usec;
+        bool shown;
+} progress_line;
+
 static int progress(_unused_ void *userdata, pid_t pid, unsigned pass, uint64_t done, uint64_t total) {
-        static uint64_t due_usec;
-        static bool shown;
         uint64_t now = now_usec();
 
         /* a pager owns the terminal now: a progress line would land in the middle of its screen */
         if (pager_active() || total == 0)
                 return 0;
-        if (due_usec == 0)
-                due_usec = now + PROGRESS_INTERVAL_USEC;
-        if (done == total && shown) {
-                fputs("\r\033[K", stderr);
-                shown = false;
-        } else if (done < total && now >= due_usec) {
-                fprintf(stderr, "\rPID %d: pass %u, %.1f of %.1f MiB walked (%" PRIu64 "%%)\033[K", (int) pid,
-                        pass + 1, done / 256.0, total / 256.0, done * 100 / total);
-                shown = true;
-                due_usec = now + PROGRESS_INTERVAL_USEC;
-        }
+        if (now < progress_line.due_usec)
+                return 0;
+        fprintf(stderr, "\rPID %d: pass %u, %.1f of %.1f MiB walked (%" PRIu64 "%%)\033[K", (int) pid, pass + 1,
+                done / 256.0, total / 256.0, done * 100 / total);
+        progress_line.shown = true;
+        progress_line.due_usec = now + PROGRESS_INTERVAL_USEC;
         return 0;
+}
+
+/* Quick audits show nothing. */
+static void progress_begin(void) {
+        progress_line.due_usec = now_usec() + PROGRESS_INTERVAL_USEC;
+}
+
+static void progress_end(void) {
+        if (progress_line.shown)
+                fputs("\r\033[K", stderr);
+        progress_line.shown = false;
 }
 
 static unsigned report_flags(void) {
@@ -137,7 +148,9 @@ static int check_local(struct smapsaudit_ctx *ctx, pid_t pid, struct smapsaudit_
         };
         int r;
 
+        progress_begin();
         r = smapsaudit_audit_pid(ctx, pid, &opts, ret);
+        progress_end();
         if (r < 0 && smapsaudit_ctx_get_error(ctx))
                 fprintf(stderr, "smapsaudit: %s\n", smapsaudit_ctx_get_error(ctx));
         else if (r < 0)
@@ -156,10 +169,13 @@ static int check_bus(pid_t pid, struct smapsaudit_report **ret) {
                 .no_scan = arg.no_scan,
                 .fast = arg.fast,
                 .passes = arg.passes,
+                .progress = isatty(STDERR_FILENO) ? progress : NULL,
         };
         int r;
 
+        progress_begin();
         r = bus_check(pid, &o, &json, &msg);
+        progress_end();
         if (r < 0) {
                 if (bus_error_is_unreachable(r))
                         return bus_failed(r, "check", msg), r;

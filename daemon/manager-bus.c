@@ -385,6 +385,9 @@ static const sd_bus_vtable manager_vtable[] = {
                                             "t", vma_start, "t", vma_end, "x", delta_kb,
                                             "as", tags, "s", reason, "s", json),
                                 0),
+        SD_BUS_SIGNAL_WITH_ARGS("CheckProgress",
+                                SD_BUS_ARGS("u", pid, "u", pass, "t", pages_done, "t", pages_total),
+                                0),
         SD_BUS_SIGNAL_WITH_ARGS("Regression",
                                 SD_BUS_ARGS("s", previous_release, "s", current_release, "s", signature,
                                             "s", kind, "s", field, "as", tags, "u", pid, "s", comm,
@@ -460,6 +463,23 @@ void manager_bus_emit_regression(Manager *m, const char *previous, const char *c
         if (r >= 0)
                 r = sd_bus_message_append(s, "uss", (uint32_t) p->pid, p->comm ?: "", json);
         send_signal(m, s, r);
+}
+
+void manager_bus_emit_check_progress(Manager *m, sd_bus_message *call, pid_t pid, unsigned pass, uint64_t pages_done,
+                                     uint64_t pages_total) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+        int r;
+
+        /* Which process another user audits, and how large it is, is not for everyone: unicast. */
+        r = sd_bus_message_new_signal(m->bus, &s, BUS_PATH, BUS_INTERFACE, "CheckProgress");
+        if (r >= 0)
+                r = sd_bus_message_set_destination(s, sd_bus_message_get_sender(call));
+        if (r >= 0)
+                r = sd_bus_message_append(s, "uutt", (uint32_t) pid, pass, pages_done, pages_total);
+        if (r >= 0)
+                r = sd_bus_send(m->bus, s, NULL);
+        if (r < 0)
+                log_debug_errno(r, "Failed to send a CheckProgress signal: %m");
 }
 
 void manager_bus_emit_sweep_changed(Manager *m) {

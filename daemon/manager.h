@@ -24,6 +24,7 @@
 #define AUDIT_THREADS 3u
 /* Check calls waiting at once; more are refused rather than queued without bound. */
 #define CHECK_CALLS_MAX 128u
+#define CHECK_PROGRESS_USEC (500 * UINT64_C(1000))
 
 #define STATE_DIRECTORY_DEFAULT LOCALSTATEDIR "/lib/smapsaudit"
 
@@ -68,6 +69,7 @@ typedef struct Manager {
 
         Audit *audits;            /* in flight or waiting for their PID, oldest first */
         size_t n_check_calls;
+        sd_event_source *progress_timer;  /* CheckProgress, while Check calls wait */
 
         uint64_t round;
         bool round_done;          /* a sweep went through its whole plan: the next starts a round */

@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -55,6 +56,11 @@ typedef struct Job {
         size_t n_findings;
         struct smapsaudit_proc *procs;  /* JOB_LIST_PROCESSES */
         size_t n_procs;
+
+        /* JOB_AUDIT while it runs: the library's last progress report, written by the
+         * thread, read by the loop for CheckProgress. */
+        _Atomic uint64_t progress_done, progress_total;
+        _Atomic unsigned progress_pass;
 } Job;
 
 Job *job_new(JobType type);
