@@ -28,24 +28,6 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
-static int make_ctx(struct smapsaudit_ctx **ret) {
-        struct smapsaudit_ctx *ctx;
-        int r;
-
-        r = smapsaudit_ctx_new(&ctx);
-        if (r < 0)
-                return r;
-        /* failures come back with context through smapsaudit_ctx_get_error() */
-        smapsaudit_ctx_set_log_priority(ctx, arg.verbose ? LOG_DEBUG : LOG_ERR);
-        if ((arg.proc_root && (r = smapsaudit_ctx_set_proc_root(ctx, arg.proc_root)) < 0) ||
-            (arg.sys_root && (r = smapsaudit_ctx_set_sys_root(ctx, arg.sys_root)) < 0)) {
-                smapsaudit_ctx_unref(ctx);
-                return r;
-        }
-        *ret = ctx;
-        return 0;
-}
-
 /* Pages walked of the pages to walk, on a terminal, for audits that take long enough to wonder:
  * a pass over a large process takes seconds. The library's report, in this process or (through
  * the daemon's CheckProgress signals) in smapsauditd. The line stays up between walks, while the
@@ -55,17 +37,23 @@ static struct {
         bool shown;
 } progress_line;
 
+static void show_status(const char *text) {
+        /* a pager owns the terminal now: a status line would land in the middle of its screen */
+        if (pager_active())
+                return;
+        fprintf(stderr, "\r%s\033[K", text);
+        progress_line.shown = true;
+}
+
 static int progress(_unused_ void *userdata, pid_t pid, unsigned pass, uint64_t done, uint64_t total) {
         uint64_t now = now_usec();
+        char text[128];
 
-        /* a pager owns the terminal now: a progress line would land in the middle of its screen */
-        if (pager_active() || total == 0)
+        if (total == 0 || now < progress_line.due_usec)
                 return 0;
-        if (now < progress_line.due_usec)
-                return 0;
-        fprintf(stderr, "\rPID %d: pass %u, %.1f of %.1f MiB walked (%" PRIu64 "%%)\033[K", (int) pid, pass + 1,
-                done / 256.0, total / 256.0, done * 100 / total);
-        progress_line.shown = true;
+        snprintf(text, sizeof(text), "PID %d: pass %u, %.1f of %.1f MiB walked (%" PRIu64 "%%)", (int) pid,
+                 pass + 1, done / 256.0, total / 256.0, done * 100 / total);
+        show_status(text);
         progress_line.due_usec = now + PROGRESS_INTERVAL_USEC;
         return 0;
 }
@@ -79,6 +67,42 @@ static void progress_end(void) {
         if (progress_line.shown)
                 fputs("\r\033[K", stderr);
         progress_line.shown = false;
+}
+
+/* The library's messages: what a long wait waits for (LOG_NOTICE) as the status line on a
+ * terminal, the rest as lines from `shown` (a LOG_ priority) up. */
+static void cli_log(void *userdata, int priority, const char *msg) {
+        int shown = *(const int *) userdata;
+
+        if (priority == LOG_NOTICE && isatty(STDERR_FILENO) && priority > shown) {
+                show_status(msg);
+                return;
+        }
+        if (priority > shown)
+                return;
+        progress_end();
+        fprintf(stderr, "smapsaudit: %s\n", msg);
+}
+
+static int make_ctx(int shown, struct smapsaudit_ctx **ret) {
+        static int log_shown;
+        struct smapsaudit_ctx *ctx;
+        int r;
+
+        r = smapsaudit_ctx_new(&ctx);
+        if (r < 0)
+                return r;
+        /* failures come back with context through smapsaudit_ctx_get_error() */
+        log_shown = arg.verbose ? LOG_DEBUG : shown;
+        smapsaudit_ctx_set_log_fn(ctx, cli_log, &log_shown);
+        smapsaudit_ctx_set_log_priority(ctx, MAX(log_shown, LOG_NOTICE));
+        if ((arg.proc_root && (r = smapsaudit_ctx_set_proc_root(ctx, arg.proc_root)) < 0) ||
+            (arg.sys_root && (r = smapsaudit_ctx_set_sys_root(ctx, arg.sys_root)) < 0)) {
+                smapsaudit_ctx_unref(ctx);
+                return r;
+        }
+        *ret = ctx;
+        return 0;
 }
 
 static unsigned report_flags(void) {
@@ -229,7 +253,7 @@ int verb_check(int argc, char *argv[]) {
         }
 
         if (local) {
-                r = make_ctx(&ctx);
+                r = make_ctx(LOG_ERR, &ctx);
                 if (r < 0) {
                         fprintf(stderr, "smapsaudit: %s\n", strerror(-r));
                         return EXIT_TROUBLE;
@@ -277,14 +301,13 @@ int verb_capture(int argc, char *argv[]) {
         }
         if (parse_pid(argv[0], &pid) < 0)
                 return EXIT_TROUBLE;
-        r = make_ctx(&ctx);
+        /* a capture that could not settle says so: the replay may then disagree */
+        r = make_ctx(LOG_WARNING, &ctx);
         if (r < 0)
                 return EXIT_TROUBLE;
-        /* a capture that could not settle says so: the replay may then disagree */
-        if (!arg.verbose)
-                smapsaudit_ctx_set_log_priority(ctx, LOG_WARNING);
         /* KSM page hashes first, read across ksmd's full scans; the files then are no older than they */
         k = smapsaudit_ksm_capture(ctx, pid, arg.output, &(struct smapsaudit_ksm_opts) { .max_wait_msec = arg.wait_sec * 1000 });
+        progress_end();
         if (k < 0 && k != -ESRCH)
                 fprintf(stderr, "smapsaudit: PID %d: no KSM page hashes in the capture (merge coverage cannot be "
                                 "replayed): %s\n", (int) pid, strerror(-k));
@@ -318,12 +341,13 @@ int verb_ksm(int argc, char *argv[]) {
                 fprintf(stderr, "smapsaudit: usage: ksm [--pid PID] [--coverage] [--json]\n");
                 return EXIT_TROUBLE;
         }
-        r = make_ctx(&ctx);
+        r = make_ctx(LOG_ERR, &ctx);
         if (r < 0) {
                 fprintf(stderr, "smapsaudit: %s\n", strerror(-r));
                 return EXIT_TROUBLE;
         }
         r = smapsaudit_ksm_check_opts(ctx, pid, &opts, &out);
+        progress_end();
         smapsaudit_ctx_unref(ctx);
         if (r < 0) {
                 if (r == -EOPNOTSUPP)

@@ -39,7 +39,8 @@ const char *smapsaudit_ctx_get_kernel_release(struct smapsaudit_ctx *ctx);
  * or NULL. */
 const char *smapsaudit_ctx_get_error(const struct smapsaudit_ctx *ctx);
 
-/* Log sink; default: messages at or above LOG_WARNING to stderr. */
+/* Log sink; default: messages at or above LOG_WARNING to stderr. LOG_NOTICE says
+ * what a long wait waits for (ksmd's full scans) and how long it may last. */
 typedef void (*smapsaudit_log_fn)(void *userdata, int priority, const char *msg);
 void smapsaudit_ctx_set_log_fn(struct smapsaudit_ctx *ctx, smapsaudit_log_fn fn, void *userdata);
 void smapsaudit_ctx_set_log_priority(struct smapsaudit_ctx *ctx, int priority);

@@ -485,6 +485,31 @@ class Progress(CLITestCase):
             self.assertNotIn("MiB walked", r.stderr, "a progress line without a terminal")
 
 
+class KSMWait(unittest.TestCase):
+    def test_capture_says_what_it_waits_for(self):
+        # ksmd slowed down, so that its full scans outlast the capture's --wait: the capture waits
+        # for them, and says so on a terminal, with the time left.
+        if not td.env_path("SMAPSAUDIT", required=False):
+            self.skipTest("SMAPSAUDIT (the CLI) not built")
+        harness, knobs, _ = td.integration_modules(self)
+        if not os.path.exists("/sys/kernel/mm/ksm/run"):
+            self.skipTest("no KSM in this kernel")
+        tmp = tempfile.mkdtemp(prefix="smapsaudit-cli-ksm-")
+        try:
+            with knobs.ksm_running(sleep_millisecs=2000, pages_to_scan=1), harness.Workload("ksm") as w:
+                rc, err, _ = on_pty([cli_path(), "capture", w.pid, "-o", os.path.join(tmp, "cap"), "--wait", "3"],
+                                    timeout=120, terminal="stderr")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(rc, 0, err)
+        notices = re.findall(r"waiting for ksmd's full scan (\d+) \(it finished (\d+)\), at most (\d+) s more", err)
+        self.assertTrue(notices, repr(err))
+        for target, finished, left in notices:
+            self.assertLess(int(finished), int(target))
+            self.assertLessEqual(int(left), 3)
+        self.assertIn("Captured PID", err)
+
+
 def help_options(text):
     section = text.split("\nOptions:\n")[1].split("\n\n")[0]
     return set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*|-[a-zA-Z])\b", section))
