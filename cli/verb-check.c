@@ -201,8 +201,10 @@ static int check_bus(pid_t pid, struct smapsaudit_report **ret) {
         r = bus_check(pid, &o, &json, &msg);
         progress_end();
         if (r < 0) {
-                if (bus_error_is_unreachable(r))
-                        return bus_failed(r, "check", msg), r;
+                if (bus_error_is_unreachable(r)) {
+                        (void) bus_failed(r, "check", msg);
+                        return r;
+                }
                 fprintf(stderr, "smapsaudit: PID %d: %s\n", (int) pid, msg ?: audit_error(r));
                 /* The daemon decides from the bus's credentials what a caller may ask of it; in
                  * this process the kernel decides, with the caller's own rights. */
