@@ -22,10 +22,22 @@ bool bus_error_is_unreachable(int r) {
         return r == -ENOENT || r == -ECONNREFUSED || r == -EHOSTDOWN;
 }
 
+static const char *target_host, *target_machine;
+
+void bus_set_target(const char *host, const char *machine) {
+        target_host = host;
+        target_machine = machine;
+}
+
 static int bus_open(sd_bus **ret) {
         int r;
 
-        r = sd_bus_open_system(ret);
+        if (target_host)
+                r = sd_bus_open_system_remote(ret, target_host);
+        else if (target_machine)
+                r = sd_bus_open_system_machine(ret, target_machine);
+        else
+                r = sd_bus_open_system(ret);
         if (r < 0)
                 return r == -EACCES ? -ECONNREFUSED : r;
         return 0;
@@ -43,6 +55,8 @@ static int map_error(const sd_bus_error *error, int r) {
                 return -EBUSY;
         if (sd_bus_error_has_name(error, SD_BUS_ERROR_ACCESS_DENIED))
                 return -EACCES;
+        if (sd_bus_error_has_name(error, SD_BUS_ERROR_INVALID_ARGS))
+                return -EINVAL;
         return r < 0 ? r : -EIO;
 }
 
@@ -66,10 +80,96 @@ static int read_string_reply(sd_bus_message *reply, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-int bus_check(pid_t pid, bool freeze, char **ret_json, char **ret_error_message) {
+static int append_check_options(sd_bus_message *m, const BusCheckOptions *o) {
+        static const struct {
+                const char *key;
+                size_t offset;
+        } flags[] = {
+                { "freeze",  offsetof(BusCheckOptions, freeze)  },
+                { "no_scan", offsetof(BusCheckOptions, no_scan) },
+                { "fast",    offsetof(BusCheckOptions, fast)    },
+        };
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        /* Only what differs from the default goes on the wire: an older daemon then
+         * refuses only the options it cannot honour. */
+        for (size_t i = 0; i < ELEMENTSOF(flags) && r >= 0; i++)
+                if (*(const bool *) ((const char *) o + flags[i].offset))
+                        r = sd_bus_message_append(m, "{sv}", flags[i].key, "b", 1);
+        if (r >= 0 && o->passes)
+                r = sd_bus_message_append(m, "{sv}", "passes", "u", (uint32_t) o->passes);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+/* Dispatches until *done. A signal (EINTR) ends the wait early when interruptible: 1 then. */
+static int process_until(sd_bus *bus, const bool *done, bool interruptible) {
+        int r;
+
+        while (!*done) {
+                r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
+                r = sd_bus_wait(bus, UINT64_MAX);
+                if (r == -EINTR && interruptible)
+                        return 1;
+                if (r < 0 && r != -EINTR)
+                        return r;
+        }
+        return 0;
+}
+
+typedef struct CheckCall {
+        const BusCheckOptions *options;
+        pid_t pid;
+        sd_bus_message *reply;
+        bool done;
+} CheckCall;
+
+static int on_check_progress(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        CheckCall *c = userdata;
+        uint64_t done, total;
+        uint32_t pid, pass;
+
+        if (sd_bus_message_read(m, "uutt", &pid, &pass, &done, &total) < 0 || (pid_t) pid != c->pid)
+                return 0;   /* not ours to fail on a malformed signal */
+        (void) c->options->progress(c->options->progress_userdata, c->pid, pass, done, total);
+        return 0;
+}
+
+static int on_check_reply(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        CheckCall *c = userdata;
+
+        c->reply = sd_bus_message_ref(reply);
+        c->done = true;
+        return 0;
+}
+
+/* The call, and the CheckProgress signals meant for it while it waits. */
+static int call_check(sd_bus *bus, sd_bus_message *m, CheckCall *c) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *match = NULL, *call = NULL;
+        int r;
+
+        r = sd_bus_match_signal(bus, &match, BUS_NAME, BUS_PATH, BUS_INTERFACE, "CheckProgress", on_check_progress, c);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_async(bus, &call, m, on_check_reply, c, CHECK_TIMEOUT_USEC);
+        if (r < 0)
+                return r;
+        return process_until(bus, &c->done, false);
+}
+
+int bus_check(pid_t pid, const BusCheckOptions *o, char **ret_json, char **ret_error_message) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        CheckCall c = { .options = o, .pid = pid };
         int r;
 
         if (ret_error_message)
@@ -84,14 +184,20 @@ int bus_check(pid_t pid, bool freeze, char **ret_json, char **ret_error_message)
         r = sd_bus_message_new_method_call(bus, &m, BUS_NAME, BUS_PATH, BUS_INTERFACE, "Check");
         if (r >= 0)
                 r = sd_bus_message_append(m, "u", (uint32_t) pid);
-        /* Only options that differ from the default go on the wire. */
         if (r >= 0)
-                r = freeze ? sd_bus_message_append(m, "a{sv}", 1, "freeze", "b", 1)
-                           : sd_bus_message_append(m, "a{sv}", 0);
+                r = append_check_options(m, o ?: &(const BusCheckOptions) {});
         if (r < 0)
                 return r;
 
-        r = sd_bus_call(bus, m, CHECK_TIMEOUT_USEC, &error, &reply);
+        if (o && o->progress) {
+                r = call_check(bus, m, &c);
+                reply = c.reply;
+                if (r < 0)
+                        return r;
+                /* an error reply (a timeout included) is the call's failure, as sd_bus_call() has it */
+                r = sd_bus_error_copy(&error, sd_bus_message_get_error(reply));
+        } else
+                r = sd_bus_call(bus, m, CHECK_TIMEOUT_USEC, &error, &reply);
         if (r < 0) {
                 int k = take_message(&error, ret_error_message);
 
@@ -285,18 +391,8 @@ int bus_watch(int (*cb)(void *userdata, const char *json), void *userdata) {
         if (r < 0)
                 return map_error(&error, r);
 
-        while (!w.done) {
-                r = sd_bus_process(bus, NULL);
-                if (r < 0)
-                        return r;
-                if (r > 0)
-                        continue;
-
-                r = sd_bus_wait(bus, UINT64_MAX);
-                if (r == -EINTR)
-                        return 0;
-                if (r < 0)
-                        return r;
-        }
-        return w.result;
+        r = process_until(bus, &w.done, true);
+        if (r < 0)
+                return r;
+        return r > 0 ? 0 : w.result;
 }

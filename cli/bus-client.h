@@ -19,11 +19,33 @@
  * activated. */
 bool bus_error_is_unreachable(int r);
 
+/* Where the system bus is: this machine's (both NULL), [USER@]HOST's over
+ * ssh, or a local container's. Set once, before any other call. */
+void bus_set_target(const char *host, const char *machine);
+
+/* How far the daemon's audit got (its CheckProgress signals): pages_done of the
+ * pages_total that pass `pass` walks. */
+typedef int (*bus_progress_fn)(void *userdata, pid_t pid, unsigned pass, uint64_t pages_done,
+                               uint64_t pages_total);
+
+/* Check's options, as the daemon's a{sv} names them; 0 and false are the
+ * daemon's defaults and are not sent. progress, when set, hears how far the
+ * audit got while the call waits. */
+typedef struct BusCheckOptions {
+        bool freeze;
+        bool no_scan;
+        bool fast;
+        unsigned passes;
+        bus_progress_fn progress;
+        void *progress_userdata;
+} BusCheckOptions;
+
 /* *ret_json: the daemon's report (schema smapsaudit.report/1). On failure
  * *ret_error_message, when not NULL, gets the daemon's reason (e.g. why
  * access was denied): -EACCES denied, -ESRCH no such process, -EBUSY the
- * daemon is busy or the process could not be frozen. Both are malloc()ed. */
-int bus_check(pid_t pid, bool freeze, char **ret_json, char **ret_error_message);
+ * daemon is busy or the process could not be frozen, -EINVAL an option the
+ * daemon does not know. Both are malloc()ed. */
+int bus_check(pid_t pid, const BusCheckOptions *o, char **ret_json, char **ret_error_message);
 
 typedef struct BusStatus {
         char *version;

@@ -93,7 +93,24 @@ static int check_access(Manager *m, pid_t pid, const Caller *c, sd_bus_error *er
                                  (unsigned) c->euid, (int) pid, owner == (uid_t) -1 ? -1 : (int) owner);
 }
 
-static int read_check_options(sd_bus_message *message, unsigned *flags, sd_bus_error *error) {
+/* A boolean or a number, as the key wants it: anything else names the type it takes. */
+static int read_option_value(sd_bus_message *message, const char *key, char type, void *ret, sd_bus_error *error) {
+        const char contents[2] = { type, 0 };
+        int r;
+
+        r = sd_bus_message_enter_container(message, 'v', contents);
+        if (r == -ENXIO)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option \"%s\" takes %s.", key,
+                                         type == 'b' ? "a boolean (b)" : "an unsigned 32-bit number (u)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_basic(message, type, ret);
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(message);
+}
+
+static int read_check_options(sd_bus_message *message, unsigned *flags, unsigned *max_passes, sd_bus_error *error) {
         int r;
 
         r = sd_bus_message_enter_container(message, 'a', "{sv}");
@@ -103,30 +120,39 @@ static int read_check_options(sd_bus_message *message, unsigned *flags, sd_bus_e
         while ((r = sd_bus_message_enter_container(message, 'e', "sv")) > 0) {
                 const char *key;
                 unsigned bit;
+                uint32_t u;
                 int b;
 
                 r = sd_bus_message_read(message, "s", &key);
                 if (r < 0)
                         return r;
+                if (streq(key, "passes")) {
+                        r = read_option_value(message, key, 'u', &u, error);
+                        if (r < 0 || sd_bus_error_is_set(error))
+                                return r;
+                        /* The CLI's bounds: a caller may not make one audit run for ever. */
+                        if (u < 1 || u > 100)
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                         "Option \"passes\" is %u; it takes 1 to 100.", u);
+                        *max_passes = u;
+                        r = sd_bus_message_exit_container(message);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 if (streq(key, "freeze"))
                         bit = SMAPSAUDIT_AUDIT_FREEZE;
                 else if (streq(key, "no_scan"))
                         bit = SMAPSAUDIT_AUDIT_NO_SCAN;
+                else if (streq(key, "fast"))
+                        bit = SMAPSAUDIT_AUDIT_FAST;
                 else
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Unknown option \"%s\": known are \"freeze\" and \"no_scan\".", key);
+                                                 "Unknown option \"%s\": known are \"freeze\", \"no_scan\", "
+                                                 "\"fast\" and \"passes\".", key);
 
-                r = sd_bus_message_enter_container(message, 'v', "b");
-                if (r == -ENXIO)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Option \"%s\" takes a boolean (b).", key);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_read(message, "b", &b);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(message);
-                if (r < 0)
+                r = read_option_value(message, key, 'b', &b, error);
+                if (r < 0 || sd_bus_error_is_set(error))
                         return r;
                 r = sd_bus_message_exit_container(message);
                 if (r < 0)
@@ -146,7 +172,7 @@ static int read_check_options(sd_bus_message *message, unsigned *flags, sd_bus_e
 static int method_check(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         _cleanup_close_ int pidfd = -1;
-        unsigned flags = 0;
+        unsigned flags = 0, max_passes = 0;
         Caller caller;
         uint32_t pid;
         int r;
@@ -154,7 +180,7 @@ static int method_check(sd_bus_message *message, void *userdata, sd_bus_error *e
         r = sd_bus_message_read(message, "u", &pid);
         if (r < 0)
                 return r;
-        r = read_check_options(message, &flags, error);
+        r = read_check_options(message, &flags, &max_passes, error);
         if (r < 0 || sd_bus_error_is_set(error))
                 return r;
         if (pid == 0 || pid > INT_MAX)
@@ -179,7 +205,7 @@ static int method_check(sd_bus_message *message, void *userdata, sd_bus_error *e
         if (r <= 0)
                 return r;
 
-        r = manager_check(m, message, (pid_t) pid, TAKE_FD(pidfd), flags,
+        r = manager_check(m, message, (pid_t) pid, TAKE_FD(pidfd), flags, max_passes,
                           caller_may_see_pfns(&caller) ? 0 : SMAPSAUDIT_REPORT_NO_PFNS);
         if (r == -EBUSY)
                 return sd_bus_error_setf(error, BUS_ERROR_BUSY,
@@ -359,6 +385,9 @@ static const sd_bus_vtable manager_vtable[] = {
                                             "t", vma_start, "t", vma_end, "x", delta_kb,
                                             "as", tags, "s", reason, "s", json),
                                 0),
+        SD_BUS_SIGNAL_WITH_ARGS("CheckProgress",
+                                SD_BUS_ARGS("u", pid, "u", pass, "t", pages_done, "t", pages_total),
+                                0),
         SD_BUS_SIGNAL_WITH_ARGS("Regression",
                                 SD_BUS_ARGS("s", previous_release, "s", current_release, "s", signature,
                                             "s", kind, "s", field, "as", tags, "u", pid, "s", comm,
@@ -434,6 +463,23 @@ void manager_bus_emit_regression(Manager *m, const char *previous, const char *c
         if (r >= 0)
                 r = sd_bus_message_append(s, "uss", (uint32_t) p->pid, p->comm ?: "", json);
         send_signal(m, s, r);
+}
+
+void manager_bus_emit_check_progress(Manager *m, sd_bus_message *call, pid_t pid, unsigned pass, uint64_t pages_done,
+                                     uint64_t pages_total) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+        int r;
+
+        /* Which process another user audits, and how large it is, is not for everyone: unicast. */
+        r = sd_bus_message_new_signal(m->bus, &s, BUS_PATH, BUS_INTERFACE, "CheckProgress");
+        if (r >= 0)
+                r = sd_bus_message_set_destination(s, sd_bus_message_get_sender(call));
+        if (r >= 0)
+                r = sd_bus_message_append(s, "uutt", (uint32_t) pid, pass, pages_done, pages_total);
+        if (r >= 0)
+                r = sd_bus_send(m->bus, s, NULL);
+        if (r < 0)
+                log_debug_errno(r, "Failed to send a CheckProgress signal: %m");
 }
 
 void manager_bus_emit_sweep_changed(Manager *m) {

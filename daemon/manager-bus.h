@@ -25,5 +25,8 @@ void manager_bus_emit_resolved(Manager *m, const JournalProcess *p, const OpenFi
                                const char *json);
 void manager_bus_emit_regression(Manager *m, const char *previous, const char *current, const char *signature,
                                  const JournalProcess *p, const OpenFinding *f, const char *json);
+/* How far the audit that will answer call got, to the caller alone. */
+void manager_bus_emit_check_progress(Manager *m, sd_bus_message *call, pid_t pid, unsigned pass, uint64_t pages_done,
+                                     uint64_t pages_total);
 /* The sweep statistics, interval and StatusText changed. */
 void manager_bus_emit_sweep_changed(Manager *m);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,8 @@ struct Audit {
         bool sweep;
         sd_bus_message **calls;   /* Check calls answered by this audit's report */
         size_t n_calls;
+        uint64_t progress_sent;   /* pages done, as the last CheckProgress said */
+        unsigned pass_sent;
 };
 
 static void set_status(Manager *m, const char *format, ...) _printf_(2, 3);
@@ -142,8 +145,45 @@ static int audit_add_call(Manager *m, Audit *a, sd_bus_message *call) {
         return 0;
 }
 
+/*
+ * A Check of a large process takes up to minutes: its callers hear how far it got, from the
+ * library's progress that the worker thread leaves in the job, twice a second while it changes.
+ */
+static void progress_timer_arm(Manager *m) {
+        int enabled;
+
+        if (!m->progress_timer || (sd_event_source_get_enabled(m->progress_timer, &enabled) >= 0 &&
+                                   enabled != SD_EVENT_OFF))
+                return;
+        (void) sd_event_source_set_time_relative(m->progress_timer, CHECK_PROGRESS_USEC);
+        (void) sd_event_source_set_enabled(m->progress_timer, SD_EVENT_ONESHOT);
+}
+
+static int on_progress_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        bool waiting = false;
+
+        for (Audit *a = m->audits; a; a = a->next) {
+                uint64_t done = atomic_load(&a->job->progress_done), total = atomic_load(&a->job->progress_total);
+                unsigned pass = atomic_load(&a->job->progress_pass);
+
+                if (a->n_calls == 0)
+                        continue;
+                waiting = true;
+                if (!a->submitted || total == 0 || (done == a->progress_sent && pass == a->pass_sent))
+                        continue;
+                for (size_t i = 0; i < a->n_calls; i++)
+                        manager_bus_emit_check_progress(m, a->calls[i], a->job->pid, pass, done, total);
+                a->progress_sent = done;
+                a->pass_sent = pass;
+        }
+        if (waiting)
+                progress_timer_arm(m);
+        return 0;
+}
+
 int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd,
-                  unsigned audit_flags, unsigned report_flags) {
+                  unsigned audit_flags, unsigned max_passes, unsigned report_flags) {
         Audit *a;
         int r;
 
@@ -157,21 +197,24 @@ int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd,
          * finished yet answers this call too: its report is as fresh. */
         for (a = m->audits; a; a = a->next)
                 if (a->job->pid == pid && !a->sweep && a->job->audit_flags == audit_flags &&
-                    a->job->report_flags == report_flags) {
+                    a->job->max_passes == max_passes && a->job->report_flags == report_flags) {
                         if (pidfd >= 0)
                                 close(pidfd);
+                        progress_timer_arm(m);
                         return audit_add_call(m, a, call);
                 }
 
         a = audit_new(pid, pidfd, audit_flags, report_flags, true);
         if (!a)
                 return -ENOMEM;
+        a->job->max_passes = max_passes;
         r = audit_add_call(m, a, call);
         if (r < 0) {
                 audit_free(m, a);
                 return r;
         }
         audit_queue(m, a);
+        progress_timer_arm(m);
         return 0;
 }
 
@@ -579,6 +622,7 @@ Manager *manager_free(Manager *m) {
         manager_metrics_stop(m);
 
         sd_event_source_disable_unref(m->sweep_timer);
+        sd_event_source_disable_unref(m->progress_timer);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
 
@@ -620,6 +664,12 @@ int manager_start(Manager *m) {
                 return log_error_errno(r, "Failed to set up the sweep timer: %m");
         (void) sd_event_source_set_description(m->sweep_timer, "sweep");
         (void) sd_event_source_set_priority(m->sweep_timer, SD_EVENT_PRIORITY_IDLE);
+
+        r = sd_event_add_time(m->event, &m->progress_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_progress_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the progress timer: %m");
+        (void) sd_event_source_set_description(m->progress_timer, "check-progress");
+        (void) sd_event_source_set_enabled(m->progress_timer, SD_EVENT_OFF);
 
         r = sd_event_set_watchdog(m->event, true);
         if (r < 0)

@@ -25,6 +25,7 @@
 #define AUDIT_THREADS 3u
 /* Check calls waiting at once; more are refused rather than queued without bound. */
 #define CHECK_CALLS_MAX 128u
+#define CHECK_PROGRESS_USEC (500 * UINT64_C(1000))
 
 #define STATE_DIRECTORY_DEFAULT LOCALSTATEDIR "/lib/smapsaudit"
 
@@ -69,6 +70,7 @@ typedef struct Manager {
 
         Audit *audits;            /* in flight or waiting for their PID, oldest first */
         size_t n_check_calls;
+        sd_event_source *progress_timer;  /* CheckProgress, while Check calls wait */
 
         uint64_t round;
         bool round_done;          /* a sweep went through its whole plan: the next starts a round */
@@ -116,7 +118,7 @@ int manager_reload(Manager *m);
 int manager_sweep_now(Manager *m);
 /* Queues an audit whose JSON report answers call. -EBUSY: too many waiting. */
 int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd,
-                  unsigned audit_flags, unsigned report_flags);
+                  unsigned audit_flags, unsigned max_passes, unsigned report_flags);
 
 /* manager-findings.c */
 void manager_record_audit(Manager *m, const Job *job, bool sweep);

@@ -70,11 +70,20 @@ static void lib_log(void *userdata, int priority, const char *msg) {
         log_internal(priority, 0, "%s", msg);
 }
 
-/* The only way into a running audit: it lets shutdown stop one quickly. */
-static int audit_progress(void *userdata, pid_t pid, unsigned pass, uint64_t done, uint64_t total) {
-        WorkerPool *p = userdata;
+typedef struct AuditRun {
+        WorkerPool *pool;
+        Job *job;
+} AuditRun;
 
-        return atomic_load(&p->stopping) ? -ECANCELED : 0;
+/* The only way into a running audit: it lets shutdown stop one quickly, and tells the loop how
+ * far the audit got. */
+static int audit_progress(void *userdata, pid_t pid, unsigned pass, uint64_t done, uint64_t total) {
+        AuditRun *run = userdata;
+
+        atomic_store(&run->job->progress_pass, pass);
+        atomic_store(&run->job->progress_total, total);
+        atomic_store(&run->job->progress_done, done);
+        return atomic_load(&run->pool->stopping) ? -ECANCELED : 0;
 }
 
 static uint64_t thread_cpu_usec(void) {
@@ -156,10 +165,12 @@ static int report_json(Job *job, const struct smapsaudit_report *report) {
 
 static void run_audit(WorkerPool *p, struct smapsaudit_ctx *ctx, Job *job) {
         struct smapsaudit_report *report = NULL;
+        AuditRun run = { p, job };
         struct smapsaudit_audit_opts opts = {
                 .flags = job->audit_flags,
+                .max_passes = job->max_passes,
                 .progress = audit_progress,
-                .progress_userdata = p,
+                .progress_userdata = &run,
         };
         char path[64];
         struct stat st;

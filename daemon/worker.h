@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -37,6 +38,7 @@ typedef struct Job {
         pid_t pid;
         int pidfd;              /* -1 when the PID names captured files, not a live process */
         unsigned audit_flags;   /* enum smapsaudit_audit_flags */
+        unsigned max_passes;    /* 0: the library's default */
         unsigned report_flags;  /* enum smapsaudit_report_flags, for json */
         bool want_json;
         void *userdata;         /* the submitter's */
@@ -55,6 +57,11 @@ typedef struct Job {
         size_t n_findings;
         struct smapsaudit_proc *procs;  /* JOB_LIST_PROCESSES */
         size_t n_procs;
+
+        /* JOB_AUDIT while it runs: the library's last progress report, written by the
+         * thread, read by the loop for CheckProgress. */
+        _Atomic uint64_t progress_done, progress_total;
+        _Atomic unsigned progress_pass;
 } Job;
 
 Job *job_new(JobType type);

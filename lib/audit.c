@@ -86,6 +86,10 @@ struct audit {
         bool execed;              /* the process exec'ed during the audit: the walker was opened again */
         struct sa_smaps third;    /* smaps read a third time in a pass (third_smaps), if it was */
         bool have_third;
+        unsigned progress_pass;
+        uint64_t progress_done;   /* pages of this pass's walk before the VMA being walked */
+        uint64_t progress_total;  /* pages this pass walks */
+        uint64_t progress_next;   /* where inside a VMA the next report is due */
 };
 
 static bool rollup_sensitive(unsigned f) {
@@ -317,22 +321,44 @@ struct batch_ctx {
         const struct sa_account_rules *rules;
         const struct sa_vma_class *cls;
         struct sa_acc *acc;
+        struct audit *a;
+        uint64_t vma_start;
 };
+
+/* One VMA may be most of a process (a JVM heap, a database's buffer pool): inside it, progress is
+ * reported every this many pages of address space. */
+#define PROGRESS_PAGES (UINT64_C(128) << (20 - 12))
+
+static int progress(struct audit *a, uint64_t done) {
+        if (!a->opts || !a->opts->progress)
+                return 0;
+        /* second walks (walk_again) come after the pass's own: the pass stays done */
+        return a->opts->progress(a->opts->progress_userdata, a->pid, a->progress_pass, MIN(done, a->progress_total),
+                                 a->progress_total);
+}
 
 static int on_batch(void *userdata, const struct sa_page *pages, size_t n) {
         struct batch_ctx *b = userdata;
+        uint64_t walked;
 
         for (size_t i = 0; i < n; i++)
                 sa_account_page(b->rules, b->cls, &pages[i], b->acc);
-        return 0;
+        if (n == 0)
+                return 0;
+        walked = (pages[n - 1].addr + pages[n - 1].count * SA_PAGE_SIZE - b->vma_start) / SA_PAGE_SIZE;
+        if (walked < b->a->progress_next)
+                return 0;
+        b->a->progress_next = walked + PROGRESS_PAGES;
+        return progress(b->a, b->a->progress_done + walked);
 }
 
 static int walk_vma(struct audit *a, const struct sa_smaps_vma *k, struct sa_acc *acc) {
         struct sa_vma_class cls;
-        struct batch_ctx b = { &a->rules, &cls, acc };
+        struct batch_ctx b = { &a->rules, &cls, acc, a, k->start };
         int r;
 
         memset(acc, 0, sizeof(*acc));
+        a->progress_next = PROGRESS_PAGES;
         sa_vma_classify(k, &cls);
         if (skip_walk(k) || cls.special)
                 return 0;
@@ -796,10 +822,20 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         return 0;
 }
 
-static int progress(struct audit *a, unsigned pass, uint64_t done, uint64_t total) {
-        if (!a->opts || !a->opts->progress)
-                return 0;
-        return a->opts->progress(a->opts->progress_userdata, a->pid, pass, done, total);
+/*
+ * A VMA walked in an earlier pass and unchanged since: its walk still stands for the totals,
+ * unless it agreed only within the churn slack (the target remapped it under the walk), when
+ * the walk saw something else than what stayed.
+ */
+static bool walk_stands(struct audit *a, size_t t, const struct sa_smaps_vma *now) {
+        const struct sa_vma_report *done = &a->r->vmas[t];
+
+        return a->track[t].walk_exact && sa_smaps_core_stable(&done->kernel, now) &&
+               (sa_stable_fields(&done->kernel, now) & MAPCOUNT_FIELDS) == (MAPCOUNT_FIELDS & sa_smaps_printed(now));
+}
+
+static uint64_t vma_pages(const struct sa_smaps_vma *k) {
+        return (k->end - k->start) / SA_PAGE_SIZE;
 }
 
 static int run_pass(struct audit *a, unsigned pass, struct views *A, struct views *B) {
@@ -824,21 +860,18 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
                         goto out;
                 a->track[idx[i]].present = true;
         }
+        a->progress_pass = pass;
+        a->progress_done = a->progress_total = 0;
+        for (size_t i = 0; i < A->smaps.n; i++)
+                if (a->track[idx[i]].state != VMA_DONE ||
+                    (need_totals && !walk_stands(a, idx[i], &A->smaps.vmas[i])))
+                        a->progress_total += vma_pages(&A->smaps.vmas[i]);
         for (size_t i = 0; i < A->smaps.n; i++) {
-                const struct sa_vma_report *done = &r->vmas[idx[i]];
-
                 if (a->track[idx[i]].state == VMA_DONE) {
                         if (!need_totals)
                                 continue;
-                        /*
-                         * settled and unchanged since: its walk still stands for the totals, unless
-                         * it agreed only within the churn slack (the target remapped it under the
-                         * walk), when the walk saw something else than what stayed
-                         */
-                        if (a->track[idx[i]].walk_exact && sa_smaps_core_stable(&done->kernel, &A->smaps.vmas[i]) &&
-                            (sa_stable_fields(&done->kernel, &A->smaps.vmas[i]) & MAPCOUNT_FIELDS) ==
-                                    (MAPCOUNT_FIELDS & sa_smaps_printed(&A->smaps.vmas[i]))) {
-                                sa_acc_add(&total, &done->walk);
+                        if (walk_stands(a, idx[i], &A->smaps.vmas[i])) {
+                                sa_acc_add(&total, &r->vmas[idx[i]].walk);
                                 continue;
                         }
                 }
@@ -855,7 +888,8 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
                         goto out;
                 }
                 sa_acc_add(&total, &walks[i]);
-                ret = progress(a, pass, i + 1, A->smaps.n);
+                a->progress_done += vma_pages(&A->smaps.vmas[i]);
+                ret = progress(a, a->progress_done);
                 if (ret < 0)
                         goto out;
         }

@@ -134,6 +134,7 @@ void sa_log(struct smapsaudit_ctx *ctx, int priority, const char *fmt, ...) _pri
 /* Records what failed (for smapsaudit_ctx_get_error) and returns r. */
 int sa_error(struct smapsaudit_ctx *ctx, int r, const char *fmt, ...) _printf_(3, 4);
 #define sa_debug(ctx, ...) sa_log(ctx, 7, __VA_ARGS__)
+#define sa_notice(ctx, ...) sa_log(ctx, 5, __VA_ARGS__)
 #define sa_info(ctx, ...) sa_log(ctx, 6, __VA_ARGS__)
 #define sa_warn(ctx, ...) sa_log(ctx, 4, __VA_ARGS__)
 

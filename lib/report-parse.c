@@ -255,7 +255,8 @@ _export_ int smapsaudit_report_from_json(const char *json, struct smapsaudit_rep
         }
         if (json_object_object_get_ex(o, "mode", &m)) {
                 r->walk_mode = (boolean(m, "pagemap_scan") ? SA_WALK_SCAN : 0) | (boolean(m, "pfns") ? SA_WALK_PFN : 0) |
-                               (boolean(m, "kpageflags") ? SA_WALK_KPAGE : 0) | (boolean(m, "nodes") ? SA_WALK_NODES : 0);
+                               (boolean(m, "kpageflags") ? SA_WALK_KPAGE : 0) | (boolean(m, "nodes") ? SA_WALK_NODES : 0) |
+                               (streq((s = str(m, "tier")) ? s : "", "fast") ? SA_WALK_FAST : 0);
                 r->frozen = boolean(m, "frozen");
                 r->passes = (unsigned) unum(m, "passes", NULL);
                 r->cpu_usec = unum(m, "cpu_usec", NULL);

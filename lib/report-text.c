@@ -86,6 +86,71 @@ static void print_ksm(FILE *f, const struct sa_ksm_report *k, bool all_checks, b
         }
 }
 
+static bool same_vma(const struct smapsaudit_finding *a, const struct smapsaudit_finding *b) {
+        return (a->vma_start || a->vma_end) && a->vma_start == b->vma_start && a->vma_end == b->vma_end;
+}
+
+static void print_finding(FILE *f, const struct smapsaudit_finding *fd, const char *indent, bool show_tags,
+                          bool color) {
+        char tags[128] = "";
+
+        if (show_tags)
+                smapsaudit_tags_format(fd->tags, tags, sizeof(tags), ',');
+        fprintf(f, "%s%s%s%s %s (%s): kernel %" PRId64 " kB, walk %" PRId64 " kB, delta %+" PRId64 " kB%s%s\n",
+                indent, color_of(fd->kind, color), smapsaudit_verdict_to_string(fd->kind), color ? RESET : "",
+                fd->field, fd->source, fd->kernel_kb, fd->walk_kb, fd->delta_kb, *tags ? ", tags " : "", tags);
+}
+
+/* An explanation is the figures the finding's line shows already, then after
+ * "; " why they disagree; without a why, all of it. */
+static const char *explanation_reason(const struct smapsaudit_finding *fd) {
+        const char *e = fd->explanation ?: "", *why = strstr(e, "; ");
+
+        return why ? why + 2 : e;
+}
+
+/*
+ * The findings of one VMA under one heading, each reason once after them:
+ * a VMA's fields mostly disagree for one reason, which one paragraph says.
+ * Findings on the whole process (no VMA) stand alone.
+ */
+static void print_findings(FILE *f, const struct smapsaudit_report *r, bool color) {
+        for (size_t i = 0; i < r->n_findings; i++) {
+                const struct smapsaudit_finding *first = &r->findings[i];
+                char tags[128];
+                bool seen = false;
+
+                for (size_t k = 0; k < i && !seen; k++)
+                        seen = same_vma(&r->findings[k], first);
+                if (seen)
+                        continue;
+                if (!(first->vma_start || first->vma_end)) {
+                        print_finding(f, first, "  ", true, color);
+                        fprintf(f, "    %s\n", first->explanation ?: "");
+                        continue;
+                }
+
+                smapsaudit_tags_format(first->tags, tags, sizeof(tags), ',');
+                fprintf(f, "  VMA %" PRIx64 "-%" PRIx64 "%s%s:\n", first->vma_start, first->vma_end,
+                        *tags ? ", tags " : "", tags);
+                for (size_t k = i; k < r->n_findings; k++)
+                        if (k == i || same_vma(&r->findings[k], first))
+                                print_finding(f, &r->findings[k], "    ", r->findings[k].tags != first->tags, color);
+                for (size_t k = i; k < r->n_findings; k++) {
+                        const struct smapsaudit_finding *fd = &r->findings[k];
+                        bool said = false;
+
+                        if (k != i && !same_vma(fd, first))
+                                continue;
+                        for (size_t j = i; j < k && !said; j++)
+                                said = same_vma(&r->findings[j], first) &&
+                                       streq(explanation_reason(&r->findings[j]), explanation_reason(fd));
+                        if (!said)
+                                fprintf(f, "      %s\n", explanation_reason(fd));
+                }
+        }
+}
+
 _export_ int smapsaudit_report_print_text(const struct smapsaudit_report *r, FILE *f, unsigned flags) {
         bool color = flags & SMAPSAUDIT_REPORT_COLOR, all = flags & SMAPSAUDIT_REPORT_ALL_VMAS;
         const struct sa_total *rss = &r->totals[SA_RSS];
@@ -119,18 +184,7 @@ _export_ int smapsaudit_report_print_text(const struct smapsaudit_report *r, FIL
         }
         if (r->n_findings)
                 fprintf(f, "\nFindings:\n");
-        for (size_t i = 0; i < r->n_findings; i++) {
-                const struct smapsaudit_finding *fd = &r->findings[i];
-                char tags[128];
-
-                smapsaudit_tags_format(fd->tags, tags, sizeof(tags), ',');
-                fprintf(f, "  %s%s%s %s (%s)", color_of(fd->kind, color), smapsaudit_verdict_to_string(fd->kind),
-                        color ? RESET : "", fd->field, fd->source);
-                if (fd->vma_start || fd->vma_end)
-                        fprintf(f, " VMA %" PRIx64 "-%" PRIx64, fd->vma_start, fd->vma_end);
-                fprintf(f, ": kernel %" PRId64 " kB, walk %" PRId64 " kB, delta %+" PRId64 " kB%s%s\n    %s\n",
-                        fd->kernel_kb, fd->walk_kb, fd->delta_kb, *tags ? ", tags " : "", tags, fd->explanation);
-        }
+        print_findings(f, r, color);
         if (r->n_notes) {
                 fprintf(f, "\nNotes:\n");
                 for (size_t i = 0; i < r->n_notes; i++)

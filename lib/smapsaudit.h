@@ -39,15 +39,18 @@ const char *smapsaudit_ctx_get_kernel_release(struct smapsaudit_ctx *ctx);
  * or NULL. */
 const char *smapsaudit_ctx_get_error(const struct smapsaudit_ctx *ctx);
 
-/* Log sink; default: messages at or above LOG_WARNING to stderr. */
+/* Log sink; default: messages at or above LOG_WARNING to stderr. LOG_NOTICE says
+ * what a long wait waits for (ksmd's full scans) and how long it may last. */
 typedef void (*smapsaudit_log_fn)(void *userdata, int priority, const char *msg);
 void smapsaudit_ctx_set_log_fn(struct smapsaudit_ctx *ctx, smapsaudit_log_fn fn, void *userdata);
 void smapsaudit_ctx_set_log_priority(struct smapsaudit_ctx *ctx, int priority);
 
-/* Called between passes and VMAs so that long audits can report progress
- * or be cancelled: a negative return aborts the audit with that errno. */
+/* Called after each VMA a pass walks, and every 128 MiB inside one, so that
+ * long audits can report progress or be cancelled: pages_done of the
+ * pages_total (4 KiB pages of address space) that this pass walks; pass
+ * counts from 0. A negative return aborts the audit with that errno. */
 typedef int (*smapsaudit_progress_fn)(void *userdata, pid_t pid, unsigned pass,
-                                      uint64_t vmas_done, uint64_t vmas_total);
+                                      uint64_t pages_done, uint64_t pages_total);
 
 enum smapsaudit_audit_flags {
         SMAPSAUDIT_AUDIT_FREEZE   = 1u << 0, /* stop the target with ptrace for an exact snapshot */

@@ -29,7 +29,8 @@ int main(int argc, char *argv[]) {
         int r;
 
         if (argc >= 3 && streq(argv[1], "check")) {
-                r = bus_check((pid_t) atoi(argv[2]), argc >= 4 && streq(argv[3], "freeze"), &json, &message);
+                r = bus_check((pid_t) atoi(argv[2]), &(BusCheckOptions) { .freeze = argc >= 4 && streq(argv[3], "freeze") },
+                              &json, &message);
         } else if (argc == 2 && streq(argv[1], "status")) {
                 BusStatus s;
 

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-login.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "select.h"
+#include "smapsaudit.h"
+
+char *process_unit(pid_t pid) {
+        char *unit = NULL;
+
+        if (sd_pid_get_unit(pid, &unit) < 0)
+                return NULL;
+        return unit;
+}
+
+bool unit_name_matches(const char *u, const char *unit) {
+        size_t l = strlen(unit);
+
+        if (!u)
+                return false;
+        return streq(u, unit) || (!strchr(unit, '.') && strncmp(u, unit, l) == 0 && streq(u + l, ".service"));
+}
+
+bool process_in_unit(pid_t pid, const char *unit) {
+        _cleanup_free_ char *system = NULL, *user = NULL;
+
+        (void) sd_pid_get_unit(pid, &system);
+        (void) sd_pid_get_user_unit(pid, &user);
+        return unit_name_matches(system, unit) || unit_name_matches(user, unit);
+}
+
+static int cmp_pid(const void *a, const void *b) {
+        pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+int select_processes(const char *comm, const char *unit, pid_t **ret, size_t *ret_n) {
+        _cleanup_free_ struct smapsaudit_proc *procs = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        struct smapsaudit_ctx *ctx = NULL;
+        size_t n_procs = 0, n = 0;
+        regex_t re;
+        int r;
+
+        if (comm) {
+                r = regcomp(&re, comm, REG_EXTENDED | REG_NOSUB);
+                if (r != 0) {
+                        char msg[256];
+
+                        regerror(r, &re, msg, sizeof(msg));
+                        fprintf(stderr, "smapsaudit: --comm '%s' is not a regular expression: %s\n", comm, msg);
+                        return -EINVAL;
+                }
+        }
+
+        r = smapsaudit_ctx_new(&ctx);
+        if (r >= 0)
+                r = smapsaudit_list_processes(ctx, &procs, &n_procs);
+        smapsaudit_ctx_unref(ctx);
+        if (r >= 0 && n_procs > 0 && !(pids = calloc(n_procs, sizeof(pid_t))))
+                r = -ENOMEM;
+        if (r < 0) {
+                fprintf(stderr, "smapsaudit: cannot list the processes: %s\n", strerror(-r));
+                goto finish;
+        }
+
+        for (size_t i = 0; i < n_procs; i++) {
+                if (procs[i].pid == getpid())
+                        continue;
+                if (comm && regexec(&re, procs[i].comm, 0, NULL, 0) != 0)
+                        continue;
+                if (unit && !process_in_unit(procs[i].pid, unit))
+                        continue;
+                pids[n++] = procs[i].pid;
+        }
+        qsort(pids, n, sizeof(pid_t), cmp_pid);
+        *ret = TAKE_PTR(pids);
+        *ret_n = n;
+        r = 0;
+finish:
+        if (comm)
+                regfree(&re);
+        return r;
+}
