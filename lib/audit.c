@@ -16,11 +16,14 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "inflight.h"
 #include "internal.h"
 #include "missing.h"
 
 #define DEFAULT_PASSES 5
 #define NUMA_BIT (1ULL << 31)
+/* what an audit may spend waiting for an exec or an unmap of the target to end before reading its views */
+#define INFLIGHT_WAIT_USEC (50 * 1000)
 
 struct views {
         struct sa_smaps smaps;
@@ -34,6 +37,7 @@ struct views {
         uint64_t faults;          /* the target's minflt + majflt */
         uint64_t rollup_faults_before, rollup_faults_after; /* around the rollup read */
         bool have_rollup;         /* rollup and numa_maps are read once a pass, between the two smaps reads */
+        struct sa_inflight inflight_before, inflight_after; /* the threads, before the smaps read and after status */
 };
 
 /* Mapcount fields of pages others can map are judged only in passes where this holds still. */
@@ -85,6 +89,8 @@ struct audit {
         bool execed;              /* the process exec'ed during the audit: the walker was opened again */
         struct sa_smaps third;    /* smaps read a third time in a pass (third_smaps), if it was */
         bool have_third;
+        struct sa_inflight_log inflight_log; /* passes whose status counters were not compared */
+        uint64_t inflight_wait_usec;         /* left of the time to wait for such work to end */
 };
 
 static bool rollup_sensitive(unsigned f) {
@@ -165,6 +171,7 @@ static int read_views(struct audit *a, struct views *v) {
         int r;
 
         memset(v, 0, sizeof(*v));
+        sa_inflight_settle(a->ctx, a->pid, &a->inflight_wait_usec, &v->inflight_before);
         sa_read_population(a->ctx, &v->population);
         (void) read_stat(a->ctx, a->mm_pid, NULL, &v->faults);
         r = sa_read_pid_file(a->ctx, a->mm_pid, "smaps", &buf, NULL);
@@ -187,6 +194,7 @@ static int read_views(struct audit *a, struct views *v) {
         if (!v->have_status)
                 sa_report_note(a->r, "status not readable: its counters are not compared");
         sa_read_population(a->ctx, &v->population_end);
+        sa_inflight_sample(a->ctx, a->pid, &v->inflight_after);
         return 0;
 }
 
@@ -695,6 +703,7 @@ static uint64_t walk_held_disagreements(const struct smapsaudit_report *r, bool 
 static int judge_totals(struct audit *a, const struct views *A, const struct views *B, const struct sa_acc *total) {
         struct smapsaudit_report *r = a->r;
         struct sa_rollup_window w;
+        struct sa_inflight_thread inflight = sa_inflight_window(&A->inflight_after, &B->inflight_before);
         bool status_ok;
         uint64_t mr, ms, cr, cs, moved;
         int ret;
@@ -713,7 +722,8 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         if (a->transient_kb)
                 w.under_kb = MIN(w.under_kb, 2 * (a->transient_kb + a->moving_kb));
         status_ok = A->have_status && B->have_status && layout_stable(A, B) &&
-                    sa_status_counters_equal(&A->status, &B->status);
+                    sa_status_counters_equal(&A->status, &B->status) &&
+                    sa_inflight_status_comparable(&a->inflight_log, r->passes, &inflight);
         sa_compare_totals(r, &w, total, status_ok ? &B->status : NULL, sa_kernel_get(a->ctx));
         /*
          * The rollup and status are read once each side of the walk, the walk
@@ -734,6 +744,8 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
                         if (moved & (1ULL << f))
                                 r->rollup_cmp[f].judged = r->status_cmp[f].judged = false;
         }
+        if (status_ok && sa_inflight_withdraw_over(&a->inflight_log, r->passes, &inflight, r))
+                status_ok = false;
         /*
          * The rollup-only fields (Pss_Anon/File/Shmem) can only be held
          * against the walk; where VMAs already disagree, the per-VMA
@@ -1137,6 +1149,9 @@ static int audit_run(struct audit *a) {
                 if (ret < 0)
                         goto out;
         }
+        ret = sa_inflight_log_notes(&a->inflight_log, r);
+        if (ret < 0)
+                goto out;
         decide_verdict(a);
         ret = 0;
 out:
@@ -1154,7 +1169,8 @@ static uint64_t thread_cpu_usec(void) {
 
 _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const struct smapsaudit_audit_opts *opts,
                                   struct smapsaudit_report **ret) {
-        struct audit a = { .ctx = ctx, .pid = pid, .mm_pid = pid, .opts = opts, .pidfd = -1 };
+        struct audit a = { .ctx = ctx, .pid = pid, .mm_pid = pid, .opts = opts, .pidfd = -1,
+                           .inflight_wait_usec = INFLIGHT_WAIT_USEC };
         struct sa_freeze *frozen = NULL;
         uint64_t cpu0 = thread_cpu_usec();
         int r;
