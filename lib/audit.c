@@ -19,6 +19,7 @@
 #include "inflight.h"
 #include "internal.h"
 #include "missing.h"
+#include "rollup-record.h"
 
 #define DEFAULT_PASSES 5
 #define NUMA_BIT (1ULL << 31)
@@ -91,6 +92,7 @@ struct audit {
         bool have_third;
         struct sa_inflight_log inflight_log; /* passes whose status counters were not compared */
         uint64_t inflight_wait_usec;         /* left of the time to wait for such work to end */
+        struct sa_rollup_record rollup_rec;  /* the rollup as the pass that settled it saw it */
 };
 
 static bool rollup_sensitive(unsigned f) {
@@ -704,6 +706,7 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         struct smapsaudit_report *r = a->r;
         struct sa_rollup_window w;
         struct sa_inflight_thread inflight = sa_inflight_window(&A->inflight_after, &B->inflight_before);
+        const char *why[SA_PRIVATE + 1] = {};
         bool status_ok;
         uint64_t mr, ms, cr, cs, moved;
         int ret;
@@ -741,8 +744,11 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
                 if (ret < 0)
                         return ret;
                 for (unsigned f = 0; f < _SA_FIELD_MAX && f < 64; f++)
-                        if (moved & (1ULL << f))
+                        if (moved & (1ULL << f)) {
                                 r->rollup_cmp[f].judged = r->status_cmp[f].judged = false;
+                                if (f <= SA_PRIVATE)
+                                        why[f] = sa_rollup_why_walk_moved;
+                        }
         }
         if (status_ok && sa_inflight_withdraw_over(&a->inflight_log, r->passes, &inflight, r))
                 status_ok = false;
@@ -754,9 +760,11 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         for (size_t i = 0; i < r->n_vmas; i++)
                 if (a->track[i].present && (a->track[i].prev_mask || r->vmas[i].verdict == SMAPSAUDIT_UNDER_ACCOUNTED ||
                                             r->vmas[i].verdict == SMAPSAUDIT_OVER_ACCOUNTED))
-                        for (unsigned f = 0; f < _SA_FIELD_MAX; f++)
-                                if (sa_fields[f].rollup_only)
+                        for (unsigned f = 0; f <= SA_PRIVATE; f++)
+                                if (sa_fields[f].rollup_only) {
                                         r->rollup_cmp[f].judged = false;
+                                        why[f] = sa_rollup_why_vmas;
+                                }
         r->totals_judged = true;
         mr = a->rollup_done ? 0 : sa_disagreements(r->rollup_cmp, _SA_FIELD_MAX);
         ms = a->status_done ? 0 : sa_disagreements(r->status_cmp, _SA_FIELD_MAX);
@@ -785,8 +793,10 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         if (!a->rollup_done && w.rollup && (cr || (mr == 0 && !a->rollup_sighted && !rollup_used_slack(&w)))) {
                 a->rollup_done = true;
                 a->rollup_churn = false;
+                sa_rollup_record_pass(&a->rollup_rec, r, r->passes, &w, why);
         } else if (!a->rollup_done && w.rollup && mr == 0) {
                 a->rollup_agreed = true;
+                sa_rollup_record_pass(&a->rollup_rec, r, r->passes, &w, why);
         } else if (!a->rollup_done) {
                 a->rollup_churn = true;
                 for (unsigned f = 0; f < _SA_FIELD_MAX && f < 32; f++)
@@ -1054,6 +1064,7 @@ static int follow_exec(struct audit *a, struct views *A, struct views *B) {
         /* nothing seen of the old mm may confirm, or settle, what the new one shows */
         a->prev_rollup_mask = a->prev_status_mask = a->rollup_sighted = 0;
         a->totals_done = a->rollup_done = a->status_done = a->rollup_agreed = a->rollup_churn = false;
+        a->rollup_rec = (struct sa_rollup_record) {};
         return 0;
 }
 
@@ -1150,6 +1161,8 @@ static int audit_run(struct audit *a) {
                         goto out;
         }
         ret = sa_inflight_log_notes(&a->inflight_log, r);
+        if (ret >= 0)
+                ret = sa_rollup_record_apply(&a->rollup_rec, r);
         if (ret < 0)
                 goto out;
         decide_verdict(a);
