@@ -243,8 +243,10 @@ struct sa_inflight_thread sa_inflight_window(const struct sa_inflight *a, const 
                 for (size_t i = 0; i < b->n; i++)
                         if (!find_thread(a, b->t[i].tid))
                                 consider(&worst, &b->t[i], &unknown);
-        if (a->overflow && b->overflow && worst.kind == SA_INFLIGHT_NONE)
+        if (a->overflow && b->overflow && worst.kind == SA_INFLIGHT_NONE) {
                 worst = unknown;
+                worst.tid = a->t[0].tid;
+        }
         return worst;
 }
 
