@@ -66,6 +66,7 @@ struct options {
         unsigned seconds;
         const char *dir;
         bool keep_busy;
+        unsigned pause_ms;      /* mremap-shrink: between turns */
 };
 
 /* Everything main() undoes after the stop signal. */
@@ -875,11 +876,9 @@ static void shape_churn(struct truth *t, const struct options *o)
  * zaps it, with mmap_lock downgraded: for as long as the zap runs, status
  * counts pages that smaps and pagemap no longer show.
  */
-#define MREMAP_SHRINK_PAUSE_MS 100
-
-static void mremap_shrink(size_t len)
+static void mremap_shrink(size_t len, unsigned pause_ms)
 {
-        const struct timespec pause_ts = { 0, MREMAP_SHRINK_PAUSE_MS * 1000 * 1000 };
+        const struct timespec pause_ts = { pause_ms / 1000, (long) (pause_ms % 1000) * 1000 * 1000 };
 
         while (!stop_pending()) {
                 char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -900,7 +899,7 @@ static void shape_mremap_shrink(struct truth *t, const struct options *o)
 {
         /* No regions: what it maps lives for one turn of mremap_shrink() */
         truth_int(t, "size_kb", (long long) KB(o->size));
-        truth_int(t, "pause_ms", MREMAP_SHRINK_PAUSE_MS);
+        truth_int(t, "pause_ms", o->pause_ms);
 }
 
 /*
@@ -1083,7 +1082,7 @@ static const struct shape shapes[] = {
 
 static void usage(FILE *f)
 {
-        fputs("usage: workload SHAPE [--size-mb N] [--seconds N] [--dir DIR] [--keep-busy]\n"
+        fputs("usage: workload SHAPE [--size-mb N] [--seconds N] [--dir DIR] [--keep-busy] [--pause-ms N]\n"
               "shapes:", f);
         for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
                 fprintf(f, " %s", shapes[i].name);
@@ -1097,6 +1096,7 @@ static const struct shape *parse_args(int argc, char **argv, struct options *o)
                 { "seconds",   required_argument, NULL, 't' },
                 { "dir",       required_argument, NULL, 'd' },
                 { "keep-busy", no_argument,       NULL, 'b' },
+                { "pause-ms",  required_argument, NULL, 'p' },
                 { "help",      no_argument,       NULL, 'h' },
                 {}
         };
@@ -1105,7 +1105,7 @@ static const struct shape *parse_args(int argc, char **argv, struct options *o)
         char *end;
         int c;
 
-        *o = (struct options) { .seconds = 12 };
+        *o = (struct options) { .seconds = 12, .pause_ms = 100 };
         while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
                 switch (c) {
                 case 's':
@@ -1127,6 +1127,13 @@ static const struct shape *parse_args(int argc, char **argv, struct options *o)
                         break;
                 case 'b':
                         o->keep_busy = true;
+                        break;
+                case 'p':
+                        o->pause_ms = (unsigned) strtoul(optarg, &end, 10);
+                        if (*end || o->pause_ms > 60 * 1000) {
+                                fprintf(stderr, "workload: bad --pause-ms %s\n", optarg);
+                                exit(2);
+                        }
                         break;
                 case 'h':
                         usage(stdout);
@@ -1195,7 +1202,7 @@ int main(int argc, char **argv)
         if (shape->build == shape_churn)
                 churn();
         else if (shape->build == shape_mremap_shrink)
-                mremap_shrink(o.size);
+                mremap_shrink(o.size, o.pause_ms);
         else if (shape->build == shape_held_exec)
                 held_exec_wait();
         else
