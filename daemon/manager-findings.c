@@ -2,11 +2,14 @@
 /*
  * What the daemon does with an audit's findings: a finding that the last
  * conclusive audit of the same process did not have is new (history line,
- * journal entry, Finding signal, counted in the metrics and the release's
- * baseline, and a regression if the previous release's baseline lacks its
- * kind); one that a later conclusive audit no longer has, or whose process
- * exited, is resolved (journal entry, Resolved signal). Inconclusive
- * audits change nothing: they cannot say that a finding went away.
+ * journal entry, Finding signal, counted in the metrics); once the next
+ * conclusive audit of that process has it again it is confirmed, and only
+ * then counted in the release's baseline, and a regression if the previous
+ * release's baseline lacks its kind: one audit can catch the kernel in the
+ * middle of work that leaves its counters behind for a moment. One that a
+ * later conclusive audit no longer has, or whose process exited, is
+ * resolved (journal entry, Resolved signal). Inconclusive audits change
+ * nothing: they cannot say that a finding went away.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -94,27 +97,35 @@ static void regression(Manager *m, const JournalProcess *p, const OpenFinding *f
         manager_metrics_update(m);
 }
 
+static char *format_finding(Manager *m, const Job *job, const OpenFinding *f, const char *explanation, bool sweep,
+                            uint64_t now) {
+        FindingContext c = {
+                .pid = job->pid, .uid = job->owner_uid, .comm = job->comm, .unit = job->unit,
+                .kernel_release = release(m), .realtime_usec = now, .origin = sweep ? "sweep" : "check",
+        };
+        char *json = NULL;
+        int r;
+
+        r = finding_to_json(&c, f, explanation, &json);
+        if (r < 0)
+                log_error_errno(r, "Failed to format a finding: %m");
+        return json;
+}
+
 static void announce_new(Manager *m, const Job *job, OpenFinding *f, const char *explanation, bool sweep,
                          uint64_t now) {
         JournalProcess p = {
                 .pid = job->pid, .comm = job->comm, .kernel_release = release(m), .unit = job->unit,
                 .object_pid = m->live,
         };
-        FindingContext c = {
-                .pid = job->pid, .uid = job->owner_uid, .comm = job->comm, .unit = job->unit,
-                .kernel_release = release(m), .realtime_usec = now, .origin = sweep ? "sweep" : "check",
-        };
-        _cleanup_free_ char *json = NULL;
+        _cleanup_free_ char *json = format_finding(m, job, f, explanation, sweep, now);
         int r;
 
-        r = finding_to_json(&c, f, explanation, &json);
-        if (r < 0) {
-                log_error_errno(r, "Failed to format a finding: %m");
+        if (!json)
                 return;
-        }
 
         if (journal_allows(m)) {
-                (void) journal_finding(&p, f, c.origin);
+                (void) journal_finding(&p, f, sweep ? "sweep" : "check");
                 f->logged = true;
         }
         r = history_append(m->history, now, job->owner_uid, json);
@@ -123,7 +134,19 @@ static void announce_new(Manager *m, const Job *job, OpenFinding *f, const char 
         manager_bus_emit_finding(m, &p, f, json);
         if (finding_groups_add(&m->metrics.found, f, job->unit) < 0)
                 log_error_errno(ENOMEM, "Failed to count a finding: %m");
-        regression(m, &p, f, json);
+}
+
+/* The second conclusive audit in a row with this finding: now it counts for the release. */
+static void confirm(Manager *m, const Job *job, OpenFinding *f, const char *explanation, bool sweep, uint64_t now) {
+        JournalProcess p = {
+                .pid = job->pid, .comm = job->comm, .kernel_release = release(m), .unit = job->unit,
+                .object_pid = m->live,
+        };
+        _cleanup_free_ char *json = format_finding(m, job, f, explanation, sweep, now);
+
+        f->confirmed = true;
+        if (json)
+                regression(m, &p, f, json);
 }
 
 static void announce_resolved(Manager *m, pid_t pid, uid_t uid, const char *comm, const char *unit,
@@ -194,6 +217,9 @@ void manager_record_audit(Manager *m, const Job *job, bool sweep) {
                 if (old) {
                         /* The same finding again: not new, and it keeps whether it was logged. */
                         found[i].logged = old->logged;
+                        found[i].confirmed = old->confirmed;
+                        if (!found[i].confirmed)
+                                confirm(m, job, &found[i], job->findings[i].explanation, sweep, now);
                         continue;
                 }
                 announce_new(m, job, &found[i], job->findings[i].explanation, sweep, now);

@@ -15,13 +15,17 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "inflight.h"
 #include "internal.h"
 #include "missing.h"
 #include "pidfd-util.h"
+#include "rollup-record.h"
 #include "time-util.h"
 
 #define DEFAULT_PASSES 5
 #define NUMA_BIT (1ULL << 31)
+/* what an audit may spend waiting for an exec or an unmap of the target to end before reading its views */
+#define INFLIGHT_WAIT_USEC (50 * 1000)
 
 struct views {
         struct sa_smaps smaps;
@@ -35,6 +39,7 @@ struct views {
         uint64_t faults;          /* the target's minflt + majflt */
         uint64_t rollup_faults_before, rollup_faults_after; /* around the rollup read */
         bool have_rollup;         /* rollup and numa_maps are read once a pass, between the two smaps reads */
+        struct sa_inflight inflight_before, inflight_after; /* the threads, before the smaps read and after status */
 };
 
 /* Mapcount fields of pages others can map are judged only in passes where this holds still. */
@@ -90,6 +95,9 @@ struct audit {
         uint64_t progress_done;   /* pages of this pass's walk before the VMA being walked */
         uint64_t progress_total;  /* pages this pass walks */
         uint64_t progress_next;   /* where inside a VMA the next report is due */
+        struct sa_inflight_log inflight_log; /* passes whose status counters were not compared */
+        uint64_t inflight_wait_usec;         /* left of the time to wait for such work to end */
+        struct sa_rollup_record rollup_rec;  /* the rollup as the pass that settled it saw it */
 };
 
 static bool rollup_sensitive(unsigned f) {
@@ -167,6 +175,7 @@ static int read_views(struct audit *a, struct views *v) {
         int r;
 
         memset(v, 0, sizeof(*v));
+        sa_inflight_settle(a->ctx, a->pid, &a->inflight_wait_usec, &v->inflight_before);
         sa_read_population(a->ctx, &v->population);
         (void) read_stat(a->ctx, a->mm_pid, NULL, &v->faults);
         r = sa_read_pid_file(a->ctx, a->mm_pid, "smaps", &buf, NULL);
@@ -189,6 +198,7 @@ static int read_views(struct audit *a, struct views *v) {
         if (!v->have_status)
                 sa_report_note(a->r, "status not readable: its counters are not compared");
         sa_read_population(a->ctx, &v->population_end);
+        sa_inflight_sample(a->ctx, a->pid, &v->inflight_after);
         return 0;
 }
 
@@ -719,6 +729,8 @@ static uint64_t walk_held_disagreements(const struct smapsaudit_report *r, bool 
 static int judge_totals(struct audit *a, const struct views *A, const struct views *B, const struct sa_acc *total) {
         struct smapsaudit_report *r = a->r;
         struct sa_rollup_window w;
+        struct sa_inflight_thread inflight = sa_inflight_window(&A->inflight_after, &B->inflight_before);
+        const char *why[SA_PRIVATE + 1] = {};
         bool status_ok;
         uint64_t mr, ms, cr, cs, moved;
         int ret;
@@ -737,7 +749,8 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         if (a->transient_kb)
                 w.under_kb = MIN(w.under_kb, 2 * (a->transient_kb + a->moving_kb));
         status_ok = A->have_status && B->have_status && layout_stable(A, B) &&
-                    sa_status_counters_equal(&A->status, &B->status);
+                    sa_status_counters_equal(&A->status, &B->status) &&
+                    sa_inflight_status_comparable(&a->inflight_log, r->passes, &inflight);
         sa_compare_totals(r, &w, total, status_ok ? &B->status : NULL, sa_kernel_get(a->ctx));
         /*
          * The rollup and status are read once each side of the walk, the walk
@@ -755,9 +768,14 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
                 if (ret < 0)
                         return ret;
                 for (unsigned f = 0; f < _SA_FIELD_MAX && f < 64; f++)
-                        if (moved & (1ULL << f))
+                        if (moved & (1ULL << f)) {
                                 r->rollup_cmp[f].judged = r->status_cmp[f].judged = false;
+                                if (f <= SA_PRIVATE)
+                                        why[f] = sa_rollup_why_walk_moved;
+                        }
         }
+        if (status_ok && sa_inflight_withdraw_over(&a->inflight_log, r->passes, &inflight, r))
+                status_ok = false;
         /*
          * The rollup-only fields (Pss_Anon/File/Shmem) can only be held
          * against the walk; where VMAs already disagree, the per-VMA
@@ -766,9 +784,11 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         for (size_t i = 0; i < r->n_vmas; i++)
                 if (a->track[i].present && (a->track[i].prev_mask || r->vmas[i].verdict == SMAPSAUDIT_UNDER_ACCOUNTED ||
                                             r->vmas[i].verdict == SMAPSAUDIT_OVER_ACCOUNTED))
-                        for (unsigned f = 0; f < _SA_FIELD_MAX; f++)
-                                if (sa_fields[f].rollup_only)
+                        for (unsigned f = 0; f <= SA_PRIVATE; f++)
+                                if (sa_fields[f].rollup_only) {
                                         r->rollup_cmp[f].judged = false;
+                                        why[f] = sa_rollup_why_vmas;
+                                }
         r->totals_judged = true;
         mr = a->rollup_done ? 0 : sa_disagreements(r->rollup_cmp, _SA_FIELD_MAX);
         ms = a->status_done ? 0 : sa_disagreements(r->status_cmp, _SA_FIELD_MAX);
@@ -797,8 +817,10 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         if (!a->rollup_done && w.rollup && (cr || (mr == 0 && !a->rollup_sighted && !rollup_used_slack(&w)))) {
                 a->rollup_done = true;
                 a->rollup_churn = false;
+                sa_rollup_record_pass(&a->rollup_rec, r, r->passes, &w, why);
         } else if (!a->rollup_done && w.rollup && mr == 0) {
                 a->rollup_agreed = true;
+                sa_rollup_record_pass(&a->rollup_rec, r, r->passes, &w, why);
         } else if (!a->rollup_done) {
                 a->rollup_churn = true;
                 for (unsigned f = 0; f < _SA_FIELD_MAX && f < 32; f++)
@@ -1074,6 +1096,7 @@ static int follow_exec(struct audit *a, struct views *A, struct views *B) {
         /* nothing seen of the old mm may confirm, or settle, what the new one shows */
         a->prev_rollup_mask = a->prev_status_mask = a->rollup_sighted = 0;
         a->totals_done = a->rollup_done = a->status_done = a->rollup_agreed = a->rollup_churn = false;
+        a->rollup_rec = (struct sa_rollup_record) {};
         return 0;
 }
 
@@ -1171,6 +1194,11 @@ static int audit_run(struct audit *a) {
                 if (ret < 0)
                         goto out;
         }
+        ret = sa_inflight_log_notes(&a->inflight_log, r);
+        if (ret >= 0)
+                ret = sa_rollup_record_apply(&a->rollup_rec, r);
+        if (ret < 0)
+                goto out;
         decide_verdict(a);
         ret = 0;
 out:
@@ -1181,7 +1209,8 @@ out:
 
 _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const struct smapsaudit_audit_opts *opts,
                                   struct smapsaudit_report **ret) {
-        struct audit a = { .ctx = ctx, .pid = pid, .mm_pid = pid, .opts = opts, .pidfd = -1 };
+        struct audit a = { .ctx = ctx, .pid = pid, .mm_pid = pid, .opts = opts, .pidfd = -1,
+                           .inflight_wait_usec = INFLIGHT_WAIT_USEC };
         struct sa_freeze *frozen = NULL;
         uint64_t cpu0 = now_usec(CLOCK_THREAD_CPUTIME_ID);
         int r;

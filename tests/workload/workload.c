@@ -32,8 +32,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -61,6 +66,7 @@ struct options {
         unsigned seconds;
         const char *dir;
         bool keep_busy;
+        unsigned pause_ms;      /* mremap-shrink: between turns */
 };
 
 /* Everything main() undoes after the stop signal. */
@@ -864,6 +870,185 @@ static void shape_churn(struct truth *t, const struct options *o)
         (void) o;
 }
 
+/*
+ * mremap-shrink: map a region, touch it, shrink it to one page with mremap()
+ * and unmap what is left, in a loop. The shrink detaches the tail before it
+ * zaps it, with mmap_lock downgraded: for as long as the zap runs, status
+ * counts pages that smaps and pagemap no longer show.
+ */
+static void mremap_shrink(size_t len, unsigned pause_ms)
+{
+        const struct timespec pause_ts = { pause_ms / 1000, (long) (pause_ms % 1000) * 1000 * 1000 };
+
+        while (!stop_pending()) {
+                char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                char *q;
+
+                if (p == MAP_FAILED)
+                        die("mmap");
+                touch_pages(p, len);
+                q = mremap(p, len, PAGE_SZ, 0);
+                if (q == MAP_FAILED)
+                        die("mremap");
+                munmap(q, PAGE_SZ);
+                nanosleep(&pause_ts, NULL);
+        }
+}
+
+static void shape_mremap_shrink(struct truth *t, const struct options *o)
+{
+        /* No regions: what it maps lives for one turn of mremap_shrink() */
+        truth_int(t, "size_kb", (long long) KB(o->size));
+        truth_int(t, "pause_ms", o->pause_ms);
+}
+
+/*
+ * held-exec: a child execve()s /bin/sleep with an environment of the
+ * shape's size and argv[0] on a page registered missing with userfaultfd.
+ * The kernel copies the environment into the new stack, then faults on
+ * argv[0] and waits for us: the exec stays inside copy_strings(), its
+ * argument pages counted in the child's old mm, until SIGUSR1 makes us
+ * resolve the fault. Root, or vm.unprivileged_userfaultfd=1: the fault is
+ * the kernel's, which UFFD_USER_MODE_ONLY would not hand to us.
+ */
+static struct {
+        int uffd;
+        char *page;             /* in the child's mm, at the same address as in ours */
+} held;
+
+static void send_fd(int sock, int fd)
+{
+        char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+        char byte = 0;
+        struct iovec iov = { &byte, 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        if (sendmsg(sock, &mh, 0) != 1)
+                _exit(126);
+}
+
+static int recv_fd(int sock)
+{
+        char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+        char byte;
+        struct iovec iov = { &byte, 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+        struct cmsghdr *c;
+        int fd;
+
+        if (recvmsg(sock, &mh, 0) != 1 || !(c = CMSG_FIRSTHDR(&mh)) || c->cmsg_type != SCM_RIGHTS)
+                return -1;
+        memcpy(&fd, CMSG_DATA(c), sizeof(int));
+        return fd;
+}
+
+static void held_exec_child(int sock, size_t env_bytes)
+{
+        struct uffdio_api api = { .api = UFFD_API };
+        struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+        enum { ENV_STRING = 1024 };
+        size_t envc = env_bytes / ENV_STRING;
+        char **env = calloc(envc + 1, sizeof(char *));
+        char *argv[] = { held.page, (char *) "3600", NULL };
+        int uffd = (int) syscall(SYS_userfaultfd, O_CLOEXEC);
+
+        if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) < 0 || !env)
+                _exit(125);
+        reg.range.start = (uintptr_t) held.page;
+        reg.range.len = PAGE_SZ;
+        if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0)
+                _exit(125);
+        for (size_t i = 0; i < envc; i++) {
+                env[i] = malloc(ENV_STRING);
+                if (!env[i])
+                        _exit(125);
+                snprintf(env[i], ENV_STRING, "HELD_EXEC_%zu=", i);
+                memset(env[i] + strlen(env[i]), 'x', ENV_STRING - 1 - strlen(env[i]));
+                env[i][ENV_STRING - 1] = 0;
+        }
+        send_fd(sock, uffd);
+        sigprocmask(SIG_SETMASK, &(sigset_t) { 0 }, NULL);
+        execve("/bin/sleep", argv, env);
+        _exit(127);
+}
+
+static void shape_held_exec(struct truth *t, const struct options *o)
+{
+        struct uffdio_api api = { .api = UFFD_API };
+        struct uffd_msg msg;
+        struct pollfd p;
+        int sv[2], probe;
+        pid_t child;
+
+        /* the same test the child's exec needs: a kernel that hands kernel faults to us */
+        probe = (int) syscall(SYS_userfaultfd, O_CLOEXEC);
+        if (probe < 0 || ioctl(probe, UFFDIO_API, &api) < 0) {
+                truth_skip(t, "userfaultfd for kernel faults is not available (%s): root, or "
+                           "vm.unprivileged_userfaultfd=1", strerror(errno));
+                if (probe >= 0)
+                        close(probe);
+                return;
+        }
+        close(probe);
+        held.page = mmap(NULL, PAGE_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (held.page == MAP_FAILED)
+                die("mmap");
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                die("socketpair");
+        fflush(NULL);
+        child = fork();
+        if (child < 0)
+                die("fork");
+        if (child == 0) {
+                close(sv[0]);
+                held_exec_child(sv[1], o->size);
+        }
+        cleanup.child = child;
+        close(sv[1]);
+        held.uffd = recv_fd(sv[0]);
+        close(sv[0]);
+        if (held.uffd < 0)
+                die("the child sent no userfaultfd");
+        p = (struct pollfd) { .fd = held.uffd, .events = POLLIN };
+        if (poll(&p, 1, 10000) != 1 || read(held.uffd, &msg, sizeof(msg)) != sizeof(msg) ||
+            msg.event != UFFD_EVENT_PAGEFAULT)
+                die("the child's exec did not fault on argv[0]");
+        truth_int(t, "child_pid", child);
+        truth_int(t, "env_bytes", (long long) o->size);
+        truth_int(t, "fault_offset", (long long) (msg.arg.pagefault.address - (uintptr_t) held.page));
+}
+
+/* SIGUSR1: let the exec go on; SIGTERM or SIGINT: stop. */
+static void held_exec_wait(void)
+{
+        sigset_t set = stop_signals;
+        int sig;
+
+        sigaddset(&set, SIGUSR1);
+        for (;;) {
+                if (sigwait(&set, &sig) != 0)
+                        continue;
+                if (sig != SIGUSR1)
+                        return;
+                if (held.uffd > 0) {
+                        static char src[PAGE_SZ] __attribute__((aligned(PAGE_SZ))) = "/bin/sleep";
+                        struct uffdio_copy copy = {
+                                .dst = (uintptr_t) held.page, .src = (uintptr_t) src, .len = PAGE_SZ,
+                        };
+
+                        if (ioctl(held.uffd, UFFDIO_COPY, &copy) < 0)
+                                die("UFFDIO_COPY");
+                        close(held.uffd);
+                        held.uffd = -1;
+                }
+        }
+}
+
 /* ------------------------------------------------------------------ main */
 
 struct shape {
@@ -890,11 +1075,14 @@ static const struct shape shapes[] = {
         { "hugetlb",      shape_hugetlb,       4 * MIB, THP_SZ },
         { "demo",         shape_demo,                0, 1 },
         { "churn",        shape_churn,               0, 1 },
+        { "mremap-shrink", shape_mremap_shrink, 32 * MIB, PAGE_SZ },
+        { "held-exec",    shape_held_exec,     20 * 1024, 1 },
+        { "held-exec-short", shape_held_exec,          0, 1 },
 };
 
 static void usage(FILE *f)
 {
-        fputs("usage: workload SHAPE [--size-mb N] [--seconds N] [--dir DIR] [--keep-busy]\n"
+        fputs("usage: workload SHAPE [--size-mb N] [--seconds N] [--dir DIR] [--keep-busy] [--pause-ms N]\n"
               "shapes:", f);
         for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
                 fprintf(f, " %s", shapes[i].name);
@@ -908,6 +1096,7 @@ static const struct shape *parse_args(int argc, char **argv, struct options *o)
                 { "seconds",   required_argument, NULL, 't' },
                 { "dir",       required_argument, NULL, 'd' },
                 { "keep-busy", no_argument,       NULL, 'b' },
+                { "pause-ms",  required_argument, NULL, 'p' },
                 { "help",      no_argument,       NULL, 'h' },
                 {}
         };
@@ -916,7 +1105,7 @@ static const struct shape *parse_args(int argc, char **argv, struct options *o)
         char *end;
         int c;
 
-        *o = (struct options) { .seconds = 12 };
+        *o = (struct options) { .seconds = 12, .pause_ms = 100 };
         while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
                 switch (c) {
                 case 's':
@@ -938,6 +1127,13 @@ static const struct shape *parse_args(int argc, char **argv, struct options *o)
                         break;
                 case 'b':
                         o->keep_busy = true;
+                        break;
+                case 'p':
+                        o->pause_ms = (unsigned) strtoul(optarg, &end, 10);
+                        if (*end || o->pause_ms > 60 * 1000) {
+                                fprintf(stderr, "workload: bad --pause-ms %s\n", optarg);
+                                exit(2);
+                        }
                         break;
                 case 'h':
                         usage(stdout);
@@ -979,6 +1175,13 @@ int main(int argc, char **argv)
         sigaddset(&stop_signals, SIGTERM);
         sigaddset(&stop_signals, SIGINT);
         sigprocmask(SIG_BLOCK, &stop_signals, NULL);
+        if (shape->build == shape_held_exec) {
+                sigset_t usr1;
+
+                sigemptyset(&usr1);
+                sigaddset(&usr1, SIGUSR1);
+                sigprocmask(SIG_BLOCK, &usr1, NULL);
+        }
 
         truth_init(&t, shape->name);
         shape->build(&t, &o);
@@ -998,6 +1201,10 @@ int main(int argc, char **argv)
         }
         if (shape->build == shape_churn)
                 churn();
+        else if (shape->build == shape_mremap_shrink)
+                mremap_shrink(o.size, o.pause_ms);
+        else if (shape->build == shape_held_exec)
+                held_exec_wait();
         else
                 while (sigwait(&stop_signals, &sig) != 0)
                         ;
