@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define EXIT_DISCREPANCY 1
 #define EXIT_TROUBLE 2
@@ -49,6 +50,8 @@ typedef struct Args {
 } Args;
 
 extern Args arg;
+
+uint64_t now_usec(clockid_t clock);
 
 /* The most serious of two exit statuses: trouble, then a discrepancy, then inconclusive. */
 int exit_status_worst(int a, int b);

@@ -93,6 +93,13 @@ int parse_pid(const char *s, pid_t *ret) {
         return 0;
 }
 
+uint64_t now_usec(clockid_t clock) {
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
 int exit_status_worst(int a, int b) {
         static const int rank[] = { [0] = 0, [EXIT_INCONCLUSIVE] = 1, [EXIT_DISCREPANCY] = 2, [EXIT_TROUBLE] = 3 };
 
