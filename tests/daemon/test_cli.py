@@ -18,7 +18,6 @@ import select
 import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
