@@ -61,6 +61,8 @@ int finding_to_json(const FindingContext *c, const OpenFinding *f, const char *e
         json_object_object_add(o, "pid", json_object_new_int64(c->pid));
         json_object_object_add(o, "uid", json_object_new_int64((int64_t) c->uid));
         json_object_object_add(o, "comm", json_object_new_string(c->comm ?: ""));
+        if (c->unit)
+                json_object_object_add(o, "unit", json_object_new_string(c->unit));
         json_object_object_add(o, "kind", json_object_new_string(smapsaudit_verdict_to_string(f->kind)));
         json_object_object_add(o, "field", json_object_new_string(f->field));
         json_object_object_add(o, "source", json_object_new_string(f->source));

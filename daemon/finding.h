@@ -23,6 +23,7 @@ typedef struct FindingContext {
         pid_t pid;
         uid_t uid;                 /* the process's owner, (uid_t) -1 when unknown */
         const char *comm;
+        const char *unit;          /* the process's systemd unit, NULL when unknown */
         const char *kernel_release;
         uint64_t realtime_usec;
         const char *origin;        /* "sweep", "check" */

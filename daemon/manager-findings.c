@@ -98,8 +98,8 @@ static void announce_new(Manager *m, const Job *job, OpenFinding *f, const char 
                          uint64_t now) {
         JournalProcess p = { .pid = job->pid, .comm = job->comm, .kernel_release = release(m) };
         FindingContext c = {
-                .pid = job->pid, .uid = job->owner_uid, .comm = job->comm, .kernel_release = release(m),
-                .realtime_usec = now, .origin = sweep ? "sweep" : "check",
+                .pid = job->pid, .uid = job->owner_uid, .comm = job->comm, .unit = job->unit,
+                .kernel_release = release(m), .realtime_usec = now, .origin = sweep ? "sweep" : "check",
         };
         _cleanup_free_ char *json = NULL;
         int r;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <systemd/sd-login.h>
 #include <time.h>
 
 #include "daemon-config.h"
@@ -57,6 +58,7 @@ Job *job_free(Job *job) {
                 close(job->pidfd);
         free(job->error);
         free(job->json);
+        free(job->unit);
         for (size_t i = 0; i < job->n_findings; i++)
                 free(job->findings[i].explanation);
         free(job->findings);
@@ -223,6 +225,12 @@ static void run_audit(WorkerPool *p, struct smapsaudit_ctx *ctx, Job *job) {
         snprintf(path, sizeof(path), "%s/%d", smapsaudit_ctx_get_proc_root(ctx), (int) job->pid);
         if (stat(path, &st) >= 0)
                 job->owner_uid = st.st_uid;
+        /* Which service a finding is about, for people who think in units. /proc/PID/cgroup is
+         * read by PID: it is this process's only while the pidfd says it still runs. */
+        if (job->pidfd >= 0 && (sd_pid_get_unit(job->pid, &job->unit) < 0 || process_exited(job->pidfd))) {
+                free(job->unit);
+                job->unit = NULL;
+        }
 
         r = copy_findings(job, report);
         if (r >= 0 && job->want_json)

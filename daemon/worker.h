@@ -49,6 +49,7 @@ typedef struct Job {
         char *json;             /* JOB_AUDIT with want_json, JOB_KSM */
         char comm[64];
         uid_t owner_uid;        /* of the audited process, (uid_t) -1 when unknown */
+        char *unit;             /* its systemd unit, NULL when none or not a live process */
         unsigned tags;
         enum smapsaudit_verdict verdict;
         uint64_t cpu_usec;
