@@ -116,7 +116,19 @@ class CLITestCase(td.DaemonTestCase):
     def setUp(self):
         if not td.env_path("SMAPSAUDIT", required=False):
             self.skipTest("SMAPSAUDIT (the CLI) not built")
-        super().setUp()
+        self.stack = contextlib.ExitStack()
+        self.tmp = tempfile.mkdtemp(prefix="smapsaudit-cli-test-")
+        self.stack.callback(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.daemon = td.Daemon(self.tmp, self.config, self.daemon_args())
+        self.stack.callback(self.daemon.kill)
+        self.prepare()
+        self.daemon.start()
+
+    def daemon_args(self):
+        return ()
+
+    def prepare(self):
+        """What the daemon finds when it starts."""
 
 
 class Parity(CLITestCase):
@@ -269,16 +281,9 @@ class Findings(CLITestCase):
     """A replayed 6.1 capture: watch prints the finding as it is raised, findings lists it, the
     filters keep or drop it."""
 
-    def setUp(self):
-        if not td.env_path("SMAPSAUDIT", required=False):
-            self.skipTest("SMAPSAUDIT (the CLI) not built")
-        self.stack = contextlib.ExitStack()
-        self.tmp = tempfile.mkdtemp(prefix="smapsaudit-cli-test-")
-        self.stack.callback(shutil.rmtree, self.tmp, ignore_errors=True)
+    def daemon_args(self):
         self.capture = ReplayedCapture(self.tmp)
-        self.daemon = td.Daemon(self.tmp, self.config, self.capture.daemon_args())
-        self.stack.callback(self.daemon.kill)
-        self.daemon.start()
+        return self.capture.daemon_args()
 
     def raise_finding(self):
         r = cli("check", "--no-legend", self.capture.pid)
@@ -390,14 +395,7 @@ class FindingUnits(CLITestCase):
     """Findings that name their unit (recorded from sd_pid_get_unit() at audit time): the UNIT
     column, and --unit selecting by it, for processes long gone."""
 
-    def setUp(self):
-        if not td.env_path("SMAPSAUDIT", required=False):
-            self.skipTest("SMAPSAUDIT (the CLI) not built")
-        self.stack = contextlib.ExitStack()
-        self.tmp = tempfile.mkdtemp(prefix="smapsaudit-cli-units-")
-        self.stack.callback(shutil.rmtree, self.tmp, ignore_errors=True)
-        self.daemon = td.Daemon(self.tmp, self.config)
-        self.stack.callback(self.daemon.kill)
+    def prepare(self):
         os.makedirs(self.daemon.state, mode=0o700)
         now = time.time_ns() // 1000
         with open(os.path.join(self.daemon.state, "findings.jsonl"), "w") as f:
@@ -413,7 +411,6 @@ class FindingUnits(CLITestCase):
                 if unit:
                     finding["unit"] = unit
                 f.write(json.dumps(finding) + "\n")
-        self.daemon.start()
 
     def test_unit_column_and_filter(self):
         r = cli("findings")
