@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define EXIT_DISCREPANCY 1
 #define EXIT_TROUBLE 2

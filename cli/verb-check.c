@@ -18,15 +18,9 @@
 #include "output.h"
 #include "select.h"
 #include "smapsaudit.h"
+#include "time-util.h"
 
 #define PROGRESS_INTERVAL_USEC 200000
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
 
 /* Pages walked of the pages to walk, on a terminal, for audits that take long enough to wonder:
  * a pass over a large process takes seconds. The library's report, in this process or (through
@@ -46,7 +40,7 @@ static void show_status(const char *text) {
 }
 
 static int progress(_unused_ void *userdata, pid_t pid, unsigned pass, uint64_t done, uint64_t total) {
-        uint64_t now = now_usec();
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
         char text[128];
 
         if (total == 0 || now < progress_line.due_usec)
@@ -60,7 +54,7 @@ static int progress(_unused_ void *userdata, pid_t pid, unsigned pass, uint64_t 
 
 /* Quick audits show nothing. */
 static void progress_begin(void) {
-        progress_line.due_usec = now_usec() + PROGRESS_INTERVAL_USEC;
+        progress_line.due_usec = now_usec(CLOCK_MONOTONIC) + PROGRESS_INTERVAL_USEC;
 }
 
 static void progress_end(void) {

@@ -13,15 +13,9 @@
 #include "findings.h"
 #include "macro.h"
 #include "output.h"
+#include "time-util.h"
 
 #define SWEEP_POLL_USEC 500000
-
-static uint64_t now_realtime_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static void print_usec(const char *label, uint64_t usec) {
         time_t t = (time_t) (usec / 1000000);
@@ -193,11 +187,11 @@ static int wait_for_sweep(uint64_t after_usec, uint64_t started_usec) {
                 done = st.last_sweep_usec > after_usec && !sweeping(&st);
                 if (tty && !done)
                         fprintf(stderr, "\r\033[K%s (%" PRIu64 " s)", st.status_text ?: "",
-                                (now_realtime_usec() - started_usec) / 1000000);
+                                (now_usec(CLOCK_MONOTONIC) - started_usec) / 1000000);
                 bus_status_done(&st);
                 if (done)
                         break;
-                if (arg.wait_sec && now_realtime_usec() - started_usec >= arg.wait_sec * UINT64_C(1000000)) {
+                if (arg.wait_sec && now_usec(CLOCK_MONOTONIC) - started_usec >= arg.wait_sec * UINT64_C(1000000)) {
                         fprintf(stderr, "%ssmapsaudit: sweep: still running after %u s; see smapsaudit status\n",
                                 tty ? "\r\033[K" : "", arg.wait_sec);
                         return EXIT_TROUBLE;
@@ -210,7 +204,7 @@ static int wait_for_sweep(uint64_t after_usec, uint64_t started_usec) {
 }
 
 int verb_sweep(void) {
-        uint64_t before = 0, started = now_realtime_usec();
+        uint64_t before = 0, started = now_usec(CLOCK_MONOTONIC);
         int r;
 
         if (arg.wait) {

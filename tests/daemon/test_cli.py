@@ -18,7 +18,6 @@ import select
 import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -117,7 +116,19 @@ class CLITestCase(td.DaemonTestCase):
     def setUp(self):
         if not td.env_path("SMAPSAUDIT", required=False):
             self.skipTest("SMAPSAUDIT (the CLI) not built")
-        super().setUp()
+        self.stack = contextlib.ExitStack()
+        self.tmp = tempfile.mkdtemp(prefix="smapsaudit-cli-test-")
+        self.stack.callback(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.daemon = td.Daemon(self.tmp, self.config, self.daemon_args())
+        self.stack.callback(self.daemon.kill)
+        self.prepare()
+        self.daemon.start()
+
+    def daemon_args(self):
+        return ()
+
+    def prepare(self):
+        """What the daemon finds when it starts."""
 
 
 class Parity(CLITestCase):
@@ -270,16 +281,9 @@ class Findings(CLITestCase):
     """A replayed 6.1 capture: watch prints the finding as it is raised, findings lists it, the
     filters keep or drop it."""
 
-    def setUp(self):
-        if not td.env_path("SMAPSAUDIT", required=False):
-            self.skipTest("SMAPSAUDIT (the CLI) not built")
-        self.stack = contextlib.ExitStack()
-        self.tmp = tempfile.mkdtemp(prefix="smapsaudit-cli-test-")
-        self.stack.callback(shutil.rmtree, self.tmp, ignore_errors=True)
+    def daemon_args(self):
         self.capture = ReplayedCapture(self.tmp)
-        self.daemon = td.Daemon(self.tmp, self.config, self.capture.daemon_args())
-        self.stack.callback(self.daemon.kill)
-        self.daemon.start()
+        return self.capture.daemon_args()
 
     def raise_finding(self):
         r = cli("check", "--no-legend", self.capture.pid)
@@ -385,6 +389,43 @@ class Findings(CLITestCase):
         self.assertIn("tags prot_none,thp", headings[0])
         self.assertEqual(section.count("PMD-mapped THPs in a PROT_NONE VMA are missing"), 1, r.stdout)
         self.assertGreaterEqual(section.count("under-accounted"), 2, r.stdout)
+
+
+class FindingUnits(CLITestCase):
+    """Findings that name their unit (recorded from sd_pid_get_unit() at audit time): the UNIT
+    column, and --unit selecting by it, for processes long gone."""
+
+    def prepare(self):
+        os.makedirs(self.daemon.state, mode=0o700)
+        now = time.time_ns() // 1000
+        with open(os.path.join(self.daemon.state, "findings.jsonl"), "w") as f:
+            for i, (pid, comm, unit) in enumerate(((4000001, "java", "tomcat.service"),
+                                                    (4000002, "postgres", "postgresql@15-main.service"),
+                                                    (4000003, "bash", None))):
+                finding = {"schema": "smapsaudit.finding/1", "realtime_usec": now - (3 - i) * 1000000,
+                           "kernel": "6.1.0-13-amd64", "pid": pid, "uid": 0, "comm": comm,
+                           "kind": "under-accounted", "field": "AnonHugePages", "source": "smaps",
+                           "vma": {"start": "0x7f0000000000", "end": "0x7f0004000000"}, "kernel_kb": 0,
+                           "walk_kb": 32768, "delta_kb": -32768, "tags": ["prot_none", "thp"],
+                           "explanation": "...", "origin": "sweep"}
+                if unit:
+                    finding["unit"] = unit
+                f.write(json.dumps(finding) + "\n")
+
+    def test_unit_column_and_filter(self):
+        r = cli("findings")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.split("\n")
+        self.assertEqual(lines[0].split()[:5], ["TIME", "PID", "COMM", "UNIT", "KIND"], r.stdout)
+        rows = [l.split() for l in lines[1:4]]
+        self.assertEqual([row[2:5] for row in rows], [["4000001", "java", "tomcat.service"],
+                                                      ["4000002", "postgres", "postgresql@15-main.service"],
+                                                      ["4000003", "bash", "-"]], r.stdout)
+        for unit, pids in (("tomcat", [4000001]), ("tomcat.service", [4000001]),
+                           ("postgresql@15-main.service", [4000002]), ("postgresql", [])):
+            r = cli("findings", "--json=short", "--unit", unit)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual([f["pid"] for f in json.loads(r.stdout)], pids, unit)
 
 
 class WatchAndStatus(CLITestCase):
