@@ -62,7 +62,8 @@ chroot "$ROOT" useradd --create-home auditor-user
 
 container_boot
 
-in_container dpkg -i /srv/debs/*.deb >"$WORK/install.log" 2>&1 ||
+# shellcheck disable=SC2016 # the container's shell expands the glob
+in_container sh -c 'dpkg -i /srv/debs/*.deb' >"$WORK/install.log" 2>&1 ||
         { cat "$WORK/install.log"; die "dpkg -i of the packages failed"; }
 mapfile -t installed_files < <(in_container dpkg -L "${OURS[@]}" | sort -u)
 say "installed ${OURS[*]} (${#installed_files[@]} paths)"
