@@ -138,18 +138,19 @@ get_metrics | grep -q '^smapsaudit_build_info' || die "/metrics is not served af
 
 check_history_kept "$(history_count)" stop start restart
 
+container_runs smapsauditd || die "smapsauditd is not seen running before apt-get remove"
 in_container apt-get remove -y smapsaudit >"$WORK/remove.log" 2>&1 || { cat "$WORK/remove.log"; die "apt-get remove failed"; }
-in_container pgrep -x smapsauditd >/dev/null && die "smapsauditd still runs after apt-get remove"
+container_runs smapsauditd && die "smapsauditd still runs after apt-get remove"
 rc=0
 in_container busctl --system call org.smapsaudit.Auditor1 /org/smapsaudit/Auditor1 org.smapsaudit.Auditor1 \
         Sweep >/dev/null 2>&1 || rc=$?
 [ "$rc" != 0 ] || die "the bus still activates smapsauditd after apt-get remove"
-in_container pgrep -x smapsauditd >/dev/null && die "a bus call started smapsauditd after apt-get remove"
+container_runs smapsauditd && die "a bus call started smapsauditd after apt-get remove"
 [ -f "$ROOT/etc/smapsaudit/smapsauditd.conf" ] || die "apt-get remove removed the configuration"
 say "apt-get remove: nothing runs, nothing activates it, the configuration stays"
 
 in_container apt-get purge -y "${OURS[@]}" >"$WORK/purge.log" 2>&1 || { cat "$WORK/purge.log"; die "apt-get purge failed"; }
-in_container pgrep -x smapsauditd >/dev/null && die "smapsauditd runs after apt-get purge"
+container_runs smapsauditd && die "smapsauditd runs after apt-get purge"
 left=()
 for path in "${installed_files[@]}"; do
         if [ -d "$ROOT$path" ]; then
