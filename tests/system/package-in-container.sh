@@ -113,7 +113,11 @@ mkdir -p "$ROOT/etc/systemd/system/smapsauditd-metrics.socket.d"
 printf '[Socket]\nListenStream=\nListenStream=127.0.0.1:%s\n' "$port" \
         >"$ROOT/etc/systemd/system/smapsauditd-metrics.socket.d/port.conf"
 in_container systemctl daemon-reload
-in_container systemctl enable --now smapsauditd-metrics.socket || die "smapsauditd-metrics.socket did not start"
+# systemd starts no socket whose service runs: stop, socket, start (as README and fleet.md say).
+in_container systemctl stop smapsauditd
+in_container systemctl enable --now smapsauditd-metrics.socket ||
+        { in_container systemctl status --no-pager smapsauditd-metrics.socket || true; die "smapsauditd-metrics.socket did not start"; }
+in_container systemctl start smapsauditd || { journal_tail; die "smapsauditd did not start with its socket"; }
 # shellcheck disable=SC2016 # expanded by the container's bash
 get_metrics() {
         in_container bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && cat <&3' _ "$port"
