@@ -8,7 +8,7 @@
 #   container_packages_of_binaries B... the packages of this machine that own what B links against
 #   container_root PACKAGE...           $ROOT: a copy of a cached minbase root with PACKAGE...
 #   container_boot                      boot $ROOT; $LEADER is its PID 1 once it runs
-#   in_container CMD..., as_user CMD..., journal_tail
+#   in_container CMD..., as_user CMD..., journal_tail, container_runs NAME
 #   container_poweroff
 #
 # Roots are debootstrapped once per test and package set below $SMAPSAUDIT_ROOTFS_CACHE
@@ -125,6 +125,16 @@ container_boot() {
 }
 
 in_container() { nsenter -t "$LEADER" -a -- "$@"; }
+# Whether a process named $1 runs in the container (looked for from here: minbase has no pgrep).
+container_runs() {
+        local ns p
+
+        ns=$(readlink "/proc/$LEADER/ns/pid")
+        for p in $(pgrep -x "$1" || true); do
+                [ "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" = "$ns" ] && return 0
+        done
+        return 1
+}
 as_user() { in_container setpriv --reuid=auditor-user --regid=auditor-user --init-groups -- "$@"; }
 journal_tail() { in_container journalctl -u smapsauditd --no-pager -n 30 || true; }
 

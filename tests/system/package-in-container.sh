@@ -62,7 +62,8 @@ chroot "$ROOT" useradd --create-home auditor-user
 
 container_boot
 
-in_container dpkg -i /srv/debs/*.deb >"$WORK/install.log" 2>&1 ||
+# shellcheck disable=SC2016 # the container's shell expands the glob
+in_container sh -c 'dpkg -i /srv/debs/*.deb' >"$WORK/install.log" 2>&1 ||
         { cat "$WORK/install.log"; die "dpkg -i of the packages failed"; }
 mapfile -t installed_files < <(in_container dpkg -L "${OURS[@]}" | sort -u)
 say "installed ${OURS[*]} (${#installed_files[@]} paths)"
@@ -112,7 +113,11 @@ mkdir -p "$ROOT/etc/systemd/system/smapsauditd-metrics.socket.d"
 printf '[Socket]\nListenStream=\nListenStream=127.0.0.1:%s\n' "$port" \
         >"$ROOT/etc/systemd/system/smapsauditd-metrics.socket.d/port.conf"
 in_container systemctl daemon-reload
-in_container systemctl enable --now smapsauditd-metrics.socket || die "smapsauditd-metrics.socket did not start"
+# systemd starts no socket whose service runs: stop, socket, start (as README and fleet.md say).
+in_container systemctl stop smapsauditd
+in_container systemctl enable --now smapsauditd-metrics.socket ||
+        { in_container systemctl status --no-pager smapsauditd-metrics.socket || true; die "smapsauditd-metrics.socket did not start"; }
+in_container systemctl start smapsauditd || { journal_tail; die "smapsauditd did not start with its socket"; }
 # shellcheck disable=SC2016 # expanded by the container's bash
 get_metrics() {
         in_container bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && cat <&3' _ "$port"
@@ -137,18 +142,19 @@ get_metrics | grep -q '^smapsaudit_build_info' || die "/metrics is not served af
 
 check_history_kept "$(history_count)" stop start restart
 
+container_runs smapsauditd || die "smapsauditd is not seen running before apt-get remove"
 in_container apt-get remove -y smapsaudit >"$WORK/remove.log" 2>&1 || { cat "$WORK/remove.log"; die "apt-get remove failed"; }
-in_container pgrep -x smapsauditd >/dev/null && die "smapsauditd still runs after apt-get remove"
+container_runs smapsauditd && die "smapsauditd still runs after apt-get remove"
 rc=0
 in_container busctl --system call org.smapsaudit.Auditor1 /org/smapsaudit/Auditor1 org.smapsaudit.Auditor1 \
         Sweep >/dev/null 2>&1 || rc=$?
 [ "$rc" != 0 ] || die "the bus still activates smapsauditd after apt-get remove"
-in_container pgrep -x smapsauditd >/dev/null && die "a bus call started smapsauditd after apt-get remove"
+container_runs smapsauditd && die "a bus call started smapsauditd after apt-get remove"
 [ -f "$ROOT/etc/smapsaudit/smapsauditd.conf" ] || die "apt-get remove removed the configuration"
 say "apt-get remove: nothing runs, nothing activates it, the configuration stays"
 
 in_container apt-get purge -y "${OURS[@]}" >"$WORK/purge.log" 2>&1 || { cat "$WORK/purge.log"; die "apt-get purge failed"; }
-in_container pgrep -x smapsauditd >/dev/null && die "smapsauditd runs after apt-get purge"
+container_runs smapsauditd && die "smapsauditd runs after apt-get purge"
 left=()
 for path in "${installed_files[@]}"; do
         if [ -d "$ROOT$path" ]; then
