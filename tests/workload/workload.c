@@ -857,6 +857,51 @@ static void churn(void)
                         munmap(slot[i].p, slot[i].len);
 }
 
+/*
+ * remap: the same 2 MiB-aligned range mapped again and again with another shape (a THP there one
+ * moment, two 4 KiB pages the next), as allocators and JITs that recycle fixed arenas do. Two reads
+ * of the range a few hundred microseconds apart can match while a walk between them saw the other
+ * shape.
+ */
+static char *remap_base;
+
+static void remap_loop(void)
+{
+        const struct timespec pause_ts = { 0, 150 * 1000 };
+
+        for (unsigned long n = 0;; n++) {
+                char *p = mmap(remap_base, THP_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                               -1, 0);
+
+                if (p == MAP_FAILED)
+                        die("mmap MAP_FIXED");
+                if (n & 1) {
+                        if (madvise(p, THP_SZ, MADV_NOHUGEPAGE) < 0)
+                                die("madvise(MADV_NOHUGEPAGE)");
+                        p[0] = TOUCH_BYTE;
+                        p[PAGE_SZ] = TOUCH_BYTE;
+                } else {
+                        if (madvise(p, THP_SZ, MADV_HUGEPAGE) < 0)
+                                die("madvise(MADV_HUGEPAGE)");
+                        p[0] = TOUCH_BYTE;
+                }
+                nanosleep(&pause_ts, NULL);
+                munmap(p, THP_SZ);
+                if (n % 64 == 0 && stop_pending())
+                        break;
+        }
+}
+
+static void shape_remap(struct truth *t, const struct options *o)
+{
+        /* the range and a guard page each side, so the loop's VMA never merges with a neighbour */
+        remap_base = map_region(THP_SZ, THP_SZ, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
+        if (!remap_base)
+                die("mmap %zu bytes", THP_SZ);
+        (void) o;
+        truth_int(t, "remap_base", (long long) (uintptr_t) remap_base);
+}
+
 static void shape_churn(struct truth *t, const struct options *o)
 {
         /* No regions: the truth is only that this process keeps changing (see churn()). */
@@ -890,6 +935,7 @@ static const struct shape shapes[] = {
         { "hugetlb",      shape_hugetlb,       4 * MIB, THP_SZ },
         { "demo",         shape_demo,                0, 1 },
         { "churn",        shape_churn,               0, 1 },
+        { "remap",        shape_remap,               0, 1 },
 };
 
 static void usage(FILE *f)
@@ -998,6 +1044,8 @@ int main(int argc, char **argv)
         }
         if (shape->build == shape_churn)
                 churn();
+        else if (shape->build == shape_remap)
+                remap_loop();
         else
                 while (sigwait(&stop_signals, &sig) != 0)
                         ;
