@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "judge.h"
 #include "missing.h"
 
 #define DEFAULT_PASSES 5
@@ -33,6 +34,8 @@ struct views {
         struct sa_population population_end; /* the same, after the smaps and status reads */
         uint64_t faults;          /* the target's minflt + majflt */
         uint64_t rollup_faults_before, rollup_faults_after; /* around the rollup read */
+        struct sa_events ev_start, ev_end; /* what could change the pages, before and after these reads */
+        struct sa_events ev_rollup;        /* the same, just before the rollup read */
         bool have_rollup;         /* rollup and numa_maps are read once a pass, between the two smaps reads */
 };
 
@@ -58,6 +61,7 @@ struct vma_track {
         bool numa_settled;        /* numa_maps agreed in a stable pass, or has nothing to say */
         bool moved;               /* mapped, unmapped or changed between two views, or its walk disagreed */
         bool walk_exact;          /* settled with its walk matching the kernel without churn slack */
+        bool moving_decided;      /* never held still, but agreed with the walk where no THP event could hide a bug */
 };
 
 struct audit {
@@ -85,6 +89,7 @@ struct audit {
         bool execed;              /* the process exec'ed during the audit: the walker was opened again */
         struct sa_smaps third;    /* smaps read a third time in a pass (third_smaps), if it was */
         bool have_third;
+        struct sa_fault_units units; /* read once: the THP sysfs knobs are the administrator's, not churn */
 };
 
 static bool rollup_sensitive(unsigned f) {
@@ -166,7 +171,8 @@ static int read_views(struct audit *a, struct views *v) {
 
         memset(v, 0, sizeof(*v));
         sa_read_population(a->ctx, &v->population);
-        (void) read_stat(a->ctx, a->mm_pid, NULL, &v->faults);
+        sa_events_read(a->ctx, a->mm_pid, &v->ev_start);
+        v->faults = v->ev_start.faults;
         r = sa_read_pid_file(a->ctx, a->mm_pid, "smaps", &buf, NULL);
         if (r == -ENOENT || r == -ESRCH)
                 return sa_error(a->ctx, -ESRCH, "PID %d: no such process (no %s/%d/smaps)", (int) a->pid,
@@ -187,6 +193,7 @@ static int read_views(struct audit *a, struct views *v) {
         if (!v->have_status)
                 sa_report_note(a->r, "status not readable: its counters are not compared");
         sa_read_population(a->ctx, &v->population_end);
+        sa_events_read(a->ctx, a->mm_pid, &v->ev_end);
         return 0;
 }
 
@@ -223,7 +230,8 @@ static int read_middle_views(struct audit *a, struct views *v, bool rollup, bool
         int r;
 
         v->have_rollup = rollup;
-        (void) read_stat(a->ctx, a->mm_pid, NULL, &v->rollup_faults_before);
+        sa_events_read(a->ctx, a->mm_pid, &v->ev_rollup);
+        v->rollup_faults_before = v->ev_rollup.faults;
         if (rollup && sa_read_pid_file(a->ctx, a->mm_pid, "smaps_rollup", &buf, &len) >= 0) {
                 r = parse_middle_view(a, "smaps_rollup", buf, len, &v->rollup, parse_rollup);
                 if (r < 0)
@@ -447,8 +455,39 @@ static int mapcounts_held(struct audit *a, const struct sa_smaps_vma *k, const s
 }
 
 /*
+ * What the events between the read before the walk and the read after it
+ * can explain in VMA v (judge.h), and how far each field fell between the
+ * two reads: pages the target dropped need no event, but they were seen.
+ */
+static void set_vma_budget(struct audit *a, struct sa_vma_report *v, const struct views *A, const struct views *B,
+                           const struct sa_smaps_vma *ka, struct sa_budget *ret) {
+        struct sa_window w;
+        struct sa_vma_class cls;
+
+        sa_window_between(&A->ev_start, &B->ev_end, &w);
+        sa_vma_classify(&v->kernel, &cls);
+        sa_budget_for(&w, &a->units, &cls, ret);
+        v->churn_kb = ret->page_kb;
+        v->pmd_churn_kb = ret->pmd_kb;
+        for (unsigned f = 0; f <= SA_PRIVATE; f++) {
+                bool ha, hb;
+                uint64_t x = sa_smaps_value(ka, f, &ha), y = sa_smaps_value(&v->kernel, f, &hb);
+                v->dropped_kb[f] = ha && hb && x > y ? x - y : 0;
+        }
+}
+
+#define CORE_BOTH_WAYS (CORE_FIELDS | (CORE_FIELDS << 32))
+
+/*
  * Judges one tracked VMA with views A (before the walk) and B (after).
  * Returns true when the VMA was stable in this pass.
+ *
+ * Two reads that match do not say the VMA held still: a range unmapped and
+ * mapped again with another shape between them (ABA) matches itself while
+ * the walk saw the other shape. And one that never holds still (a busy heap)
+ * may still show a disagreement no churn could produce. So every field is
+ * held against the walk with the budget of the events in the window, in
+ * moving VMAs too; a disagreement beyond it must show again in a later pass.
  */
 static int judge_vma(struct audit *a, size_t i, const struct views *A, const struct views *B, struct sa_acc *walk) {
         struct sa_vma_report *v = &a->r->vmas[i];
@@ -457,6 +496,7 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
         const struct sa_smaps_vma *kb = find_vma(&B->smaps, v->kernel.start, v->kernel.end);
         const struct sa_numa_vma *nb = B->have_numa ? sa_numa_maps_find(&B->numa, v->kernel.start) : NULL;
         uint64_t stable, mask, mapcount, confirmed;
+        struct sa_budget budget;
         bool numa_ok;
         char *name;
         int r;
@@ -484,13 +524,11 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
                 if (r < 0)
                         return r;
         }
-        /*
-         * A VMA that reads the same on both sides may still have been unmapped
-         * and mapped again while the walk passed: a target that faulted during
-         * the pass gets a page of slack per fault, so only what churn cannot
-         * explain (a THP region missing, say) is a disagreement.
-         */
-        v->churn_kb = B->faults > A->faults ? (B->faults - A->faults) * (SA_PAGE_SIZE / 1024) : 0;
+        set_vma_budget(a, v, A, B, ka, &budget);
+        v->stable = sa_smaps_core_stable(ka, kb);
+        /* the core fields only the target moves are judged against the budget even when they moved */
+        if (!v->stable && A->ev_start.have_vmstat && B->ev_end.have_vmstat)
+                stable |= CORE_FIELDS & sa_smaps_printed(ka) & sa_smaps_printed(kb);
         sa_compare_vma(v, stable, numa_ok && (a->r->walk_mode & SA_WALK_NODES));
         /*
          * Another process's exec (its old mm torn down, the new one mapping
@@ -509,26 +547,35 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
                         sa_compare_vma(v, stable, numa_ok && (a->r->walk_mode & SA_WALK_NODES));
                 }
         }
-        v->stable = sa_smaps_core_stable(ka, kb);
-        if (!v->stable)
-                return 0;
-        t->seen_stable = true;
-        if (B->have_numa && (!nb || !v->numa_judged || v->numa_verdict == SMAPSAUDIT_CONSISTENT))
-                t->numa_settled = true;
         mask = sa_disagreements(v->cmp, _SA_FIELD_MAX);
-        if (v->numa_judged && v->numa_verdict != SMAPSAUDIT_CONSISTENT)
-                mask |= NUMA_BIT;
-        if (mask)
-                t->moved = true;
-        if (mask == 0) {
-                t->prev_mask = 0;
-                /* the mapcount fields get more passes to hold still; the rest is settled */
-                t->core_ok = true;
-                t->walk_exact = walk_within_bounds(v);
-                if ((stable & mapcount) == mapcount)
-                        t->state = VMA_DONE;
-                return 1;
+        if (!v->stable) {
+                if (!(stable & CORE_FIELDS))
+                        return 0;
+                mask &= CORE_BOTH_WAYS;
+                if (mask == 0) {
+                        t->prev_mask = 0;
+                        if (sa_moving_vma_decided(&budget, mask))
+                                t->moving_decided = true;
+                        return 0;
+                }
+                t->moving_decided = false;
+        } else {
+                t->seen_stable = true;
+                if (B->have_numa && (!nb || !v->numa_judged || v->numa_verdict == SMAPSAUDIT_CONSISTENT))
+                        t->numa_settled = true;
+                if (v->numa_judged && v->numa_verdict != SMAPSAUDIT_CONSISTENT)
+                        mask |= NUMA_BIT;
+                if (mask == 0) {
+                        t->prev_mask = 0;
+                        /* the mapcount fields get more passes to hold still; the rest is settled */
+                        t->core_ok = true;
+                        t->walk_exact = walk_within_bounds(v);
+                        if ((stable & mapcount) == mapcount)
+                                t->state = VMA_DONE;
+                        return 1;
+                }
         }
+        t->moved = true;
         confirmed = t->prev_mask & mask;
         /* pages migrate between nodes at any time: the node counts must repeat exactly */
         if ((confirmed & NUMA_BIT) && numa_signature(v) != t->prev_numa)
@@ -551,14 +598,14 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
                         return r;
                 t->state = VMA_DONE;
                 t->core_ok = false;
-                return 1;
+                return v->stable;
         }
         /* first sighting: keep it for a confirming pass */
         t->prev_mask = mask;
         t->prev_numa = numa_signature(v);
         memcpy(t->prev_cmp, v->cmp, sizeof(t->prev_cmp));
         memcpy(t->prev_walk, v->walk.f, sizeof(t->prev_walk));
-        return 1;
+        return v->stable;
 }
 
 static void sum_smaps(const struct sa_smaps *s, struct sa_smaps_vma *sum) {
@@ -598,9 +645,10 @@ static void add_vma_allowance(struct sa_rollup_window *w, const struct sa_smaps_
  * 6.1 bug) falls outside, however busy a small churning region keeps the
  * target.
  */
-static void rollup_window(const struct views *A, const struct views *B, const struct sa_acc *total,
-                          struct sa_rollup_window *w) {
+static void rollup_window(const struct audit *a, const struct views *A, const struct views *B,
+                          const struct sa_acc *total, struct sa_rollup_window *w) {
         const uint64_t kb = SA_PAGE_SIZE / 1024;
+        struct sa_window over, under;
 
         memset(w, 0, sizeof(*w));
         w->rollup = B->rollup.n ? &B->rollup.vmas[0] : NULL;
@@ -610,6 +658,17 @@ static void rollup_window(const struct views *A, const struct views *B, const st
                 w->over_kb = (B->rollup_faults_after - A->faults) * kb;
         if (B->rollup_faults_after >= B->rollup_faults_before)
                 w->under_kb = (B->rollup_faults_after - B->rollup_faults_before) * kb;
+        /*
+         * A fault that maps a THP moves the sums by a PMD, not a page: above,
+         * THPs mapped and dropped again after the first read; below, THPs
+         * dropped before the rollup read and mapped again before the second.
+         */
+        sa_window_between(&A->ev_start, &B->ev_end, &over);
+        sa_window_between(&B->ev_rollup, &B->ev_end, &under);
+        if (over.known)
+                w->over_kb += (MIN(over.thp_fault, over.faults) + over.thp_other) * a->units.pmd_kb;
+        if (under.known)
+                w->under_kb += (MIN(under.thp_fault, under.faults) + under.thp_other) * a->units.pmd_kb;
         for (size_t i = 0; i < A->smaps.n; i++) {
                 const struct sa_smaps_vma *x = &A->smaps.vmas[i];
                 const struct sa_smaps_vma *y = find_vma(&B->smaps, x->start, x->end);
@@ -627,6 +686,8 @@ static void rollup_window(const struct views *A, const struct views *B, const st
         w->pss_slack_kb = B->smaps.n;
         w->walk_comparable = B->faults == A->faults && layout_stable(A, B);
         w->fault_kb = B->faults > A->faults ? (B->faults - A->faults) * kb : 0;
+        if (over.known)
+                w->fault_kb += (MIN(over.thp_fault, over.faults) + over.thp_other) * a->units.pmd_kb;
 }
 
 static uint64_t rss_kb(const struct sa_smaps_vma *v) {
@@ -699,7 +760,7 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         uint64_t mr, ms, cr, cs, moved;
         int ret;
 
-        rollup_window(A, B, total, &w);
+        rollup_window(a, A, B, total, &w);
         /*
          * A page per fault during the rollup read bounds what it can have
          * missed while the target dropped and refaulted pages; but a thread
@@ -814,6 +875,13 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
 
         sa_smaps_done(&a->third);
         a->have_third = false;
+        /*
+         * Read in the window of the pages it describes: KSM's first merges
+         * can come at any time, and a guard read once per audit would then
+         * discard every real KSM page of every pass.
+         */
+        if (A->ev_end.have_ksm)
+                a->rules.ksm_possible = A->ev_end.ksm_pages > 0;
         walks = calloc(A->smaps.n ? A->smaps.n : 1, sizeof(*walks));
         idx = calloc(A->smaps.n ? A->smaps.n : 1, sizeof(*idx));
         if (!walks || !idx)
@@ -877,6 +945,7 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
                 B->have_numa = middle.have_numa;
                 B->have_rollup = middle.have_rollup;
                 B->rollup_faults_before = middle.rollup_faults_before;
+                B->ev_rollup = middle.ev_rollup;
                 B->rollup_faults_after = middle.rollup_faults_after;
                 if (ret < 0)
                         goto out;
@@ -934,7 +1003,8 @@ static void decide_verdict(struct audit *a) {
         struct smapsaudit_report *r = a->r;
         bool rollup_held = a->rollup_done || a->rollup_churn || a->rollup_agreed;
         bool under = false, over = false, open = !rollup_held || !a->status_done;
-        unsigned churn = 0;
+        unsigned churn = 0, moving = 0;
+        struct sa_coverage cov = {};
 
         for (size_t i = 0; i < r->n_findings; i++) {
                 under |= r->findings[i].kind == SMAPSAUDIT_UNDER_ACCOUNTED;
@@ -949,17 +1019,34 @@ static void decide_verdict(struct audit *a) {
                                          r->findings[k].vma_end == v->kernel.end;
                         if (!found)
                                 v->verdict = SMAPSAUDIT_CONSISTENT;
+                        sa_coverage_add(&cov, rss_kb(&v->kernel), 0, true);
                         continue;
                 }
-                if (a->track[i].core_ok) {
+                if (a->track[i].core_ok || a->track[i].moving_decided) {
                         v->verdict = SMAPSAUDIT_CONSISTENT;
-                        churn++;
+                        if (a->track[i].core_ok)
+                                churn++;
+                        else
+                                moving++;
+                        sa_coverage_add(&cov, rss_kb(&v->kernel), 0, true);
                         continue;
                 }
                 v->verdict = SMAPSAUDIT_INCONCLUSIVE;
-                open = true;
                 r->unstable_vmas++;
+                sa_coverage_add(&cov, rss_kb(&v->kernel), (v->kernel.end - v->kernel.start) / 1024, false);
         }
+        r->decided_rss_kb = cov.decided_kb;
+        r->undecided_rss_kb = cov.undecided_kb;
+        /* what stayed undecided is too small to hide a bug the catalogue knows: judge the rest */
+        open |= sa_coverage_open(&cov);
+        if (moving)
+                sa_report_note(r, "%u VMA(s) changed in every pass: decided from Rss, Anonymous, Swap, KSM and the "
+                                  "PMD-mapped fields, each within what the events around the walk could move, in a "
+                                  "pass without THP events; Pss and the shared/private split were not judged", moving);
+        if (r->unstable_vmas && !sa_coverage_open(&cov))
+                sa_report_note(r, "%u VMA(s) with %" PRIu64 " kB of Rss stayed undecided: none can hold a PMD THP and "
+                                  "together they hold less than %llu kB, too little to hide a known kernel bug",
+                               r->unstable_vmas, cov.undecided_kb, SA_UNDECIDED_BOUND_KB);
         if (churn)
                 sa_report_note(r, "Pss and the shared/private split of %u VMA(s) were not judged: the mapcounts of "
                                   "their shared pages changed in every pass (other processes mapping and unmapping them)",
@@ -976,9 +1063,10 @@ static void decide_verdict(struct audit *a) {
                 sa_report_note(r, "the rollup's Pss fields were not judged: they moved with other processes' "
                                   "mapcounts in every pass");
         if (open)
-                sa_report_note(r, "%u VMA(s)%s kept changing or disagreed only once in %u passes: not judged",
-                               r->unstable_vmas, rollup_held && a->status_done ? "" : " and the process totals",
-                               r->passes);
+                sa_report_note(r, "%u VMA(s) (%" PRIu64 " kB of Rss)%s kept changing or disagreed only once in %u "
+                                  "passes: not judged",
+                               r->unstable_vmas, cov.undecided_kb,
+                               rollup_held && a->status_done ? "" : " and the process totals", r->passes);
 }
 
 static void describe_mode(struct audit *a) {
@@ -1095,6 +1183,7 @@ static int audit_run(struct audit *a) {
                 goto out;
         }
         sa_account_rules_init(a->ctx, sa_walker_mode(a->walker), &a->rules);
+        sa_fault_units_read(a->ctx, &a->units);
 
         for (unsigned pass = 0; pass < max_passes; pass++) {
                 r->passes = pass + 1;

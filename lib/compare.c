@@ -8,6 +8,7 @@
 #include <inttypes.h>
 
 #include "internal.h"
+#include "judge.h"
 
 static enum smapsaudit_verdict judge(uint64_t kernel, uint64_t lo, uint64_t hi) {
         if (kernel < lo)
@@ -68,7 +69,11 @@ bool sa_smaps_core_stable(const struct sa_smaps_vma *a, const struct sa_smaps_vm
                (sa_stable_fields(a, b) & core) == core;
 }
 
-/* Compare one VMA's smaps with its walk; fields not in stable are not judged. */
+/*
+ * Compare one VMA's smaps with its walk; fields not in stable are not
+ * judged. What the window's events can explain (churn_kb, pmd_churn_kb,
+ * dropped_kb) is no disagreement.
+ */
 void sa_compare_vma(struct sa_vma_report *v, uint64_t stable, bool nodes) {
         uint64_t under = 0, over = 0;
 
@@ -80,8 +85,15 @@ void sa_compare_vma(struct sa_vma_report *v, uint64_t stable, bool nodes) {
 
                 if (!have || sa_fields[f].rollup_only || !(stable & (1ULL << f)))
                         continue;
-                set_cmp(&v->cmp[f], kv, sa_field_to_kb(f, v->walk.f[f].lo), sa_field_to_kb(f, v->walk.f[f].hi),
-                        v->churn_kb);
+                v->cmp[f] = (struct sa_field_cmp) {
+                        .judged = true,
+                        .kernel_kb = kv,
+                        .walk_lo_kb = sa_field_to_kb(f, v->walk.f[f].lo),
+                        .walk_hi_kb = sa_field_to_kb(f, v->walk.f[f].hi),
+                };
+                v->cmp[f].verdict = sa_judge_field(kv + v->dropped_kb[f], kv, v->cmp[f].walk_lo_kb,
+                                                   v->cmp[f].walk_hi_kb,
+                                                   sa_field_pmd_level(f) ? v->pmd_churn_kb : v->churn_kb);
                 if (v->cmp[f].verdict == SMAPSAUDIT_UNDER_ACCOUNTED)
                         v->verdict = SMAPSAUDIT_UNDER_ACCOUNTED;
                 else if (v->cmp[f].verdict == SMAPSAUDIT_OVER_ACCOUNTED && v->verdict == SMAPSAUDIT_CONSISTENT)
