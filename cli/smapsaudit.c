@@ -246,6 +246,27 @@ static unsigned report_flags(void) {
 }
 
 /*
+ * With --json, every outcome is a JSON document on stdout, a failure too:
+ * the schema's object with only what is known and an `error`, as the
+ * library's own report of a process that exited says it.
+ */
+static void print_json_error(const char *schema, pid_t pid, const char *msg) {
+        printf("{\"schema\": \"%s\", ", schema);
+        if (pid)
+                printf("\"pid\": %d, ", (int) pid);
+        fputs("\"verdict\": \"inconclusive\", \"error\": \"", stdout);
+        for (const unsigned char *p = (const unsigned char *) msg; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        printf("\\%c", *p);
+                else if (*p < 0x20)
+                        printf("\\u%04x", *p);
+                else
+                        putchar(*p);
+        }
+        fputs("\"}\n", stdout);
+}
+
+/*
  * Prints a report; returns its exit status. Several PIDs make a JSON
  * array of the reports there are: one that failed is on stderr only.
  */
@@ -328,10 +349,15 @@ static int verb_check(int argc, char *argv[]) {
                 (void) parse_pid(argv[i], &pid);
                 r = local ? check_local(ctx, pid, &rep) : check_bus(pid, &rep);
                 if (r < 0) {
+                        const char *msg = local && smapsaudit_ctx_get_error(ctx) ? smapsaudit_ctx_get_error(ctx)
+                                                                                 : audit_error(r);
                         if (local && smapsaudit_ctx_get_error(ctx))
-                                fprintf(stderr, "smapsaudit: %s\n", smapsaudit_ctx_get_error(ctx));
+                                fprintf(stderr, "smapsaudit: %s\n", msg);
                         else if (local)
-                                fprintf(stderr, "smapsaudit: PID %d: %s\n", (int) pid, audit_error(r));
+                                fprintf(stderr, "smapsaudit: PID %d: %s\n", (int) pid, msg);
+                        /* in an array, a PID that failed is on stderr only */
+                        if (arg.json && !array)
+                                print_json_error("smapsaudit.report/1", pid, msg);
                         st = EXIT_TROUBLE;
                 } else {
                         st = output_report(rep, array, &printed);
@@ -405,16 +431,24 @@ static int verb_ksm(int argc, char *argv[]) {
                 return EXIT_TROUBLE;
         }
         r = smapsaudit_ksm_check_opts(ctx, pid, &opts, &out);
-        smapsaudit_ctx_unref(ctx);
         if (r < 0) {
+                char msg[600];
+
                 if (r == -EOPNOTSUPP)
-                        fprintf(stderr, "smapsaudit: this kernel has no KSM (no /sys/kernel/mm/ksm)\n");
+                        snprintf(msg, sizeof(msg), "this kernel has no KSM (no /sys/kernel/mm/ksm)");
+                else if (smapsaudit_ctx_get_error(ctx))
+                        snprintf(msg, sizeof(msg), "%s", smapsaudit_ctx_get_error(ctx));
                 else if (pid)
-                        fprintf(stderr, "smapsaudit: PID %d: %s\n", (int) pid, audit_error(r));
+                        snprintf(msg, sizeof(msg), "PID %d: %s", (int) pid, audit_error(r));
                 else
-                        fprintf(stderr, "smapsaudit: ksm: %s\n", audit_error(r));
+                        snprintf(msg, sizeof(msg), "ksm: %s", audit_error(r));
+                smapsaudit_ctx_unref(ctx);
+                fprintf(stderr, "smapsaudit: %s\n", msg);
+                if (arg.json)
+                        print_json_error("smapsaudit.ksm/1", pid, msg);
                 return EXIT_TROUBLE;
         }
+        smapsaudit_ctx_unref(ctx);
         len = strlen(out);
         fputs(out, stdout);
         if (len == 0 || out[len - 1] != '\n')
