@@ -73,7 +73,7 @@ struct audit {
         struct sa_walker *walker;
         struct sa_account_rules rules;
         struct vma_track *track;  /* beside r->vmas, n_track_alloc of both allocated */
-        size_t n_track_alloc, track_hint;
+        size_t n_track_alloc;
         int pidfd;
         uint64_t start_time;
         bool totals_done;
@@ -270,39 +270,68 @@ static const struct sa_smaps_vma *find_vma(const struct sa_smaps *s, uint64_t st
         return NULL;
 }
 
-static int track_vma(struct audit *a, const struct sa_smaps_vma *k, size_t *ret) {
-        struct smapsaudit_report *r = a->r;
+static bool tracked_before(const struct sa_smaps_vma *t, const struct sa_smaps_vma *k) {
+        return t->start < k->start || (t->start == k->start && t->end < k->end);
+}
 
-        /* smaps lists VMAs in the order they were first tracked: look where the last one was found */
-        for (size_t n = 0, i = a->track_hint; n < r->n_vmas; n++, i = (i + 1) % r->n_vmas)
-                if (r->vmas[i].kernel.start == k->start && r->vmas[i].kernel.end == k->end) {
-                        a->track_hint = (i + 1) % r->n_vmas;
-                        *ret = i;
-                        return 0;
-                }
+/* A VMA seen for the first time, tracked at position at of r->vmas. */
+static int insert_vma(struct audit *a, size_t at, const struct sa_smaps_vma *k) {
+        struct smapsaudit_report *r = a->r;
+        char *name = strdup(k->name ? k->name : "");
+
+        if (!name)
+                return -ENOMEM;
         if (r->n_vmas == a->n_track_alloc) {
                 size_t n = MAX(a->n_track_alloc * 2, (size_t) 16);
                 struct sa_vma_report *nv = realloc(r->vmas, n * sizeof(*nv));
                 struct vma_track *nt;
 
-                if (!nv)
+                if (!nv) {
+                        free(name);
                         return -ENOMEM;
+                }
                 r->vmas = nv;
                 nt = realloc(a->track, n * sizeof(*nt));
-                if (!nt)
+                if (!nt) {
+                        free(name);
                         return -ENOMEM;
+                }
                 a->track = nt;
                 a->n_track_alloc = n;
         }
-        memset(&r->vmas[r->n_vmas], 0, sizeof(r->vmas[0]));
-        r->vmas[r->n_vmas].kernel = *k;
-        r->vmas[r->n_vmas].kernel.name = strdup(k->name ? k->name : "");
-        if (!r->vmas[r->n_vmas].kernel.name)
-                return -ENOMEM;
+        memmove(&r->vmas[at + 1], &r->vmas[at], (r->n_vmas - at) * sizeof(r->vmas[0]));
+        memmove(&a->track[at + 1], &a->track[at], (r->n_vmas - at) * sizeof(a->track[0]));
+        memset(&r->vmas[at], 0, sizeof(r->vmas[0]));
+        r->vmas[at].kernel = *k;
+        r->vmas[at].kernel.name = name;
         /* one that appears after the first view was mapped while we watched */
-        a->track[r->n_vmas] = (struct vma_track) { .state = VMA_PENDING, .moved = r->passes > 1 };
-        *ret = r->n_vmas++;
-        a->track_hint = 0;
+        a->track[at] = (struct vma_track) { .state = VMA_PENDING, .moved = r->passes > 1 };
+        r->n_vmas++;
+        return 0;
+}
+
+/*
+ * Tracks every VMA of a view: idx[i] is where s->vmas[i] is in r->vmas.
+ * Both are in address order (smaps lists VMAs so, and r->vmas is kept so),
+ * so one merge pass does it, however many VMAs there are.
+ */
+static int track_view(struct audit *a, const struct sa_smaps *s, size_t *idx) {
+        struct smapsaudit_report *r = a->r;
+        size_t j = 0;
+        int ret;
+
+        for (size_t i = 0; i < s->n; i++) {
+                const struct sa_smaps_vma *k = &s->vmas[i];
+
+                while (j < r->n_vmas && tracked_before(&r->vmas[j].kernel, k))
+                        j++;
+                if (j == r->n_vmas || r->vmas[j].kernel.start != k->start || r->vmas[j].kernel.end != k->end) {
+                        ret = insert_vma(a, j, k);
+                        if (ret < 0)
+                                return ret;
+                }
+                idx[i] = j++;
+        }
         return 0;
 }
 
@@ -888,12 +917,11 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
                 return -ENOMEM;
         for (size_t i = 0; i < r->n_vmas; i++)
                 a->track[i].present = false;
-        for (size_t i = 0; i < A->smaps.n; i++) {
-                ret = track_vma(a, &A->smaps.vmas[i], &idx[i]);
-                if (ret < 0)
-                        goto out;
+        ret = track_view(a, &A->smaps, idx);
+        if (ret < 0)
+                goto out;
+        for (size_t i = 0; i < A->smaps.n; i++)
                 a->track[idx[i]].present = true;
-        }
         for (size_t i = 0; i < A->smaps.n; i++) {
                 const struct sa_vma_report *done = &r->vmas[idx[i]];
 
