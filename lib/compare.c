@@ -260,8 +260,9 @@ static void explain(char *buf, size_t size, const struct smapsaudit_report *r, c
 }
 
 static int add_finding(struct smapsaudit_report *r, const char *source, enum sa_field f, const char *field_name,
-                       const struct sa_field_cmp *c, uint64_t start, uint64_t end, unsigned tags) {
-        char why[768];
+                       const struct sa_field_cmp *c, uint64_t start, uint64_t end, unsigned tags, const char *churn) {
+        char why[1024];
+        size_t len;
         struct smapsaudit_finding fd = {
                 .kind = c->verdict,
                 .field = field_name,
@@ -276,6 +277,9 @@ static int add_finding(struct smapsaudit_report *r, const char *source, enum sa_
 
         fd.delta_kb = fd.kernel_kb - fd.walk_kb;
         explain(why, sizeof(why), r, source, f, c->verdict, tags, c->kernel_kb, c->walk_lo_kb, c->walk_hi_kb);
+        len = strlen(why);
+        if (churn && len < sizeof(why))
+                snprintf(why + len, sizeof(why) - len, "%s", churn);
         return sa_report_add_finding(r, &fd);
 }
 
@@ -286,7 +290,17 @@ int sa_findings_from_vma(struct smapsaudit_report *r, const struct sa_vma_report
                 if (!(confirmed & ((1ULL << f) | (1ULL << (f + 32)))) || !v->cmp[f].judged ||
                     v->cmp[f].verdict == SMAPSAUDIT_CONSISTENT)
                         continue;
-                ret = add_finding(r, "smaps", f, sa_fields[f].name, &v->cmp[f], v->kernel.start, v->kernel.end, v->tags);
+                uint64_t budget = sa_field_pmd_level(f) ? v->pmd_churn_kb : v->churn_kb;
+                uint64_t diff = v->cmp[f].verdict == SMAPSAUDIT_UNDER_ACCOUNTED ? v->cmp[f].walk_lo_kb - v->cmp[f].kernel_kb
+                                                                               : v->cmp[f].kernel_kb - v->cmp[f].walk_hi_kb;
+                char churn[256];
+
+                snprintf(churn, sizeof(churn),
+                         "; not churn: the events around the walk could move %s by %" PRIu64 " kB at most, and the "
+                         "kernel's reads before and after it differed by %" PRIu64 " kB, against %" PRIu64 " kB",
+                         sa_fields[f].name, budget, v->dropped_kb[f], diff);
+                ret = add_finding(r, "smaps", f, sa_fields[f].name, &v->cmp[f], v->kernel.start, v->kernel.end, v->tags,
+                                  churn);
                 if (ret < 0)
                         return ret;
         }
@@ -299,7 +313,8 @@ int sa_findings_from_vma(struct smapsaudit_report *r, const struct sa_vma_report
                         w += v->walk.nodes[j].pages;
                 c.kernel_kb = k * 4;
                 c.walk_lo_kb = c.walk_hi_kb = w * 4;
-                ret = add_finding(r, "numa_maps", _SA_FIELD_MAX, "N", &c, v->kernel.start, v->kernel.end, v->tags);
+                ret = add_finding(r, "numa_maps", _SA_FIELD_MAX, "N", &c, v->kernel.start, v->kernel.end, v->tags,
+                                  NULL);
                 if (ret < 0)
                         return ret;
         }
@@ -313,14 +328,14 @@ int sa_findings_from_totals(struct smapsaudit_report *r, uint64_t confirmed_roll
                 const struct sa_field_cmp *c = &r->rollup_cmp[f];
                 if (c->judged && c->verdict != SMAPSAUDIT_CONSISTENT &&
                     (confirmed_rollup & ((1ULL << f) | (1ULL << (f + 32))))) {
-                        ret = add_finding(r, "smaps_rollup", f, sa_fields[f].name, c, 0, 0, 0);
+                        ret = add_finding(r, "smaps_rollup", f, sa_fields[f].name, c, 0, 0, 0, NULL);
                         if (ret < 0)
                                 return ret;
                 }
                 c = &r->status_cmp[f];
                 if (c->judged && c->verdict != SMAPSAUDIT_CONSISTENT &&
                     (confirmed_status & ((1ULL << f) | (1ULL << (f + 32))))) {
-                        ret = add_finding(r, "status", f, sa_fields[f].name, c, 0, 0, 0);
+                        ret = add_finding(r, "status", f, sa_fields[f].name, c, 0, 0, 0, NULL);
                         if (ret < 0)
                                 return ret;
                 }
