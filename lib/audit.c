@@ -656,6 +656,26 @@ static bool layout_stable(const struct views *A, const struct views *B) {
         return true;
 }
 
+/* The same VMAs around the walk, whatever their pages did. */
+static bool ranges_stable(const struct views *A, const struct views *B) {
+        if (A->smaps.n != B->smaps.n)
+                return false;
+        for (size_t i = 0; i < A->smaps.n; i++) {
+                const struct sa_smaps_vma *x = &A->smaps.vmas[i], *y = &B->smaps.vmas[i];
+                if (x->start != y->start || x->end != y->end || !streq(x->perms, y->perms) || x->vmflags != y->vmflags)
+                        return false;
+        }
+        return true;
+}
+
+/* Every status counter B printed was compared in this pass. */
+static bool status_all_judged(const struct smapsaudit_report *r) {
+        for (unsigned f = SA_ST_RSS; f < _SA_FIELD_MAX; f++)
+                if (r->totals[f].have_status && !r->status_cmp[f].judged)
+                        return false;
+        return true;
+}
+
 static void add_vma_allowance(struct sa_rollup_window *w, const struct sa_smaps_vma *x, const struct sa_smaps_vma *y) {
         for (unsigned f = 0; f <= SA_PRIVATE; f++) {
                 bool h;
@@ -715,8 +735,16 @@ static void rollup_window(const struct audit *a, const struct views *A, const st
         w->pss_slack_kb = B->smaps.n;
         w->walk_comparable = B->faults == A->faults && layout_stable(A, B);
         w->fault_kb = B->faults > A->faults ? (B->faults - A->faults) * kb : 0;
-        if (over.known)
+        if (over.known) {
+                struct sa_vma_class anon = {}, file = { .file = true };
+                struct sa_budget b;
+
                 w->fault_kb += (MIN(over.thp_fault, over.faults) + over.thp_other) * a->units.pmd_kb;
+                sa_budget_for(&over, &a->units, &anon, &b);
+                w->status_anon_kb = b.page_kb;
+                sa_budget_for(&over, &a->units, &file, &b);
+                w->status_file_kb = b.page_kb;
+        }
 }
 
 static uint64_t rss_kb(const struct sa_smaps_vma *v) {
@@ -785,7 +813,7 @@ static uint64_t walk_held_disagreements(const struct smapsaudit_report *r, bool 
 static int judge_totals(struct audit *a, const struct views *A, const struct views *B, const struct sa_acc *total) {
         struct smapsaudit_report *r = a->r;
         struct sa_rollup_window w;
-        bool status_ok;
+        bool status_ok, status_moving, status_over;
         uint64_t mr, ms, cr, cs, moved;
         int ret;
 
@@ -804,7 +832,19 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
                 w.under_kb = MIN(w.under_kb, 2 * (a->transient_kb + a->moving_kb));
         status_ok = A->have_status && B->have_status && layout_stable(A, B) &&
                     sa_status_counters_equal(&A->status, &B->status);
-        sa_compare_totals(r, &w, total, status_ok ? &B->status : NULL, sa_kernel_get(a->ctx));
+        /*
+         * Counters that moved around the walk are held against it with the
+         * window's budget, as moving VMAs are, as long as no VMA came or went:
+         * below the walk beyond it is a sighting. Above it is not: kernel work
+         * in flight (a zap after its VMA was detached, a fault before its PTE
+         * is set) keeps status above the page tables for a while, so a moving
+         * window settles status only when it agrees both ways.
+         */
+        status_moving = !status_ok && A->have_status && B->have_status && w.status_anon_kb != UINT64_MAX &&
+                        ranges_stable(A, B);
+        if (status_moving)
+                w.status_before = &A->status;
+        sa_compare_totals(r, &w, total, status_ok || status_moving ? &B->status : NULL, sa_kernel_get(a->ctx));
         /*
          * The rollup and status are read once each side of the walk, the walk
          * once between; where only the walk answers for a field, a page in
@@ -838,6 +878,10 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         r->totals_judged = true;
         mr = a->rollup_done ? 0 : sa_disagreements(r->rollup_cmp, _SA_FIELD_MAX);
         ms = a->status_done ? 0 : sa_disagreements(r->status_cmp, _SA_FIELD_MAX);
+        /* in a moving window, over-accounted status is never a sighting (see status_moving) */
+        status_over = status_moving && (ms >> 32);
+        if (status_moving)
+                ms &= 0xffffffffULL;
 
         /*
          * A kernel that drops VMAs from the rollup only under contention (6.1)
@@ -873,6 +917,8 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         }
         if (!w.rollup)
                 a->rollup_done = true;
+        if (status_moving && (cs || (!status_over && ms == 0 && status_all_judged(r))))
+                a->status_done = true;
         if (status_ok && (ms == 0 || cs))
                 a->status_done = true;
         if (!B->have_status)
@@ -882,7 +928,7 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         for (unsigned f = 0; f < _SA_FIELD_MAX && f < 32; f++)
                 if (!rollup_sensitive(f))
                         a->rollup_sighted |= mr & ((1ULL << f) | (1ULL << (f + 32)));
-        a->prev_status_mask = status_ok ? ms : a->prev_status_mask;
+        a->prev_status_mask = status_ok || status_moving ? ms : a->prev_status_mask;
         memcpy(a->prev_rollup_cmp, r->rollup_cmp, sizeof(a->prev_rollup_cmp));
         memcpy(a->prev_total, total->f, sizeof(a->prev_total));
         return 0;

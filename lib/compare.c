@@ -208,7 +208,8 @@ void sa_compare_totals(struct smapsaudit_report *r, const struct sa_rollup_windo
                 slack_kb = sa_kernel_status_slack_pages(k, (unsigned) MAX(st->threads, 1), SA_ST_RSS) * 4;
                 for (size_t i = 0; i < ELEMENTSOF(map); i++) {
                         struct sa_total *t = &r->totals[map[i].f];
-                        int64_t v;
+                        int64_t v, before;
+                        uint64_t lag_kb;
 
                         t->walk_lo_kb = sa_field_to_kb(map[i].f, walk->f[map[i].f].lo);
                         t->walk_hi_kb = sa_field_to_kb(map[i].f, walk->f[map[i].f].hi);
@@ -217,10 +218,20 @@ void sa_compare_totals(struct smapsaudit_report *r, const struct sa_rollup_windo
                         memcpy(&v, (const char *) st + map[i].off, sizeof(v));
                         t->have_status = true;
                         t->status_kb = (uint64_t) MAX(v, 0);
-                        /* counters equal around the walk, yet a page may have gone and come back under it */
-                        set_cmp(&r->status_cmp[map[i].f], t->status_kb, t->walk_lo_kb, t->walk_hi_kb,
-                                sa_kernel_status_slack_pages(k, (unsigned) MAX(st->threads, 1), map[i].f) * 4 +
-                                        (map[i].f == SA_ST_HUGETLB ? 0 : w->fault_kb));
+                        lag_kb = sa_kernel_status_slack_pages(k, (unsigned) MAX(st->threads, 1), map[i].f) * 4;
+                        if (!w->status_before) {
+                                /* counters equal around the walk, yet a page may have gone and come back under it */
+                                set_cmp(&r->status_cmp[map[i].f], t->status_kb, t->walk_lo_kb, t->walk_hi_kb,
+                                        lag_kb + (map[i].f == SA_ST_HUGETLB ? 0 : w->fault_kb));
+                                continue;
+                        }
+                        /* counters that moved: held against the walk with the window's budget */
+                        memcpy(&before, (const char *) w->status_before + map[i].off, sizeof(before));
+                        set_cmp(&r->status_cmp[map[i].f], t->status_kb, t->walk_lo_kb, t->walk_hi_kb, 0);
+                        r->status_cmp[map[i].f].verdict = sa_judge_field(
+                                (uint64_t) MAX(before, 0), t->status_kb, t->walk_lo_kb, t->walk_hi_kb,
+                                lag_kb + (map[i].f == SA_ST_RSS_ANON || map[i].f == SA_ST_SWAP ? w->status_anon_kb
+                                                                                            : w->status_file_kb));
                 }
                 r->status_slack_kb = slack_kb;
         }

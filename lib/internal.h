@@ -559,6 +559,8 @@ struct sa_rollup_window {
         uint64_t stable;                       /* fields to judge */
         uint64_t pss_slack_kb;                 /* per-VMA truncation of the PSS family */
         bool walk_comparable;                  /* nothing moved: rollup-only fields against the walk */
+        const struct sa_status *status_before; /* status read before the walk, when its counters moved */
+        uint64_t status_anon_kb, status_file_kb; /* and what the window's events could move them by */
 };
 /* status is NULL when its counters moved around the walk. */
 void sa_compare_totals(struct smapsaudit_report *r, const struct sa_rollup_window *w, const struct sa_acc *walk,
