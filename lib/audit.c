@@ -89,7 +89,7 @@ struct audit {
         bool execed;              /* the process exec'ed during the audit: the walker was opened again */
         struct sa_smaps third;    /* smaps read a third time in a pass (third_smaps), if it was */
         bool have_third;
-        struct sa_fault_units units; /* read once: the THP sysfs knobs are the administrator's, not churn */
+        struct sa_fault_units units; /* what one fault can map, read each pass */
 };
 
 static bool rollup_sensitive(unsigned f) {
@@ -951,12 +951,15 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
         sa_smaps_done(&a->third);
         a->have_third = false;
         /*
-         * Read in the window of the pages it describes: KSM's first merges
-         * can come at any time, and a guard read once per audit would then
-         * discard every real KSM page of every pass.
+         * What the walk relies on is read in the window of the pages it
+         * describes, not once per audit: KSM's first merges can come at any
+         * time (a guard read once would discard every real KSM page of every
+         * pass), a swap area can be enabled, an mTHP size switched on.
          */
+        sa_account_rules_init(a->ctx, sa_walker_mode(a->walker), &a->rules);
         if (A->ev_end.have_ksm)
                 a->rules.ksm_possible = A->ev_end.ksm_pages > 0;
+        sa_fault_units_read(a->ctx, &a->units);
         walks = calloc(A->smaps.n ? A->smaps.n : 1, sizeof(*walks));
         idx = calloc(A->smaps.n ? A->smaps.n : 1, sizeof(*idx));
         if (!walks || !idx)
@@ -1256,8 +1259,6 @@ static int audit_run(struct audit *a) {
                                (int) a->mm_pid, strerror(-ret));
                 goto out;
         }
-        sa_account_rules_init(a->ctx, sa_walker_mode(a->walker), &a->rules);
-        sa_fault_units_read(a->ctx, &a->units);
 
         for (unsigned pass = 0; pass < max_passes; pass++) {
                 r->passes = pass + 1;
