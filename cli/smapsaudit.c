@@ -30,6 +30,7 @@ static struct {
         bool local;
         bool json;
         bool freeze;
+        bool freeze_auto;
         bool all_vmas;
         bool no_scan;
         bool fast;
@@ -68,6 +69,7 @@ static void help(void) {
                "  -l --local            audit in this process instead of asking smapsauditd\n"
                "  -j --json             JSON output (schema smapsaudit.report/1)\n"
                "     --freeze           stop the target's threads during the audit (ptrace)\n"
+               "     --freeze=auto      stop them briefly, only to settle what churn left undecided (--local)\n"
                "  -a --all-vmas         show every VMA, not only those that disagree\n"
                "     --fast             fast tier: PAGEMAP_SCAN regions only (Rss, Anonymous, THP, swap exact)\n"
                "     --no-scan          read pagemap instead of using PAGEMAP_SCAN\n"
@@ -121,7 +123,7 @@ static int parse_args(int argc, char *argv[], bool before_verb) {
         static const struct option options[] = {
                 { "local", no_argument, NULL, 'l' },
                 { "json", no_argument, NULL, 'j' },
-                { "freeze", no_argument, NULL, ARG_FREEZE },
+                { "freeze", optional_argument, NULL, ARG_FREEZE },
                 { "all-vmas", no_argument, NULL, 'a' },
                 { "no-scan", no_argument, NULL, ARG_NO_SCAN },
                 { "fast", no_argument, NULL, ARG_FAST },
@@ -147,7 +149,16 @@ static int parse_args(int argc, char *argv[], bool before_verb) {
                 switch (c) {
                 case 'l': arg.local = true; break;
                 case 'j': arg.json = true; break;
-                case ARG_FREEZE: arg.freeze = true; break;
+                case ARG_FREEZE:
+                        if (optarg && strcmp(optarg, "auto") != 0) {
+                                fprintf(stderr, "smapsaudit: --freeze takes no value but \"auto\", not \"%s\"\n", optarg);
+                                return -EINVAL;
+                        }
+                        if (optarg)
+                                arg.freeze_auto = true;
+                        else
+                                arg.freeze = true;
+                        break;
                 case 'a': arg.all_vmas = true; break;
                 case ARG_NO_SCAN: arg.no_scan = true; break;
                 case ARG_FAST: arg.fast = true; break;
@@ -288,7 +299,8 @@ static int output_report(struct smapsaudit_report *rep, bool array, unsigned *pr
 
 static int check_local(struct smapsaudit_ctx *ctx, pid_t pid, struct smapsaudit_report **ret) {
         struct smapsaudit_audit_opts opts = {
-                .flags = (arg.freeze ? SMAPSAUDIT_AUDIT_FREEZE : 0) | (arg.no_scan ? SMAPSAUDIT_AUDIT_NO_SCAN : 0) |
+                .flags = (arg.freeze ? SMAPSAUDIT_AUDIT_FREEZE : 0) | (arg.freeze_auto ? SMAPSAUDIT_AUDIT_FREEZE_AUTO : 0) |
+                         (arg.no_scan ? SMAPSAUDIT_AUDIT_NO_SCAN : 0) |
                          (arg.fast ? SMAPSAUDIT_AUDIT_FAST : 0),
                 .max_passes = arg.passes,
                 .progress = isatty(STDERR_FILENO) ? progress : NULL,
@@ -325,6 +337,11 @@ static int verb_check(int argc, char *argv[]) {
 
         if (argc < 1) {
                 fprintf(stderr, "smapsaudit: check needs at least one PID\n");
+                return EXIT_TROUBLE;
+        }
+        /* the daemon's Check has no such mode: its callers are not root, and its sweeps never stop anyone */
+        if (arg.freeze_auto && !local) {
+                fprintf(stderr, "smapsaudit: --freeze=auto audits in this process: add --local\n");
                 return EXIT_TROUBLE;
         }
         for (int i = 0; i < argc; i++) {

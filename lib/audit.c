@@ -21,6 +21,8 @@
 #include "missing.h"
 
 #define DEFAULT_PASSES 5
+/* the most --freeze=auto may keep the target stopped, per audit */
+#define FREEZE_AUTO_BUDGET_USEC (50 * 1000)
 #define NUMA_BIT (1ULL << 31)
 
 struct views {
@@ -1061,6 +1063,80 @@ static bool all_done(const struct audit *a) {
         return true;
 }
 
+/* Something is left that could make the report inconclusive. */
+static bool undecided(const struct audit *a) {
+        if (!a->totals_done)
+                return true;
+        for (size_t i = 0; i < a->r->n_vmas; i++)
+                if (a->track[i].present && a->track[i].state != VMA_DONE && !a->track[i].core_ok &&
+                    !a->track[i].moving_decided)
+                        return true;
+        return false;
+}
+
+static uint64_t clock_usec(clockid_t id) {
+        struct timespec ts;
+
+        clock_gettime(id, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static uint64_t now_usec(void) {
+        return clock_usec(CLOCK_MONOTONIC);
+}
+
+/*
+ * --freeze=auto: what churn left undecided is settled by passes with the
+ * target stopped, where its own faults cannot move what is read. Only
+ * when a pass fits the stop budget twice over, and never for a target
+ * that is traced or stopped already. ksmd, khugepaged and migration still
+ * run: the frozen passes are judged as any other.
+ */
+static int settle_frozen(struct audit *a, struct views *A, struct views *B, uint64_t pass_usec) {
+        struct sa_freeze *f = NULL;
+        uint64_t t0, stopped;
+        unsigned n = 0;
+        int r;
+
+        if (!a->opts || !(a->opts->flags & SMAPSAUDIT_AUDIT_FREEZE_AUTO) || !a->ctx->live || a->r->frozen ||
+            !undecided(a))
+                return 0;
+        if (2 * pass_usec > FREEZE_AUTO_BUDGET_USEC) {
+                sa_report_note(a->r, "--freeze=auto did not stop the target: a pass takes %" PRIu64 " ms, "
+                                     "more than half the %d ms budget", pass_usec / 1000, FREEZE_AUTO_BUDGET_USEC / 1000);
+                return 0;
+        }
+        if (!sa_freeze_auto_allowed(a->pid)) {
+                sa_report_note(a->r, "--freeze=auto did not stop the target: not root, or the target is traced "
+                                     "or stopped");
+                return 0;
+        }
+        t0 = now_usec();
+        r = sa_freeze(a->pid, &f);
+        if (r < 0) {
+                sa_report_note(a->r, "--freeze=auto could not stop the target: %s", strerror(-r));
+                return 0;
+        }
+        views_done(A);
+        views_done(B);
+        r = read_views(a, A);
+        while (r >= 0 && n < 2 && undecided(a) && now_usec() - t0 + pass_usec <= FREEZE_AUTO_BUDGET_USEC) {
+                a->r->passes++;
+                r = run_pass(a, a->r->passes - 1, A, B);
+                if (r < 0)
+                        break;
+                views_done(A);
+                *A = *B;
+                memset(B, 0, sizeof(*B));
+                n++;
+        }
+        sa_thaw(f);
+        stopped = now_usec() - t0;
+        sa_report_note(a->r, "--freeze=auto stopped the target for %" PRIu64 ".%01" PRIu64 " ms, %u pass(es), to "
+                             "settle what churn left undecided", stopped / 1000, stopped % 1000 / 100, n);
+        return r;
+}
+
 static void drop_vanished(struct audit *a) {
         struct smapsaudit_report *r = a->r;
         size_t j = 0;
@@ -1214,6 +1290,7 @@ static int audit_run(struct audit *a) {
         struct smapsaudit_report *r = a->r;
         unsigned max_passes = a->opts && a->opts->max_passes ? a->opts->max_passes : DEFAULT_PASSES;
         struct views A = {}, B = {};
+        uint64_t pass_usec = 0;
         int ret;
 
         ret = read_views(a, &A);
@@ -1261,8 +1338,11 @@ static int audit_run(struct audit *a) {
         }
 
         for (unsigned pass = 0; pass < max_passes; pass++) {
+                uint64_t t0 = now_usec();
+
                 r->passes = pass + 1;
                 ret = run_pass(a, pass, &A, &B);
+                pass_usec = now_usec() - t0;
                 if (ret == -ESRCH && a->ctx->live && !target_gone(a)) {
                         ret = follow_exec(a, &A, &B);
                         if (ret == 0)
@@ -1288,6 +1368,8 @@ static int audit_run(struct audit *a) {
                 if (all_done(a))
                         break;
         }
+        if (ret >= 0)
+                ret = settle_frozen(a, &A, &B, pass_usec);
         if (ret == -ESRCH || target_gone(a)) {
                 r->error = strdup("process exited during the audit");
                 r->verdict = SMAPSAUDIT_INCONCLUSIVE;
@@ -1310,10 +1392,7 @@ out:
 }
 
 static uint64_t thread_cpu_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+        return clock_usec(CLOCK_THREAD_CPUTIME_ID);
 }
 
 _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const struct smapsaudit_audit_opts *opts,

@@ -573,6 +573,7 @@ const char *sa_tag_name(unsigned bit);
 struct sa_freeze;
 int sa_freeze(pid_t pid, struct sa_freeze **ret);
 void sa_thaw(struct sa_freeze *f);
+bool sa_freeze_auto_allowed(pid_t pid);
 
 /* ---------------------------------------------------------------- KSM */
 
