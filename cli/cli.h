@@ -25,6 +25,7 @@ typedef struct Args {
         bool local;
         JsonMode json;
         bool freeze;
+        bool freeze_auto;      /* --freeze=auto: stop briefly, only to settle what churn left undecided */
         bool all_vmas;
         bool no_scan;
         bool fast;

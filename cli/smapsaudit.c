@@ -53,6 +53,7 @@ static void help(void) {
                "  -j                    JSON output, indented (as --json=pretty)\n"
                "     --json=MODE        JSON output: pretty, short (one line) or off\n"
                "     --freeze           stop the target's threads during the audit (ptrace)\n"
+               "     --freeze=auto      stop them briefly, only to settle what churn left undecided (--local)\n"
                "  -a --all-vmas         show every VMA, not only those that disagree\n"
                "     --fast             fast tier: PAGEMAP_SCAN regions only (Rss, Anonymous, THP, swap exact)\n"
                "     --no-scan          read pagemap instead of using PAGEMAP_SCAN\n"
@@ -194,7 +195,7 @@ static int parse_args(int argc, char *argv[], bool before_verb) {
         static const struct option options[] = {
                 { "local", no_argument, NULL, 'l' },
                 { "json", optional_argument, NULL, ARG_JSON },
-                { "freeze", no_argument, NULL, ARG_FREEZE },
+                { "freeze", optional_argument, NULL, ARG_FREEZE },
                 { "all-vmas", no_argument, NULL, 'a' },
                 { "no-scan", no_argument, NULL, ARG_NO_SCAN },
                 { "fast", no_argument, NULL, ARG_FAST },
@@ -231,7 +232,16 @@ static int parse_args(int argc, char *argv[], bool before_verb) {
                         if (parse_json_mode(optarg, &arg.json) < 0)
                                 return -EINVAL;
                         break;
-                case ARG_FREEZE: arg.freeze = true; break;
+                case ARG_FREEZE:
+                        if (optarg && !streq(optarg, "auto")) {
+                                fprintf(stderr, "smapsaudit: --freeze takes no value but \"auto\", not \"%s\"\n", optarg);
+                                return -EINVAL;
+                        }
+                        if (optarg)
+                                arg.freeze_auto = true;
+                        else
+                                arg.freeze = true;
+                        break;
                 case 'a': arg.all_vmas = true; break;
                 case ARG_NO_SCAN: arg.no_scan = true; break;
                 case ARG_FAST: arg.fast = true; break;

@@ -157,10 +157,35 @@ static int output_report(struct smapsaudit_report *rep, bool summary, struct jso
         return report_exit_status(rep);
 }
 
+/* Why the last check failed, for the JSON document that says so. */
+static char failure[600];
+
+/*
+ * With --json, every outcome is a JSON document on stdout, a failure too:
+ * the schema's object with what is known and an "error", as the library's
+ * own report of a process that exited says it. In an array of several PIDs
+ * a PID that failed is on stderr only.
+ */
+static void output_json_failure(const char *schema, pid_t pid, const char *msg) {
+        struct json_object *o = json_object_new_object();
+
+        if (!o)
+                return;
+        json_object_object_add(o, "schema", json_object_new_string(schema));
+        if (pid > 0)
+                json_object_object_add(o, "pid", json_object_new_int64(pid));
+        json_object_object_add(o, "verdict", json_object_new_string("inconclusive"));
+        json_object_object_add(o, "error", json_object_new_string(msg));
+        pager_open();
+        (void) output_json(o);
+        json_object_put(o);
+}
+
 static int check_local(struct smapsaudit_ctx *ctx, pid_t pid, struct smapsaudit_report **ret) {
         struct smapsaudit_audit_opts opts = {
-                .flags = (arg.freeze ? SMAPSAUDIT_AUDIT_FREEZE : 0) | (arg.no_scan ? SMAPSAUDIT_AUDIT_NO_SCAN : 0) |
-                         (arg.fast ? SMAPSAUDIT_AUDIT_FAST : 0),
+                .flags = (arg.freeze ? SMAPSAUDIT_AUDIT_FREEZE : 0) |
+                         (arg.freeze_auto ? SMAPSAUDIT_AUDIT_FREEZE_AUTO : 0) |
+                         (arg.no_scan ? SMAPSAUDIT_AUDIT_NO_SCAN : 0) | (arg.fast ? SMAPSAUDIT_AUDIT_FAST : 0),
                 .max_passes = arg.passes,
                 .progress = isatty(STDERR_FILENO) ? progress : NULL,
         };
@@ -170,9 +195,11 @@ static int check_local(struct smapsaudit_ctx *ctx, pid_t pid, struct smapsaudit_
         r = smapsaudit_audit_pid(ctx, pid, &opts, ret);
         progress_end();
         if (r < 0 && smapsaudit_ctx_get_error(ctx))
-                fprintf(stderr, "smapsaudit: %s\n", smapsaudit_ctx_get_error(ctx));
+                snprintf(failure, sizeof(failure), "%s", smapsaudit_ctx_get_error(ctx));
         else if (r < 0)
-                fprintf(stderr, "smapsaudit: PID %d: %s\n", (int) pid, audit_error(r));
+                snprintf(failure, sizeof(failure), "PID %d: %s", (int) pid, audit_error(r));
+        if (r < 0)
+                fprintf(stderr, "smapsaudit: %s\n", failure);
         return r;
 }
 
@@ -199,7 +226,8 @@ static int check_bus(pid_t pid, struct smapsaudit_report **ret) {
                         (void) bus_failed(r, "check", msg);
                         return r;
                 }
-                fprintf(stderr, "smapsaudit: PID %d: %s\n", (int) pid, msg ?: audit_error(r));
+                snprintf(failure, sizeof(failure), "PID %d: %s", (int) pid, msg ?: audit_error(r));
+                fprintf(stderr, "smapsaudit: %s\n", failure);
                 /* The daemon decides from the bus's credentials what a caller may ask of it; in
                  * this process the kernel decides, with the caller's own rights. */
                 if ((r == -EACCES && options_beyond_default()) || r == -EINVAL)
@@ -208,9 +236,11 @@ static int check_bus(pid_t pid, struct smapsaudit_report **ret) {
                 return r;
         }
         r = smapsaudit_report_from_json(json, ret);
-        if (r < 0)
-                fprintf(stderr, "smapsaudit: PID %d: the daemon's report could not be read: %s\n", (int) pid,
-                        strerror(-r));
+        if (r < 0) {
+                snprintf(failure, sizeof(failure), "PID %d: the daemon's report could not be read: %s", (int) pid,
+                         strerror(-r));
+                fprintf(stderr, "smapsaudit: %s\n", failure);
+        }
         return r;
 }
 
@@ -248,6 +278,11 @@ int verb_check(int argc, char *argv[]) {
                                 return EXIT_TROUBLE;
         }
 
+        /* the daemon's Check has no such mode: its callers are not root, and its sweeps never stop anyone */
+        if (arg.freeze_auto && !local) {
+                fprintf(stderr, "smapsaudit: --freeze=auto audits in this process: add --local\n");
+                return EXIT_TROUBLE;
+        }
         if (local) {
                 r = make_ctx(LOG_ERR, &ctx);
                 if (r < 0) {
@@ -262,8 +297,12 @@ int verb_check(int argc, char *argv[]) {
                 struct smapsaudit_report *rep = NULL;
                 int st;
 
+                failure[0] = 0;
                 r = local ? check_local(ctx, pids[i], &rep) : check_bus(pids[i], &rep);
                 if (r < 0) {
+                        if (arg.json != JSON_OFF && !array)
+                                output_json_failure("smapsaudit.report/1", pids[i],
+                                                    failure[0] ? failure : audit_error(r));
                         if (bus_error_is_unreachable(r)) {
                                 worst = EXIT_TROUBLE;
                                 break;
@@ -344,16 +383,22 @@ int verb_ksm(int argc, char *argv[]) {
         }
         r = smapsaudit_ksm_check_opts(ctx, pid, &opts, &out);
         progress_end();
-        smapsaudit_ctx_unref(ctx);
         if (r < 0) {
                 if (r == -EOPNOTSUPP)
-                        fprintf(stderr, "smapsaudit: this kernel has no KSM (no /sys/kernel/mm/ksm)\n");
+                        snprintf(failure, sizeof(failure), "this kernel has no KSM (no /sys/kernel/mm/ksm)");
+                else if (smapsaudit_ctx_get_error(ctx))
+                        snprintf(failure, sizeof(failure), "%s", smapsaudit_ctx_get_error(ctx));
                 else if (pid)
-                        fprintf(stderr, "smapsaudit: PID %d: %s\n", (int) pid, audit_error(r));
+                        snprintf(failure, sizeof(failure), "PID %d: %s", (int) pid, audit_error(r));
                 else
-                        fprintf(stderr, "smapsaudit: ksm: %s\n", audit_error(r));
+                        snprintf(failure, sizeof(failure), "ksm: %s", audit_error(r));
+                smapsaudit_ctx_unref(ctx);
+                fprintf(stderr, "smapsaudit: %s\n", failure);
+                if (arg.json != JSON_OFF)
+                        output_json_failure("smapsaudit.ksm/1", pid, failure);
                 return EXIT_TROUBLE;
         }
+        smapsaudit_ctx_unref(ctx);
         pager_open();
         len = strlen(out);
         fputs(out, stdout);

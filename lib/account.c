@@ -54,6 +54,7 @@ void sa_vma_classify(const struct sa_smaps_vma *v, struct sa_vma_class *c) {
         /* shmem objects: memfd, POSIX and SysV shm, shared anonymous memory */
         c->shmem = startswith(n, "/memfd:") || startswith(n, "/dev/shm/") || startswith(n, "/SYSV") ||
                    streq(n, "/dev/zero (deleted)") || startswith(n, "[anon_shmem");
+        c->file = c->shmem || v->inode != 0;
 }
 
 int sa_acc_add_node(struct sa_acc *acc, int node, uint64_t pages) {

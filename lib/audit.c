@@ -17,12 +17,15 @@
 
 #include "inflight.h"
 #include "internal.h"
+#include "judge.h"
 #include "missing.h"
 #include "pidfd-util.h"
 #include "rollup-record.h"
 #include "time-util.h"
 
 #define DEFAULT_PASSES 5
+/* the most --freeze=auto may keep the target stopped, per audit */
+#define FREEZE_AUTO_BUDGET_USEC (50 * 1000)
 #define NUMA_BIT (1ULL << 31)
 /* what an audit may spend waiting for an exec or an unmap of the target to end before reading its views */
 #define INFLIGHT_WAIT_USEC (50 * 1000)
@@ -38,6 +41,8 @@ struct views {
         struct sa_population population_end; /* the same, after the smaps and status reads */
         uint64_t faults;          /* the target's minflt + majflt */
         uint64_t rollup_faults_before, rollup_faults_after; /* around the rollup read */
+        struct sa_events ev_start, ev_end; /* what could change the pages, before and after these reads */
+        struct sa_events ev_rollup;        /* the same, just before the rollup read */
         bool have_rollup;         /* rollup and numa_maps are read once a pass, between the two smaps reads */
         struct sa_inflight inflight_before, inflight_after; /* the threads, before the smaps read and after status */
 };
@@ -64,6 +69,7 @@ struct vma_track {
         bool numa_settled;        /* numa_maps agreed in a stable pass, or has nothing to say */
         bool moved;               /* mapped, unmapped or changed between two views, or its walk disagreed */
         bool walk_exact;          /* settled with its walk matching the kernel without churn slack */
+        bool moving_decided;      /* never held still, but agreed with the walk where no THP event could hide a bug */
 };
 
 struct audit {
@@ -75,7 +81,7 @@ struct audit {
         struct sa_walker *walker;
         struct sa_account_rules rules;
         struct vma_track *track;  /* beside r->vmas, n_track_alloc of both allocated */
-        size_t n_track_alloc, track_hint;
+        size_t n_track_alloc;
         int pidfd;
         uint64_t start_time;
         bool totals_done;
@@ -98,6 +104,7 @@ struct audit {
         struct sa_inflight_log inflight_log; /* passes whose status counters were not compared */
         uint64_t inflight_wait_usec;         /* left of the time to wait for such work to end */
         struct sa_rollup_record rollup_rec;  /* the rollup as the pass that settled it saw it */
+        struct sa_fault_units units; /* what one fault can map, read each pass */
 };
 
 static bool rollup_sensitive(unsigned f) {
@@ -177,7 +184,8 @@ static int read_views(struct audit *a, struct views *v) {
         memset(v, 0, sizeof(*v));
         sa_inflight_settle(a->ctx, a->pid, &a->inflight_wait_usec, &v->inflight_before);
         sa_read_population(a->ctx, &v->population);
-        (void) read_stat(a->ctx, a->mm_pid, NULL, &v->faults);
+        sa_events_read(a->ctx, a->mm_pid, &v->ev_start);
+        v->faults = v->ev_start.faults;
         r = sa_read_pid_file(a->ctx, a->mm_pid, "smaps", &buf, NULL);
         if (r == -ENOENT || r == -ESRCH)
                 return sa_error(a->ctx, -ESRCH, "PID %d: no such process (no %s/%d/smaps)", (int) a->pid,
@@ -198,6 +206,7 @@ static int read_views(struct audit *a, struct views *v) {
         if (!v->have_status)
                 sa_report_note(a->r, "status not readable: its counters are not compared");
         sa_read_population(a->ctx, &v->population_end);
+        sa_events_read(a->ctx, a->mm_pid, &v->ev_end);
         sa_inflight_sample(a->ctx, a->pid, &v->inflight_after);
         return 0;
 }
@@ -235,7 +244,8 @@ static int read_middle_views(struct audit *a, struct views *v, bool rollup, bool
         int r;
 
         v->have_rollup = rollup;
-        (void) read_stat(a->ctx, a->mm_pid, NULL, &v->rollup_faults_before);
+        sa_events_read(a->ctx, a->mm_pid, &v->ev_rollup);
+        v->rollup_faults_before = v->ev_rollup.faults;
         if (rollup && sa_read_pid_file(a->ctx, a->mm_pid, "smaps_rollup", &buf, &len) >= 0) {
                 r = parse_middle_view(a, "smaps_rollup", buf, len, &v->rollup, parse_rollup);
                 if (r < 0)
@@ -274,39 +284,68 @@ static const struct sa_smaps_vma *find_vma(const struct sa_smaps *s, uint64_t st
         return NULL;
 }
 
-static int track_vma(struct audit *a, const struct sa_smaps_vma *k, size_t *ret) {
-        struct smapsaudit_report *r = a->r;
+static bool tracked_before(const struct sa_smaps_vma *t, const struct sa_smaps_vma *k) {
+        return t->start < k->start || (t->start == k->start && t->end < k->end);
+}
 
-        /* smaps lists VMAs in the order they were first tracked: look where the last one was found */
-        for (size_t n = 0, i = a->track_hint; n < r->n_vmas; n++, i = (i + 1) % r->n_vmas)
-                if (r->vmas[i].kernel.start == k->start && r->vmas[i].kernel.end == k->end) {
-                        a->track_hint = (i + 1) % r->n_vmas;
-                        *ret = i;
-                        return 0;
-                }
+/* A VMA seen for the first time, tracked at position at of r->vmas. */
+static int insert_vma(struct audit *a, size_t at, const struct sa_smaps_vma *k) {
+        struct smapsaudit_report *r = a->r;
+        char *name = strdup(k->name ? k->name : "");
+
+        if (!name)
+                return -ENOMEM;
         if (r->n_vmas == a->n_track_alloc) {
                 size_t n = MAX(a->n_track_alloc * 2, (size_t) 16);
                 struct sa_vma_report *nv = realloc(r->vmas, n * sizeof(*nv));
                 struct vma_track *nt;
 
-                if (!nv)
+                if (!nv) {
+                        free(name);
                         return -ENOMEM;
+                }
                 r->vmas = nv;
                 nt = realloc(a->track, n * sizeof(*nt));
-                if (!nt)
+                if (!nt) {
+                        free(name);
                         return -ENOMEM;
+                }
                 a->track = nt;
                 a->n_track_alloc = n;
         }
-        memset(&r->vmas[r->n_vmas], 0, sizeof(r->vmas[0]));
-        r->vmas[r->n_vmas].kernel = *k;
-        r->vmas[r->n_vmas].kernel.name = strdup(k->name ? k->name : "");
-        if (!r->vmas[r->n_vmas].kernel.name)
-                return -ENOMEM;
+        memmove(&r->vmas[at + 1], &r->vmas[at], (r->n_vmas - at) * sizeof(r->vmas[0]));
+        memmove(&a->track[at + 1], &a->track[at], (r->n_vmas - at) * sizeof(a->track[0]));
+        memset(&r->vmas[at], 0, sizeof(r->vmas[0]));
+        r->vmas[at].kernel = *k;
+        r->vmas[at].kernel.name = name;
         /* one that appears after the first view was mapped while we watched */
-        a->track[r->n_vmas] = (struct vma_track) { .state = VMA_PENDING, .moved = r->passes > 1 };
-        *ret = r->n_vmas++;
-        a->track_hint = 0;
+        a->track[at] = (struct vma_track) { .state = VMA_PENDING, .moved = r->passes > 1 };
+        r->n_vmas++;
+        return 0;
+}
+
+/*
+ * Tracks every VMA of a view: idx[i] is where s->vmas[i] is in r->vmas.
+ * Both are in address order (smaps lists VMAs so, and r->vmas is kept so),
+ * so one merge pass does it, however many VMAs there are.
+ */
+static int track_view(struct audit *a, const struct sa_smaps *s, size_t *idx) {
+        struct smapsaudit_report *r = a->r;
+        size_t j = 0;
+        int ret;
+
+        for (size_t i = 0; i < s->n; i++) {
+                const struct sa_smaps_vma *k = &s->vmas[i];
+
+                while (j < r->n_vmas && tracked_before(&r->vmas[j].kernel, k))
+                        j++;
+                if (j == r->n_vmas || r->vmas[j].kernel.start != k->start || r->vmas[j].kernel.end != k->end) {
+                        ret = insert_vma(a, j, k);
+                        if (ret < 0)
+                                return ret;
+                }
+                idx[i] = j++;
+        }
         return 0;
 }
 
@@ -481,8 +520,39 @@ static int mapcounts_held(struct audit *a, const struct sa_smaps_vma *k, const s
 }
 
 /*
+ * What the events between the read before the walk and the read after it
+ * can explain in VMA v (judge.h), and how far each field fell between the
+ * two reads: pages the target dropped need no event, but they were seen.
+ */
+static void set_vma_budget(struct audit *a, struct sa_vma_report *v, const struct views *A, const struct views *B,
+                           const struct sa_smaps_vma *ka, struct sa_budget *ret) {
+        struct sa_window w;
+        struct sa_vma_class cls;
+
+        sa_window_between(&A->ev_start, &B->ev_end, &w);
+        sa_vma_classify(&v->kernel, &cls);
+        sa_budget_for(&w, &a->units, &cls, ret);
+        v->churn_kb = ret->page_kb;
+        v->pmd_churn_kb = ret->pmd_kb;
+        for (unsigned f = 0; f <= SA_PRIVATE; f++) {
+                bool ha, hb;
+                uint64_t x = sa_smaps_value(ka, f, &ha), y = sa_smaps_value(&v->kernel, f, &hb);
+                v->dropped_kb[f] = ha && hb && x > y ? x - y : 0;
+        }
+}
+
+#define CORE_BOTH_WAYS (CORE_FIELDS | (CORE_FIELDS << 32))
+
+/*
  * Judges one tracked VMA with views A (before the walk) and B (after).
  * Returns true when the VMA was stable in this pass.
+ *
+ * Two reads that match do not say the VMA held still: a range unmapped and
+ * mapped again with another shape between them (ABA) matches itself while
+ * the walk saw the other shape. And one that never holds still (a busy heap)
+ * may still show a disagreement no churn could produce. So every field is
+ * held against the walk with the budget of the events in the window, in
+ * moving VMAs too; a disagreement beyond it must show again in a later pass.
  */
 static int judge_vma(struct audit *a, size_t i, const struct views *A, const struct views *B, struct sa_acc *walk) {
         struct sa_vma_report *v = &a->r->vmas[i];
@@ -491,6 +561,7 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
         const struct sa_smaps_vma *kb = find_vma(&B->smaps, v->kernel.start, v->kernel.end);
         const struct sa_numa_vma *nb = B->have_numa ? sa_numa_maps_find(&B->numa, v->kernel.start) : NULL;
         uint64_t stable, mask, mapcount, confirmed;
+        struct sa_budget budget;
         bool numa_ok;
         char *name;
         int r;
@@ -518,13 +589,11 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
                 if (r < 0)
                         return r;
         }
-        /*
-         * A VMA that reads the same on both sides may still have been unmapped
-         * and mapped again while the walk passed: a target that faulted during
-         * the pass gets a page of slack per fault, so only what churn cannot
-         * explain (a THP region missing, say) is a disagreement.
-         */
-        v->churn_kb = B->faults > A->faults ? (B->faults - A->faults) * (SA_PAGE_SIZE / 1024) : 0;
+        set_vma_budget(a, v, A, B, ka, &budget);
+        v->stable = sa_smaps_core_stable(ka, kb);
+        /* the core fields only the target moves are judged against the budget even when they moved */
+        if (!v->stable && A->ev_start.have_vmstat && B->ev_end.have_vmstat)
+                stable |= CORE_FIELDS & sa_smaps_printed(ka) & sa_smaps_printed(kb);
         sa_compare_vma(v, stable, numa_ok && (a->r->walk_mode & SA_WALK_NODES));
         /*
          * Another process's exec (its old mm torn down, the new one mapping
@@ -543,26 +612,35 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
                         sa_compare_vma(v, stable, numa_ok && (a->r->walk_mode & SA_WALK_NODES));
                 }
         }
-        v->stable = sa_smaps_core_stable(ka, kb);
-        if (!v->stable)
-                return 0;
-        t->seen_stable = true;
-        if (B->have_numa && (!nb || !v->numa_judged || v->numa_verdict == SMAPSAUDIT_CONSISTENT))
-                t->numa_settled = true;
         mask = sa_disagreements(v->cmp, _SA_FIELD_MAX);
-        if (v->numa_judged && v->numa_verdict != SMAPSAUDIT_CONSISTENT)
-                mask |= NUMA_BIT;
-        if (mask)
-                t->moved = true;
-        if (mask == 0) {
-                t->prev_mask = 0;
-                /* the mapcount fields get more passes to hold still; the rest is settled */
-                t->core_ok = true;
-                t->walk_exact = walk_within_bounds(v);
-                if ((stable & mapcount) == mapcount)
-                        t->state = VMA_DONE;
-                return 1;
+        if (!v->stable) {
+                if (!(stable & CORE_FIELDS))
+                        return 0;
+                mask &= CORE_BOTH_WAYS;
+                if (mask == 0) {
+                        t->prev_mask = 0;
+                        if (sa_moving_vma_decided(&budget, mask))
+                                t->moving_decided = true;
+                        return 0;
+                }
+                t->moving_decided = false;
+        } else {
+                t->seen_stable = true;
+                if (B->have_numa && (!nb || !v->numa_judged || v->numa_verdict == SMAPSAUDIT_CONSISTENT))
+                        t->numa_settled = true;
+                if (v->numa_judged && v->numa_verdict != SMAPSAUDIT_CONSISTENT)
+                        mask |= NUMA_BIT;
+                if (mask == 0) {
+                        t->prev_mask = 0;
+                        /* the mapcount fields get more passes to hold still; the rest is settled */
+                        t->core_ok = true;
+                        t->walk_exact = walk_within_bounds(v);
+                        if ((stable & mapcount) == mapcount)
+                                t->state = VMA_DONE;
+                        return 1;
+                }
         }
+        t->moved = true;
         confirmed = t->prev_mask & mask;
         /* pages migrate between nodes at any time: the node counts must repeat exactly */
         if ((confirmed & NUMA_BIT) && numa_signature(v) != t->prev_numa)
@@ -585,14 +663,14 @@ static int judge_vma(struct audit *a, size_t i, const struct views *A, const str
                         return r;
                 t->state = VMA_DONE;
                 t->core_ok = false;
-                return 1;
+                return v->stable;
         }
         /* first sighting: keep it for a confirming pass */
         t->prev_mask = mask;
         t->prev_numa = numa_signature(v);
         memcpy(t->prev_cmp, v->cmp, sizeof(t->prev_cmp));
         memcpy(t->prev_walk, v->walk.f, sizeof(t->prev_walk));
-        return 1;
+        return v->stable;
 }
 
 static void sum_smaps(const struct sa_smaps *s, struct sa_smaps_vma *sum) {
@@ -610,6 +688,26 @@ static bool layout_stable(const struct views *A, const struct views *B) {
                 return false;
         for (size_t i = 0; i < A->smaps.n; i++)
                 if (!sa_smaps_core_stable(&A->smaps.vmas[i], &B->smaps.vmas[i]))
+                        return false;
+        return true;
+}
+
+/* The same VMAs around the walk, whatever their pages did. */
+static bool ranges_stable(const struct views *A, const struct views *B) {
+        if (A->smaps.n != B->smaps.n)
+                return false;
+        for (size_t i = 0; i < A->smaps.n; i++) {
+                const struct sa_smaps_vma *x = &A->smaps.vmas[i], *y = &B->smaps.vmas[i];
+                if (x->start != y->start || x->end != y->end || !streq(x->perms, y->perms) || x->vmflags != y->vmflags)
+                        return false;
+        }
+        return true;
+}
+
+/* Every status counter B printed was compared in this pass. */
+static bool status_all_judged(const struct smapsaudit_report *r) {
+        for (unsigned f = SA_ST_RSS; f < _SA_FIELD_MAX; f++)
+                if (r->totals[f].have_status && !r->status_cmp[f].judged)
                         return false;
         return true;
 }
@@ -632,9 +730,10 @@ static void add_vma_allowance(struct sa_rollup_window *w, const struct sa_smaps_
  * 6.1 bug) falls outside, however busy a small churning region keeps the
  * target.
  */
-static void rollup_window(const struct views *A, const struct views *B, const struct sa_acc *total,
-                          struct sa_rollup_window *w) {
+static void rollup_window(const struct audit *a, const struct views *A, const struct views *B,
+                          const struct sa_acc *total, struct sa_rollup_window *w) {
         const uint64_t kb = SA_PAGE_SIZE / 1024;
+        struct sa_window over, under;
 
         memset(w, 0, sizeof(*w));
         w->rollup = B->rollup.n ? &B->rollup.vmas[0] : NULL;
@@ -644,6 +743,17 @@ static void rollup_window(const struct views *A, const struct views *B, const st
                 w->over_kb = (B->rollup_faults_after - A->faults) * kb;
         if (B->rollup_faults_after >= B->rollup_faults_before)
                 w->under_kb = (B->rollup_faults_after - B->rollup_faults_before) * kb;
+        /*
+         * A fault that maps a THP moves the sums by a PMD, not a page: above,
+         * THPs mapped and dropped again after the first read; below, THPs
+         * dropped before the rollup read and mapped again before the second.
+         */
+        sa_window_between(&A->ev_start, &B->ev_end, &over);
+        sa_window_between(&B->ev_rollup, &B->ev_end, &under);
+        if (over.known)
+                w->over_kb += (MIN(over.thp_fault, over.faults) + over.thp_other) * a->units.pmd_kb;
+        if (under.known)
+                w->under_kb += (MIN(under.thp_fault, under.faults) + under.thp_other) * a->units.pmd_kb;
         for (size_t i = 0; i < A->smaps.n; i++) {
                 const struct sa_smaps_vma *x = &A->smaps.vmas[i];
                 const struct sa_smaps_vma *y = find_vma(&B->smaps, x->start, x->end);
@@ -661,6 +771,16 @@ static void rollup_window(const struct views *A, const struct views *B, const st
         w->pss_slack_kb = B->smaps.n;
         w->walk_comparable = B->faults == A->faults && layout_stable(A, B);
         w->fault_kb = B->faults > A->faults ? (B->faults - A->faults) * kb : 0;
+        if (over.known) {
+                struct sa_vma_class anon = {}, file = { .file = true };
+                struct sa_budget b;
+
+                w->fault_kb += (MIN(over.thp_fault, over.faults) + over.thp_other) * a->units.pmd_kb;
+                sa_budget_for(&over, &a->units, &anon, &b);
+                w->status_anon_kb = b.page_kb;
+                sa_budget_for(&over, &a->units, &file, &b);
+                w->status_file_kb = b.page_kb;
+        }
 }
 
 static uint64_t rss_kb(const struct sa_smaps_vma *v) {
@@ -731,11 +851,11 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         struct sa_rollup_window w;
         struct sa_inflight_thread inflight = sa_inflight_window(&A->inflight_after, &B->inflight_before);
         const char *why[SA_PRIVATE + 1] = {};
-        bool status_ok;
+        bool status_ok, status_moving, status_over;
         uint64_t mr, ms, cr, cs, moved;
         int ret;
 
-        rollup_window(A, B, total, &w);
+        rollup_window(a, A, B, total, &w);
         /*
          * A page per fault during the rollup read bounds what it can have
          * missed while the target dropped and refaulted pages; but a thread
@@ -749,9 +869,23 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         if (a->transient_kb)
                 w.under_kb = MIN(w.under_kb, 2 * (a->transient_kb + a->moving_kb));
         status_ok = A->have_status && B->have_status && layout_stable(A, B) &&
-                    sa_status_counters_equal(&A->status, &B->status) &&
-                    sa_inflight_status_comparable(&a->inflight_log, r->passes, &inflight);
-        sa_compare_totals(r, &w, total, status_ok ? &B->status : NULL, sa_kernel_get(a->ctx));
+                    sa_status_counters_equal(&A->status, &B->status);
+        /*
+         * Counters that moved around the walk are held against it with the
+         * window's budget, as moving VMAs are, as long as no VMA came or went:
+         * below the walk beyond it is a sighting. Above it is not: kernel work
+         * in flight (a zap after its VMA was detached, a fault before its PTE
+         * is set) keeps status above the page tables for a while, so a moving
+         * window settles status only when it agrees both ways.
+         */
+        status_moving = !status_ok && A->have_status && B->have_status && w.status_anon_kb != UINT64_MAX &&
+                        ranges_stable(A, B);
+        /* kernel work in flight in the target keeps status off the page tables, moving or not */
+        if ((status_ok || status_moving) && !sa_inflight_status_comparable(&a->inflight_log, r->passes, &inflight))
+                status_ok = status_moving = false;
+        if (status_moving)
+                w.status_before = &A->status;
+        sa_compare_totals(r, &w, total, status_ok || status_moving ? &B->status : NULL, sa_kernel_get(a->ctx));
         /*
          * The rollup and status are read once each side of the walk, the walk
          * once between; where only the walk answers for a field, a page in
@@ -792,6 +926,10 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         r->totals_judged = true;
         mr = a->rollup_done ? 0 : sa_disagreements(r->rollup_cmp, _SA_FIELD_MAX);
         ms = a->status_done ? 0 : sa_disagreements(r->status_cmp, _SA_FIELD_MAX);
+        /* in a moving window, over-accounted status is never a sighting (see status_moving) */
+        status_over = status_moving && (ms >> 32);
+        if (status_moving)
+                ms &= 0xffffffffULL;
 
         /*
          * A kernel that drops VMAs from the rollup only under contention (6.1)
@@ -829,6 +967,8 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         }
         if (!w.rollup)
                 a->rollup_done = true;
+        if (status_moving && (cs || (!status_over && ms == 0 && status_all_judged(r))))
+                a->status_done = true;
         if (status_ok && (ms == 0 || cs))
                 a->status_done = true;
         if (!B->have_status)
@@ -838,7 +978,7 @@ static int judge_totals(struct audit *a, const struct views *A, const struct vie
         for (unsigned f = 0; f < _SA_FIELD_MAX && f < 32; f++)
                 if (!rollup_sensitive(f))
                         a->rollup_sighted |= mr & ((1ULL << f) | (1ULL << (f + 32)));
-        a->prev_status_mask = status_ok ? ms : a->prev_status_mask;
+        a->prev_status_mask = status_ok || status_moving ? ms : a->prev_status_mask;
         memcpy(a->prev_rollup_cmp, r->rollup_cmp, sizeof(a->prev_rollup_cmp));
         memcpy(a->prev_total, total->f, sizeof(a->prev_total));
         return 0;
@@ -870,18 +1010,27 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
 
         sa_smaps_done(&a->third);
         a->have_third = false;
+        /*
+         * What the walk relies on is read in the window of the pages it
+         * describes, not once per audit: KSM's first merges can come at any
+         * time (a guard read once would discard every real KSM page of every
+         * pass), a swap area can be enabled, an mTHP size switched on.
+         */
+        sa_account_rules_init(a->ctx, sa_walker_mode(a->walker), &a->rules);
+        if (A->ev_end.have_ksm)
+                a->rules.ksm_possible = A->ev_end.ksm_pages > 0;
+        sa_fault_units_read(a->ctx, &a->units);
         walks = calloc(A->smaps.n ? A->smaps.n : 1, sizeof(*walks));
         idx = calloc(A->smaps.n ? A->smaps.n : 1, sizeof(*idx));
         if (!walks || !idx)
                 return -ENOMEM;
         for (size_t i = 0; i < r->n_vmas; i++)
                 a->track[i].present = false;
-        for (size_t i = 0; i < A->smaps.n; i++) {
-                ret = track_vma(a, &A->smaps.vmas[i], &idx[i]);
-                if (ret < 0)
-                        goto out;
+        ret = track_view(a, &A->smaps, idx);
+        if (ret < 0)
+                goto out;
+        for (size_t i = 0; i < A->smaps.n; i++)
                 a->track[idx[i]].present = true;
-        }
         a->progress_pass = pass;
         a->progress_done = a->progress_total = 0;
         for (size_t i = 0; i < A->smaps.n; i++)
@@ -931,6 +1080,7 @@ static int run_pass(struct audit *a, unsigned pass, struct views *A, struct view
                 B->have_numa = middle.have_numa;
                 B->have_rollup = middle.have_rollup;
                 B->rollup_faults_before = middle.rollup_faults_before;
+                B->ev_rollup = middle.ev_rollup;
                 B->rollup_faults_after = middle.rollup_faults_after;
                 if (ret < 0)
                         goto out;
@@ -969,6 +1119,69 @@ static bool all_done(const struct audit *a) {
         return true;
 }
 
+/* Something is left that could make the report inconclusive. */
+static bool undecided(const struct audit *a) {
+        if (!a->totals_done)
+                return true;
+        for (size_t i = 0; i < a->r->n_vmas; i++)
+                if (a->track[i].present && a->track[i].state != VMA_DONE && !a->track[i].core_ok &&
+                    !a->track[i].moving_decided)
+                        return true;
+        return false;
+}
+
+/*
+ * --freeze=auto: what churn left undecided is settled by passes with the
+ * target stopped, where its own faults cannot move what is read. Only
+ * when a pass fits the stop budget twice over, and never for a target
+ * that is traced or stopped already. ksmd, khugepaged and migration still
+ * run: the frozen passes are judged as any other.
+ */
+static int settle_frozen(struct audit *a, struct views *A, struct views *B, uint64_t pass_usec) {
+        struct sa_freeze *f = NULL;
+        uint64_t t0, stopped;
+        unsigned n = 0;
+        int r;
+
+        if (!a->opts || !(a->opts->flags & SMAPSAUDIT_AUDIT_FREEZE_AUTO) || !a->ctx->live || a->r->frozen ||
+            !undecided(a))
+                return 0;
+        if (2 * pass_usec > FREEZE_AUTO_BUDGET_USEC) {
+                sa_report_note(a->r, "--freeze=auto did not stop the target: a pass takes %" PRIu64 " ms, "
+                                     "more than half the %d ms budget", pass_usec / 1000, FREEZE_AUTO_BUDGET_USEC / 1000);
+                return 0;
+        }
+        if (!sa_freeze_auto_allowed(a->pid)) {
+                sa_report_note(a->r, "--freeze=auto did not stop the target: not root, or the target is traced "
+                                     "or stopped");
+                return 0;
+        }
+        t0 = now_usec(CLOCK_MONOTONIC);
+        r = sa_freeze(a->pid, &f);
+        if (r < 0) {
+                sa_report_note(a->r, "--freeze=auto could not stop the target: %s", strerror(-r));
+                return 0;
+        }
+        views_done(A);
+        views_done(B);
+        r = read_views(a, A);
+        while (r >= 0 && n < 2 && undecided(a) && now_usec(CLOCK_MONOTONIC) - t0 + pass_usec <= FREEZE_AUTO_BUDGET_USEC) {
+                a->r->passes++;
+                r = run_pass(a, a->r->passes - 1, A, B);
+                if (r < 0)
+                        break;
+                views_done(A);
+                *A = *B;
+                memset(B, 0, sizeof(*B));
+                n++;
+        }
+        sa_thaw(f);
+        stopped = now_usec(CLOCK_MONOTONIC) - t0;
+        sa_report_note(a->r, "--freeze=auto stopped the target for %" PRIu64 ".%01" PRIu64 " ms, %u pass(es), to "
+                             "settle what churn left undecided", stopped / 1000, stopped % 1000 / 100, n);
+        return r;
+}
+
 static void drop_vanished(struct audit *a) {
         struct smapsaudit_report *r = a->r;
         size_t j = 0;
@@ -988,7 +1201,8 @@ static void decide_verdict(struct audit *a) {
         struct smapsaudit_report *r = a->r;
         bool rollup_held = a->rollup_done || a->rollup_churn || a->rollup_agreed;
         bool under = false, over = false, open = !rollup_held || !a->status_done;
-        unsigned churn = 0;
+        unsigned churn = 0, moving = 0;
+        struct sa_coverage cov = {};
 
         for (size_t i = 0; i < r->n_findings; i++) {
                 under |= r->findings[i].kind == SMAPSAUDIT_UNDER_ACCOUNTED;
@@ -1003,17 +1217,34 @@ static void decide_verdict(struct audit *a) {
                                          r->findings[k].vma_end == v->kernel.end;
                         if (!found)
                                 v->verdict = SMAPSAUDIT_CONSISTENT;
+                        sa_coverage_add(&cov, rss_kb(&v->kernel), 0, true);
                         continue;
                 }
-                if (a->track[i].core_ok) {
+                if (a->track[i].core_ok || a->track[i].moving_decided) {
                         v->verdict = SMAPSAUDIT_CONSISTENT;
-                        churn++;
+                        if (a->track[i].core_ok)
+                                churn++;
+                        else
+                                moving++;
+                        sa_coverage_add(&cov, rss_kb(&v->kernel), 0, true);
                         continue;
                 }
                 v->verdict = SMAPSAUDIT_INCONCLUSIVE;
-                open = true;
                 r->unstable_vmas++;
+                sa_coverage_add(&cov, rss_kb(&v->kernel), (v->kernel.end - v->kernel.start) / 1024, false);
         }
+        r->decided_rss_kb = cov.decided_kb;
+        r->undecided_rss_kb = cov.undecided_kb;
+        /* what stayed undecided is too small to hide a bug the catalogue knows: judge the rest */
+        open |= sa_coverage_open(&cov);
+        if (moving)
+                sa_report_note(r, "%u VMA(s) changed in every pass: decided from Rss, Anonymous, Swap, KSM and the "
+                                  "PMD-mapped fields, each within what the events around the walk could move, in a "
+                                  "pass without THP events; Pss and the shared/private split were not judged", moving);
+        if (r->unstable_vmas && !sa_coverage_open(&cov))
+                sa_report_note(r, "%u VMA(s) with %" PRIu64 " kB of Rss stayed undecided: none can hold a PMD THP and "
+                                  "together they hold less than %llu kB, too little to hide a known kernel bug",
+                               r->unstable_vmas, cov.undecided_kb, SA_UNDECIDED_BOUND_KB);
         if (churn)
                 sa_report_note(r, "Pss and the shared/private split of %u VMA(s) were not judged: the mapcounts of "
                                   "their shared pages changed in every pass (other processes mapping and unmapping them)",
@@ -1030,9 +1261,10 @@ static void decide_verdict(struct audit *a) {
                 sa_report_note(r, "the rollup's Pss fields were not judged: they moved with other processes' "
                                   "mapcounts in every pass");
         if (open)
-                sa_report_note(r, "%u VMA(s)%s kept changing or disagreed only once in %u passes: not judged",
-                               r->unstable_vmas, rollup_held && a->status_done ? "" : " and the process totals",
-                               r->passes);
+                sa_report_note(r, "%u VMA(s) (%" PRIu64 " kB of Rss)%s kept changing or disagreed only once in %u "
+                                  "passes: not judged",
+                               r->unstable_vmas, cov.undecided_kb,
+                               rollup_held && a->status_done ? "" : " and the process totals", r->passes);
 }
 
 static void describe_mode(struct audit *a) {
@@ -1104,6 +1336,7 @@ static int audit_run(struct audit *a) {
         struct smapsaudit_report *r = a->r;
         unsigned max_passes = a->opts && a->opts->max_passes ? a->opts->max_passes : DEFAULT_PASSES;
         struct views A = {}, B = {};
+        uint64_t pass_usec = 0;
         int ret;
 
         ret = read_views(a, &A);
@@ -1151,11 +1384,13 @@ static int audit_run(struct audit *a) {
                                (int) a->mm_pid, strerror(-ret));
                 goto out;
         }
-        sa_account_rules_init(a->ctx, sa_walker_mode(a->walker), &a->rules);
 
         for (unsigned pass = 0; pass < max_passes; pass++) {
+                uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+
                 r->passes = pass + 1;
                 ret = run_pass(a, pass, &A, &B);
+                pass_usec = now_usec(CLOCK_MONOTONIC) - t0;
                 if (ret == -ESRCH && a->ctx->live && !target_gone(a)) {
                         ret = follow_exec(a, &A, &B);
                         if (ret == 0)
@@ -1181,6 +1416,8 @@ static int audit_run(struct audit *a) {
                 if (all_done(a))
                         break;
         }
+        if (ret >= 0)
+                ret = settle_frozen(a, &A, &B, pass_usec);
         if (ret == -ESRCH || target_gone(a)) {
                 r->error = strdup("process exited during the audit");
                 r->verdict = SMAPSAUDIT_INCONCLUSIVE;

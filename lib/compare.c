@@ -8,6 +8,7 @@
 #include <inttypes.h>
 
 #include "internal.h"
+#include "judge.h"
 
 static enum smapsaudit_verdict judge(uint64_t kernel, uint64_t lo, uint64_t hi) {
         if (kernel < lo)
@@ -68,7 +69,11 @@ bool sa_smaps_core_stable(const struct sa_smaps_vma *a, const struct sa_smaps_vm
                (sa_stable_fields(a, b) & core) == core;
 }
 
-/* Compare one VMA's smaps with its walk; fields not in stable are not judged. */
+/*
+ * Compare one VMA's smaps with its walk; fields not in stable are not
+ * judged. What the window's events can explain (churn_kb, pmd_churn_kb,
+ * dropped_kb) is no disagreement.
+ */
 void sa_compare_vma(struct sa_vma_report *v, uint64_t stable, bool nodes) {
         uint64_t under = 0, over = 0;
 
@@ -80,8 +85,15 @@ void sa_compare_vma(struct sa_vma_report *v, uint64_t stable, bool nodes) {
 
                 if (!have || sa_fields[f].rollup_only || !(stable & (1ULL << f)))
                         continue;
-                set_cmp(&v->cmp[f], kv, sa_field_to_kb(f, v->walk.f[f].lo), sa_field_to_kb(f, v->walk.f[f].hi),
-                        v->churn_kb);
+                v->cmp[f] = (struct sa_field_cmp) {
+                        .judged = true,
+                        .kernel_kb = kv,
+                        .walk_lo_kb = sa_field_to_kb(f, v->walk.f[f].lo),
+                        .walk_hi_kb = sa_field_to_kb(f, v->walk.f[f].hi),
+                };
+                v->cmp[f].verdict = sa_judge_field(kv + v->dropped_kb[f], kv, v->cmp[f].walk_lo_kb,
+                                                   v->cmp[f].walk_hi_kb,
+                                                   sa_field_pmd_level(f) ? v->pmd_churn_kb : v->churn_kb);
                 if (v->cmp[f].verdict == SMAPSAUDIT_UNDER_ACCOUNTED)
                         v->verdict = SMAPSAUDIT_UNDER_ACCOUNTED;
                 else if (v->cmp[f].verdict == SMAPSAUDIT_OVER_ACCOUNTED && v->verdict == SMAPSAUDIT_CONSISTENT)
@@ -196,7 +208,8 @@ void sa_compare_totals(struct smapsaudit_report *r, const struct sa_rollup_windo
                 slack_kb = sa_kernel_status_slack_pages(k, (unsigned) MAX(st->threads, 1), SA_ST_RSS) * 4;
                 for (size_t i = 0; i < ELEMENTSOF(map); i++) {
                         struct sa_total *t = &r->totals[map[i].f];
-                        int64_t v;
+                        int64_t v, before;
+                        uint64_t lag_kb;
 
                         t->walk_lo_kb = sa_field_to_kb(map[i].f, walk->f[map[i].f].lo);
                         t->walk_hi_kb = sa_field_to_kb(map[i].f, walk->f[map[i].f].hi);
@@ -205,10 +218,20 @@ void sa_compare_totals(struct smapsaudit_report *r, const struct sa_rollup_windo
                         memcpy(&v, (const char *) st + map[i].off, sizeof(v));
                         t->have_status = true;
                         t->status_kb = (uint64_t) MAX(v, 0);
-                        /* counters equal around the walk, yet a page may have gone and come back under it */
-                        set_cmp(&r->status_cmp[map[i].f], t->status_kb, t->walk_lo_kb, t->walk_hi_kb,
-                                sa_kernel_status_slack_pages(k, (unsigned) MAX(st->threads, 1), map[i].f) * 4 +
-                                        (map[i].f == SA_ST_HUGETLB ? 0 : w->fault_kb));
+                        lag_kb = sa_kernel_status_slack_pages(k, (unsigned) MAX(st->threads, 1), map[i].f) * 4;
+                        if (!w->status_before) {
+                                /* counters equal around the walk, yet a page may have gone and come back under it */
+                                set_cmp(&r->status_cmp[map[i].f], t->status_kb, t->walk_lo_kb, t->walk_hi_kb,
+                                        lag_kb + (map[i].f == SA_ST_HUGETLB ? 0 : w->fault_kb));
+                                continue;
+                        }
+                        /* counters that moved: held against the walk with the window's budget */
+                        memcpy(&before, (const char *) w->status_before + map[i].off, sizeof(before));
+                        set_cmp(&r->status_cmp[map[i].f], t->status_kb, t->walk_lo_kb, t->walk_hi_kb, 0);
+                        r->status_cmp[map[i].f].verdict = sa_judge_field(
+                                (uint64_t) MAX(before, 0), t->status_kb, t->walk_lo_kb, t->walk_hi_kb,
+                                lag_kb + (map[i].f == SA_ST_RSS_ANON || map[i].f == SA_ST_SWAP ? w->status_anon_kb
+                                                                                            : w->status_file_kb));
                 }
                 r->status_slack_kb = slack_kb;
         }
@@ -248,8 +271,9 @@ static void explain(char *buf, size_t size, const struct smapsaudit_report *r, c
 }
 
 static int add_finding(struct smapsaudit_report *r, const char *source, enum sa_field f, const char *field_name,
-                       const struct sa_field_cmp *c, uint64_t start, uint64_t end, unsigned tags) {
-        char why[768];
+                       const struct sa_field_cmp *c, uint64_t start, uint64_t end, unsigned tags, const char *churn) {
+        char why[1024];
+        size_t len;
         struct smapsaudit_finding fd = {
                 .kind = c->verdict,
                 .field = field_name,
@@ -264,6 +288,9 @@ static int add_finding(struct smapsaudit_report *r, const char *source, enum sa_
 
         fd.delta_kb = fd.kernel_kb - fd.walk_kb;
         explain(why, sizeof(why), r, source, f, c->verdict, tags, c->kernel_kb, c->walk_lo_kb, c->walk_hi_kb);
+        len = strlen(why);
+        if (churn && len < sizeof(why))
+                snprintf(why + len, sizeof(why) - len, "%s", churn);
         return sa_report_add_finding(r, &fd);
 }
 
@@ -274,7 +301,17 @@ int sa_findings_from_vma(struct smapsaudit_report *r, const struct sa_vma_report
                 if (!(confirmed & ((1ULL << f) | (1ULL << (f + 32)))) || !v->cmp[f].judged ||
                     v->cmp[f].verdict == SMAPSAUDIT_CONSISTENT)
                         continue;
-                ret = add_finding(r, "smaps", f, sa_fields[f].name, &v->cmp[f], v->kernel.start, v->kernel.end, v->tags);
+                uint64_t budget = sa_field_pmd_level(f) ? v->pmd_churn_kb : v->churn_kb;
+                uint64_t diff = v->cmp[f].verdict == SMAPSAUDIT_UNDER_ACCOUNTED ? v->cmp[f].walk_lo_kb - v->cmp[f].kernel_kb
+                                                                               : v->cmp[f].kernel_kb - v->cmp[f].walk_hi_kb;
+                char churn[256];
+
+                snprintf(churn, sizeof(churn),
+                         "; not churn: the events around the walk could move %s by %" PRIu64 " kB at most, and the "
+                         "kernel's reads before and after it differed by %" PRIu64 " kB, against %" PRIu64 " kB",
+                         sa_fields[f].name, budget, v->dropped_kb[f], diff);
+                ret = add_finding(r, "smaps", f, sa_fields[f].name, &v->cmp[f], v->kernel.start, v->kernel.end, v->tags,
+                                  churn);
                 if (ret < 0)
                         return ret;
         }
@@ -287,7 +324,8 @@ int sa_findings_from_vma(struct smapsaudit_report *r, const struct sa_vma_report
                         w += v->walk.nodes[j].pages;
                 c.kernel_kb = k * 4;
                 c.walk_lo_kb = c.walk_hi_kb = w * 4;
-                ret = add_finding(r, "numa_maps", _SA_FIELD_MAX, "N", &c, v->kernel.start, v->kernel.end, v->tags);
+                ret = add_finding(r, "numa_maps", _SA_FIELD_MAX, "N", &c, v->kernel.start, v->kernel.end, v->tags,
+                                  NULL);
                 if (ret < 0)
                         return ret;
         }
@@ -301,14 +339,14 @@ int sa_findings_from_totals(struct smapsaudit_report *r, uint64_t confirmed_roll
                 const struct sa_field_cmp *c = &r->rollup_cmp[f];
                 if (c->judged && c->verdict != SMAPSAUDIT_CONSISTENT &&
                     (confirmed_rollup & ((1ULL << f) | (1ULL << (f + 32))))) {
-                        ret = add_finding(r, "smaps_rollup", f, sa_fields[f].name, c, 0, 0, 0);
+                        ret = add_finding(r, "smaps_rollup", f, sa_fields[f].name, c, 0, 0, 0, NULL);
                         if (ret < 0)
                                 return ret;
                 }
                 c = &r->status_cmp[f];
                 if (c->judged && c->verdict != SMAPSAUDIT_CONSISTENT &&
                     (confirmed_status & ((1ULL << f) | (1ULL << (f + 32))))) {
-                        ret = add_finding(r, "status", f, sa_fields[f].name, c, 0, 0, 0);
+                        ret = add_finding(r, "status", f, sa_fields[f].name, c, 0, 0, 0, NULL);
                         if (ret < 0)
                                 return ret;
                 }

@@ -70,6 +70,24 @@ static bool exited_thread(pid_t pid, pid_t tid) {
         return state == 'Z' || state == 'X';
 }
 
+/*
+ * Whether --freeze=auto may stop pid: only as root (the caller asked for
+ * an audit, not for the right to stop what it could not stop itself), and
+ * never a target already traced (a debugger's) or in a stop of its own (a
+ * job-control stop the thaw would end).
+ */
+bool sa_freeze_auto_allowed(pid_t pid) {
+        _cleanup_free_ char *path = NULL;
+        char state;
+
+        if (geteuid() != 0 || is_traced(pid) != 0)
+                return false;
+        if (asprintf(&path, "/proc/%d/stat", (int) pid) < 0)
+                return false;
+        state = sa_stat_state(path);
+        return state && !strchr("TtZX", state);
+}
+
 int sa_freeze(pid_t pid, struct sa_freeze **ret) {
         struct sa_freeze *f;
         bool added;

@@ -385,6 +385,7 @@ struct sa_vma_class {
         bool locked;      /* VM_LOCKED */
         bool mergeable;
         bool shmem;       /* shmem-backed mapping: swap may hide from pagemap */
+        bool file;        /* file or shmem pages: one fault may map a whole large folio */
         uint64_t hugetlb_page_size;
         uint64_t size;
 };
@@ -435,7 +436,9 @@ struct sa_vma_report {
         struct sa_node_count *numa_kernel;  /* numa_maps N<n>= (4K pages) */
         size_t n_numa_kernel;
         bool have_numa_kernel;
-        uint64_t churn_kb;          /* what the target's faults during the pass may have moved */
+        uint64_t churn_kb;          /* what the window's events may have moved, in base-page fields */
+        uint64_t pmd_churn_kb;      /* the same for the PMD-mapped fields: THP events only */
+        uint64_t dropped_kb[SA_PRIVATE + 1]; /* how far each field fell from the read before the walk */
         bool numa_judged;
         enum smapsaudit_verdict numa_verdict;
 };
@@ -506,6 +509,7 @@ struct smapsaudit_report {
         enum sa_mapcount_mode mapcount;
         unsigned passes;
         unsigned unstable_vmas;
+        uint64_t decided_rss_kb, undecided_rss_kb; /* Rss of the VMAs with and without a verdict */
         uint64_t cpu_usec;
         struct sa_walk_stats walk_stats;
         struct sa_status status;
@@ -560,10 +564,12 @@ struct sa_rollup_window {
         struct sa_smaps_vma before, after;     /* the per-VMA lines summed, on each side */
         uint64_t allowance_kb[SA_PRIVATE + 1]; /* what the target's own changes can explain, both ways */
         uint64_t over_kb, under_kb;            /* and its page faults, for each direction */
-        uint64_t fault_kb;                     /* a page per fault the target took during the pass */
+        uint64_t fault_kb;                     /* a page per fault the target took during the pass, a PMD per THP event */
         uint64_t stable;                       /* fields to judge */
         uint64_t pss_slack_kb;                 /* per-VMA truncation of the PSS family */
         bool walk_comparable;                  /* nothing moved: rollup-only fields against the walk */
+        const struct sa_status *status_before; /* status read before the walk, when its counters moved */
+        uint64_t status_anon_kb, status_file_kb; /* and what the window's events could move them by */
 };
 /* status is NULL when its counters moved around the walk. */
 void sa_compare_totals(struct smapsaudit_report *r, const struct sa_rollup_window *w, const struct sa_acc *walk,
@@ -576,6 +582,7 @@ const char *sa_tag_name(unsigned bit);
 struct sa_freeze;
 int sa_freeze(pid_t pid, struct sa_freeze **ret);
 void sa_thaw(struct sa_freeze *f);
+bool sa_freeze_auto_allowed(pid_t pid);
 
 /* ---------------------------------------------------------------- KSM */
 

@@ -71,6 +71,8 @@ static json_object *vma_object(const struct sa_vma_report *v) {
         json_object_object_add(o, "name", json_object_new_string(v->kernel.name ? v->kernel.name : ""));
         json_object_object_add(o, "tags", sa_json_tags(v->tags));
         json_object_object_add(o, "verdict", json_object_new_string(smapsaudit_verdict_to_string(v->verdict)));
+        sa_json_add_u64(o, "churn_budget_kb", v->churn_kb);
+        sa_json_add_u64(o, "pmd_churn_budget_kb", v->pmd_churn_kb);
         for (unsigned f = 0; f <= SA_PRIVATE; f++) {
                 bool have = f >= _SA_SMAPS_FIELD_MAX || (v->kernel.have & (1ULL << f));
                 if (!have || sa_fields[f].rollup_only)
@@ -294,6 +296,12 @@ static json_object *report_object(const struct smapsaudit_report *r, unsigned fl
         if (r->vmstat.have & (1u << 0))
                 json_object_object_add(m, "numa_pte_updates", json_object_new_int64(r->vmstat.numa_pte_updates));
         json_object_object_add(o, "numa", m);
+
+        m = json_object_new_object();
+        sa_json_add_u64(m, "decided_rss_kb", r->decided_rss_kb);
+        sa_json_add_u64(m, "undecided_rss_kb", r->undecided_rss_kb);
+        json_object_object_add(m, "undecided_vmas", json_object_new_int((int) r->unstable_vmas));
+        json_object_object_add(o, "coverage", m);
 
         json_object_object_add(o, "totals", totals_object(r));
         *vj = (struct vmas_json) { r, flags & SMAPSAUDIT_REPORT_COMPACT };

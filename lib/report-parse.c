@@ -263,6 +263,11 @@ _export_ int smapsaudit_report_from_json(const char *json, struct smapsaudit_rep
                 r->status_slack_kb = unum(m, "status_slack_kb", NULL);
                 r->mapcount = streq((s = str(m, "mapcount")) ? s : "", "average") ? SA_MAPCOUNT_AVERAGE : SA_MAPCOUNT_PRECISE;
         }
+        if (json_object_object_get_ex(o, "coverage", &m)) {
+                r->decided_rss_kb = unum(m, "decided_rss_kb", NULL);
+                r->undecided_rss_kb = unum(m, "undecided_rss_kb", NULL);
+                r->unstable_vmas = (unsigned) unum(m, "undecided_vmas", NULL);
+        }
         if (json_object_object_get_ex(o, "totals", &m))
                 parse_totals(m, r);
         if (json_object_object_get_ex(o, "vmas", &a) && json_object_is_type(a, json_type_array)) {

@@ -172,6 +172,9 @@ _export_ int smapsaudit_report_print_text(const struct smapsaudit_report *r, FIL
         if (r->totals[SA_ST_RSS].have_status)
                 fprintf(f, ", status VmRSS %" PRIu64 " kB", r->totals[SA_ST_RSS].status_kb);
         fprintf(f, "\n");
+        if (r->undecided_rss_kb || r->unstable_vmas)
+                fprintf(f, "  Coverage: %" PRIu64 " kB of Rss decided, %" PRIu64 " kB undecided in %u VMA(s)\n",
+                        r->decided_rss_kb, r->undecided_rss_kb, r->unstable_vmas);
         if (r->ksm.have)
                 print_ksm(f, &r->ksm, all, color);
 

@@ -57,6 +57,9 @@ enum smapsaudit_audit_flags {
         SMAPSAUDIT_AUDIT_NO_SCAN  = 1u << 1, /* ignore PAGEMAP_SCAN, read pagemap (testing, old kernels) */
         SMAPSAUDIT_AUDIT_FAST     = 1u << 2, /* no PFN join: fields that need kpageflags become ranges */
         SMAPSAUDIT_AUDIT_NO_KSM   = 1u << 3, /* skip the per-process KSM checks (ksm_stat) */
+        /* stop the target briefly, only to settle what churn left undecided: root only, never a
+         * traced or stopped target, at most 50 ms of stop per audit */
+        SMAPSAUDIT_AUDIT_FREEZE_AUTO = 1u << 4,
 };
 
 struct smapsaudit_audit_opts {

@@ -85,6 +85,7 @@ struct truth {
 };
 
 static sigset_t stop_signals;
+static bool stop_pending(void);
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -474,18 +475,24 @@ static void *spinner(void *arg)
         return NULL;
 }
 
-static void shape_numa_thp(struct truth *t, const struct options *o)
-{
+/* What NUMA balancing did while the spinners ran. */
+struct numa_spin {
         long long huge_before, huge_after, pte_before, pte_after;
+        double start;
+};
+
+/*
+ * Two threads busy on the CPU until NUMA balancing made a huge PMD protnone (numa_huge_pte_updates
+ * rose) or o->seconds passed; then parked and idle unless --keep-busy.
+ */
+static void spin_until_hinted(const struct options *o, struct numa_spin *s)
+{
         pthread_t threads[N_SPINNERS];
-        double start, deadline;
-        char *p = build_thp(t, o->size);
+        double deadline;
         int r;
 
-        if (!p)
-                return;
-        huge_before = vmstat_value("numa_huge_pte_updates");
-        pte_before = vmstat_value("numa_pte_updates");
+        s->huge_before = vmstat_value("numa_huge_pte_updates");
+        s->pte_before = vmstat_value("numa_pte_updates");
         for (unsigned i = 0; i < N_SPINNERS; i++) {
                 r = pthread_create(&threads[i], NULL, spinner, spin_buf[i]);
                 if (r) {
@@ -495,11 +502,11 @@ static void shape_numa_thp(struct truth *t, const struct options *o)
                 pthread_detach(threads[i]);
         }
 
-        start = now_seconds();
-        deadline = start + o->seconds;
+        s->start = now_seconds();
+        deadline = s->start + o->seconds;
         while (now_seconds() < deadline) {
                 usleep(100 * 1000);
-                if (vmstat_value("numa_huge_pte_updates") - huge_before >= 1)
+                if (vmstat_value("numa_huge_pte_updates") - s->huge_before >= 1)
                         break;
         }
 
@@ -511,20 +518,90 @@ static void shape_numa_thp(struct truth *t, const struct options *o)
                         pthread_cond_wait(&spin.cond, &spin.lock);
                 pthread_mutex_unlock(&spin.lock);
         }
-        huge_after = vmstat_value("numa_huge_pte_updates");
-        pte_after = vmstat_value("numa_pte_updates");
+        s->huge_after = vmstat_value("numa_huge_pte_updates");
+        s->pte_after = vmstat_value("numa_pte_updates");
+}
 
+static void truth_numa_spin(struct truth *t, const struct options *o, const struct numa_spin *s)
+{
+        truth_int(t, "threads", 1 + N_SPINNERS);
+        truth_int(t, "busy", o->keep_busy);
+        truth_int(t, "spun_ms", (long long) ((now_seconds() - s->start) * 1000));
+        truth_int(t, "numa_huge_pte_updates_before", s->huge_before);
+        truth_int(t, "numa_huge_pte_updates_after", s->huge_after);
+        truth_int(t, "numa_pte_updates_before", s->pte_before);
+        truth_int(t, "numa_pte_updates_after", s->pte_after);
+        truth_int(t, "numa_scan_seq", self_numa_scan_seq());
+}
+
+static void shape_numa_thp(struct truth *t, const struct options *o)
+{
+        struct numa_spin s;
+        char *p = build_thp(t, o->size);
+
+        if (!p)
+                return;
+        spin_until_hinted(o, &s);
         truth_region(t, "numa-thp", p, o->size, "rw-p",
                      EXPECT({ "Rss", KB(o->size) }, { "Pss", KB(o->size) }, { "Anonymous", KB(o->size) },
                             { "AnonHugePages", KB(o->size) }), NULL);
-        truth_int(t, "threads", 1 + N_SPINNERS);
-        truth_int(t, "busy", o->keep_busy);
-        truth_int(t, "spun_ms", (long long) ((now_seconds() - start) * 1000));
-        truth_int(t, "numa_huge_pte_updates_before", huge_before);
-        truth_int(t, "numa_huge_pte_updates_after", huge_after);
-        truth_int(t, "numa_pte_updates_before", pte_before);
-        truth_int(t, "numa_pte_updates_after", pte_after);
-        truth_int(t, "numa_scan_seq", self_numa_scan_seq());
+        truth_numa_spin(t, o, &s);
+}
+
+/*
+ * busy-heap: one MADV_HUGEPAGE VMA whose first half holds THPs left alone (NUMA-hinted while two
+ * threads spin, as in numa-thp) while the main thread keeps faulting single pages into the second
+ * half and dropping 4-64 KiB ranges of it, as a garbage-collected or malloc heap does: the VMA
+ * never holds still, its THPs do.
+ */
+static char *busy_heap;
+static size_t busy_heap_len;
+
+static void shape_busy_heap(struct truth *t, const struct options *o)
+{
+        size_t half = o->size / 2;
+        struct numa_spin s;
+        char *p = build_thp(t, o->size);
+
+        if (!p)
+                return;
+        /* split every PMD of the second half: from now on its faults map 4 KiB pages */
+        for (size_t off = half; off < o->size; off += THP_SZ)
+                if (madvise(p + off, PAGE_SZ, MADV_DONTNEED) < 0)
+                        die("madvise(MADV_DONTNEED)");
+        busy_heap = p;
+        busy_heap_len = o->size;
+        spin_until_hinted(o, &s);
+        /* AnonHugePages: at least the first half's THPs (khugepaged may collapse more) */
+        truth_region(t, "busy-heap", p, o->size, "rw-p", EXPECT({ "AnonHugePages", KB(half) }), NULL);
+        truth_int(t, "thp_kb", KB(half));
+        truth_numa_spin(t, o, &s);
+}
+
+static void busy_heap_loop(void)
+{
+        const size_t half = busy_heap_len / 2, pages = half / PAGE_SZ;
+        unsigned long rnd = (unsigned long) getpid();
+
+        for (unsigned long n = 1;; n++) {
+                size_t page;
+
+                rnd = rnd * 6364136223846793005UL + 1442695040888963407UL;
+                page = (size_t) (rnd >> 33) % pages;
+                if ((rnd >> 20) & 3)
+                        busy_heap[half + page * PAGE_SZ] = TOUCH_BYTE;
+                else {
+                        size_t len = (1 + (rnd >> 40) % 16) * PAGE_SZ;
+                        if (len > (pages - page) * PAGE_SZ)
+                                len = (pages - page) * PAGE_SZ;
+                        madvise(busy_heap + half + page * PAGE_SZ, len, MADV_DONTNEED);
+                }
+                if (n % 64 == 0) {
+                        if (stop_pending())
+                                break;
+                        usleep(100);
+                }
+        }
 }
 
 static void shape_ksm(struct truth *t, const struct options *o)
@@ -863,6 +940,51 @@ static void churn(void)
                         munmap(slot[i].p, slot[i].len);
 }
 
+/*
+ * remap: the same 2 MiB-aligned range mapped again and again with another shape (a THP there one
+ * moment, two 4 KiB pages the next), as allocators and JITs that recycle fixed arenas do. Two reads
+ * of the range a few hundred microseconds apart can match while a walk between them saw the other
+ * shape.
+ */
+static char *remap_base;
+
+static void remap_loop(void)
+{
+        const struct timespec pause_ts = { 0, 150 * 1000 };
+
+        for (unsigned long n = 0;; n++) {
+                char *p = mmap(remap_base, THP_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                               -1, 0);
+
+                if (p == MAP_FAILED)
+                        die("mmap MAP_FIXED");
+                if (n & 1) {
+                        if (madvise(p, THP_SZ, MADV_NOHUGEPAGE) < 0)
+                                die("madvise(MADV_NOHUGEPAGE)");
+                        p[0] = TOUCH_BYTE;
+                        p[PAGE_SZ] = TOUCH_BYTE;
+                } else {
+                        if (madvise(p, THP_SZ, MADV_HUGEPAGE) < 0)
+                                die("madvise(MADV_HUGEPAGE)");
+                        p[0] = TOUCH_BYTE;
+                }
+                nanosleep(&pause_ts, NULL);
+                munmap(p, THP_SZ);
+                if (n % 64 == 0 && stop_pending())
+                        break;
+        }
+}
+
+static void shape_remap(struct truth *t, const struct options *o)
+{
+        /* the range and a guard page each side, so the loop's VMA never merges with a neighbour */
+        remap_base = map_region(THP_SZ, THP_SZ, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
+        if (!remap_base)
+                die("mmap %zu bytes", THP_SZ);
+        (void) o;
+        truth_int(t, "remap_base", (long long) (uintptr_t) remap_base);
+}
+
 static void shape_churn(struct truth *t, const struct options *o)
 {
         /* No regions: the truth is only that this process keeps changing (see churn()). */
@@ -1078,6 +1200,8 @@ static const struct shape shapes[] = {
         { "mremap-shrink", shape_mremap_shrink, 32 * MIB, PAGE_SZ },
         { "held-exec",    shape_held_exec,     20 * 1024, 1 },
         { "held-exec-short", shape_held_exec,          0, 1 },
+        { "remap",        shape_remap,               0, 1 },
+        { "busy-heap",    shape_busy_heap,  128 * MIB, 2 * THP_SZ },
 };
 
 static void usage(FILE *f)
@@ -1205,6 +1329,10 @@ int main(int argc, char **argv)
                 mremap_shrink(o.size, o.pause_ms);
         else if (shape->build == shape_held_exec)
                 held_exec_wait();
+        else if (shape->build == shape_remap)
+                remap_loop();
+        else if (shape->build == shape_busy_heap && busy_heap)
+                busy_heap_loop();
         else
                 while (sigwait(&stop_signals, &sig) != 0)
                         ;
