@@ -18,7 +18,7 @@
 /* Failures that say something about the process, not about us. */
 #define IN_SET_AUDIT_ERROR_OF_PROCESS(r) \
         ((r) == -ESRCH || (r) == -ENOENT || (r) == -EACCES || (r) == -EPERM || (r) == -ECANCELED || (r) == -EBUSY || \
-         (r) == -ENODATA)
+         (r) == -ENODATA || (r) == -ESTALE)
 
 /* One audit of one PID, and everyone who waits for it. */
 struct Audit {
@@ -147,7 +147,7 @@ static int audit_add_call(Manager *m, Audit *a, sd_bus_message *call) {
         return 0;
 }
 
-int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd,
+int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd, Grant *grant,
                   unsigned audit_flags, unsigned report_flags) {
         Audit *a;
         int r;
@@ -155,22 +155,29 @@ int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd,
         if (m->n_check_calls >= CHECK_CALLS_MAX) {
                 if (pidfd >= 0)
                         close(pidfd);
+                grant_done(grant);
                 return -EBUSY;
         }
 
         /* An audit of the same PID with the same options that has not
-         * finished yet answers this call too: its report is as fresh. */
-        for (a = m->audits; a; a = a->next)
+         * finished yet answers this call too: its report is as fresh. A
+         * caller's grant is its own: its audit answers no one else, and it
+         * never rides on an audit that reads beyond what it was granted. */
+        for (a = m->audits; a && !grant_is_set(grant); a = a->next)
                 if (a->job->pid == pid && !a->sweep && a->job->audit_flags == audit_flags &&
-                    a->job->report_flags == report_flags) {
+                    a->job->report_flags == report_flags && !grant_is_set(&a->job->grant)) {
                         if (pidfd >= 0)
                                 close(pidfd);
                         return audit_add_call(m, a, call);
                 }
 
         a = audit_new(pid, pidfd, audit_flags, report_flags, true);
-        if (!a)
+        if (!a) {
+                grant_done(grant);
                 return -ENOMEM;
+        }
+        a->job->grant = *grant;
+        *grant = GRANT_NULL;
         r = audit_add_call(m, a, call);
         if (r < 0) {
                 audit_free(m, a);

@@ -113,8 +113,9 @@ int manager_start(Manager *m);
 int manager_reload(Manager *m);
 /* Starts a sweep unless one is running; either way > 0 says one is. */
 int manager_sweep_now(Manager *m);
-/* Queues an audit whose JSON report answers call. -EBUSY: too many waiting. */
-int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd,
+/* Queues an audit whose JSON report answers call; it takes pidfd and grant (the caller's opens,
+ * unset for root). -EBUSY: too many waiting. */
+int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd, Grant *grant,
                   unsigned audit_flags, unsigned report_flags);
 
 /* manager-findings.c */

@@ -47,6 +47,7 @@ Job *job_new(JobType type) {
         j->type = type;
         j->pidfd = -1;
         j->owner_uid = (uid_t) -1;
+        j->grant = GRANT_NULL;
         return j;
 }
 
@@ -55,6 +56,7 @@ Job *job_free(Job *job) {
                 return NULL;
         if (job->pidfd >= 0)
                 close(job->pidfd);
+        grant_done(&job->grant);
         free(job->error);
         free(job->json);
         for (size_t i = 0; i < job->n_findings; i++)
@@ -119,10 +121,7 @@ static int copy_findings(Job *job, const struct smapsaudit_report *report) {
         return 0;
 }
 
-/* A pidfd that has become readable means the process exited. If that
- * happened during the audit, the PID may already name another process, so
- * the report cannot be trusted to describe the one that was asked for. */
-static bool process_exited(int pidfd) {
+bool pidfd_exited(int pidfd) {
         struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
 
         return pidfd >= 0 && poll(&pfd, 1, 0) > 0;
@@ -159,7 +158,27 @@ static int report_json(Job *job, const struct smapsaudit_report *report) {
         return -EMSGSIZE;
 }
 
-static void run_audit(WorkerPool *p, struct smapsaudit_ctx *ctx, Job *job) {
+/* A context of the job's own that reads the process only through the caller's grant. */
+static int granted_ctx(const Job *job, struct smapsaudit_ctx **ret) {
+        struct smapsaudit_ctx *ctx;
+        int r;
+
+        r = smapsaudit_ctx_new(&ctx);
+        if (r < 0)
+                return r;
+        smapsaudit_ctx_set_log_fn(ctx, lib_log, NULL);
+        smapsaudit_ctx_set_log_priority(ctx, log_get_max_level());
+        r = grant_bind(&job->grant, ctx, job->pid);
+        if (r < 0) {
+                smapsaudit_ctx_unref(ctx);
+                return r;
+        }
+        *ret = ctx;
+        return 0;
+}
+
+static void run_audit(WorkerPool *p, struct smapsaudit_ctx *thread_ctx, Job *job) {
+        struct smapsaudit_ctx *ctx = thread_ctx, *own = NULL;
         struct smapsaudit_report *report = NULL;
         struct smapsaudit_audit_opts opts = {
                 .flags = job->audit_flags,
@@ -172,6 +191,15 @@ static void run_audit(WorkerPool *p, struct smapsaudit_ctx *ctx, Job *job) {
         const char *s;
         int r;
 
+        if (grant_is_set(&job->grant)) {
+                r = granted_ctx(job, &own);
+                if (r < 0) {
+                        job->r = r;
+                        return;
+                }
+                ctx = own;
+        }
+
         cpu_before = thread_cpu_usec();
         r = smapsaudit_audit_pid(ctx, job->pid, &opts, &report);
         job->cpu_usec = thread_cpu_usec() - cpu_before;
@@ -179,7 +207,7 @@ static void run_audit(WorkerPool *p, struct smapsaudit_ctx *ctx, Job *job) {
                 /* Gone before or during the audit (a zombie has no address space either): its
                  * PID may already be another's. Otherwise the library's reason names the PID
                  * and the file or VMA, where the errno alone would not. */
-                if (r == -ESRCH || process_exited(job->pidfd)) {
+                if (r == -ESRCH || pidfd_exited(job->pidfd)) {
                         job->r = -ESRCH;
                         s = job->pidfd >= 0 ? "the process has exited" : smapsaudit_ctx_get_error(ctx);
                 } else {
@@ -190,7 +218,7 @@ static void run_audit(WorkerPool *p, struct smapsaudit_ctx *ctx, Job *job) {
                 goto finish;
         }
 
-        if (process_exited(job->pidfd)) {
+        if (pidfd_exited(job->pidfd)) {
                 job->r = -ESRCH;
                 job->error = strdup("the process exited during the audit");
                 goto finish;
@@ -221,6 +249,7 @@ static void run_audit(WorkerPool *p, struct smapsaudit_ctx *ctx, Job *job) {
 finish:
         if (report)
                 smapsaudit_report_unref(report);
+        smapsaudit_ctx_unref(own);
 }
 
 static void run_list(struct smapsaudit_ctx *ctx, Job *job) {

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "access.h"
 #include "smapsaudit.h"
 #include "sweep.h"
 
@@ -36,6 +37,7 @@ typedef struct Job {
         /* In (JOB_AUDIT). */
         pid_t pid;
         int pidfd;              /* -1 when the PID names captured files, not a live process */
+        Grant grant;            /* a caller's own opens, the only way the audit reads the process; unset for root */
         unsigned audit_flags;   /* enum smapsaudit_audit_flags */
         unsigned report_flags;  /* enum smapsaudit_report_flags, for json */
         bool want_json;
@@ -57,6 +59,10 @@ typedef struct Job {
 } Job;
 
 Job *job_new(JobType type);
+/* A pidfd that has become readable means the process exited. If that
+ * happened during the audit, the PID may already name another process, so
+ * the report cannot be trusted to describe the one that was asked for. */
+bool pidfd_exited(int pidfd);
 Job *job_free(Job *job);
 
 /* Called on the event loop with each finished job; it owns the job then. */

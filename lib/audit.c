@@ -138,6 +138,15 @@ static bool target_gone(struct audit *a) {
         return read_stat(a->ctx, a->pid, &st, NULL) < 0 || st != a->start_time;
 }
 
+static bool no_follow_exec(const struct audit *a) {
+        return a->opts && (a->opts->flags & SMAPSAUDIT_AUDIT_NO_FOLLOW_EXEC);
+}
+
+static int exec_refused(struct audit *a) {
+        return sa_error(a->ctx, -ESTALE, "process %d executed a new program during the audit; check again",
+                        (int) a->pid);
+}
+
 /*
  * Why a process shows no VMAs. A dying process drops its mm (exit_mm) before
  * it becomes a zombie, so neither the pidfd nor the stat state says "exited"
@@ -151,6 +160,9 @@ static int no_address_space(struct audit *a) {
         if (flags & SA_PF_KTHREAD)
                 return sa_error(a->ctx, -ENODATA, "PID %d is a kernel thread: it has no address space to audit",
                                 (int) a->pid);
+        /* with bound files the mm they were opened on is gone while the process lives on: an exec */
+        if (a->ctx->bound_pid != 0 && !(flags & SA_PF_EXITING))
+                return exec_refused(a);
         return sa_error(a->ctx, -ESRCH, "PID %d is exiting: its address space is already gone", (int) a->pid);
 }
 
@@ -1020,6 +1032,8 @@ static void describe_mode(struct audit *a) {
 static int follow_exec(struct audit *a, struct views *A, struct views *B) {
         int r;
 
+        if (no_follow_exec(a))
+                return exec_refused(a);
         views_done(A);
         views_done(B);
         sa_walker_free(a->walker);
@@ -1059,7 +1073,8 @@ static int audit_run(struct audit *a) {
          * an mm going away, an exec, or the thread we read it through gone
          * while the process runs on in others.
          */
-        for (unsigned tries = 0; A.smaps.n == 0 && a->ctx->live && tries < 3 && !target_gone(a); tries++) {
+        for (unsigned tries = 0; A.smaps.n == 0 && a->ctx->live && !no_follow_exec(a) && tries < 3 &&
+                                 !target_gone(a); tries++) {
                 /* a smaps read that began on an mm an exec then replaced comes back empty */
                 a->mm_pid = sa_mm_pid(a->ctx, a->pid);
                 views_done(&A);

@@ -15,8 +15,10 @@
 #define SA_PAGE_SIZE 4096ULL
 #define SA_PSS_SHIFT 12
 #define SA_PMD_PAGES 512ULL
-/* PF_KTHREAD from include/linux/sched.h, in /proc/PID/stat's flags: kernel threads have no mm */
+/* PF_KTHREAD and PF_EXITING from include/linux/sched.h, in /proc/PID/stat's flags: kernel threads
+ * have no mm, and an exiting task drops its own before it is a zombie */
 #define SA_PF_KTHREAD 0x00200000ULL
+#define SA_PF_EXITING 0x00000004ULL
 
 /* ---------------------------------------------------------------- fields */
 
@@ -128,6 +130,12 @@ struct smapsaudit_ctx {
         struct sa_node_map *nodes;  /* NULL until first needed */
         struct sa_join_buffers *join; /* pageinfo.c's scratch, kept between batches */
         char last_error[512];       /* what failed, with PID and file */
+        pid_t bound_pid;            /* 0, or the process whose files below were opened elsewhere */
+        size_t n_bound;
+        struct sa_bound_file {
+                char name[24];
+                int fd;
+        } bound[8];
 };
 
 void sa_log(struct smapsaudit_ctx *ctx, int priority, const char *fmt, ...) _printf_(3, 4);
@@ -150,6 +158,9 @@ uint64_t sa_kernel_status_slack_pages(const struct sa_kernel *k, unsigned thread
 int sa_read_file(const char *path, char **ret, size_t *ret_len);
 int sa_read_file_at(int dirfd, const char *name, char **ret, size_t *ret_len);
 int sa_proc_path(const struct smapsaudit_ctx *ctx, pid_t pid, const char *name, char **ret);
+/* A file bound with smapsaudit_ctx_bind_pid_file: its fd (>= 0), -ENOENT when the context reads
+ * this one by path, -EACCES when it must not be read by path. */
+int sa_bound_fd(const struct smapsaudit_ctx *ctx, pid_t pid, const char *name);
 int sa_sys_path(const struct smapsaudit_ctx *ctx, const char *name, char **ret);
 int sa_read_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, char **ret, size_t *len);
 int sa_read_proc_file(struct smapsaudit_ctx *ctx, const char *name, char **ret, size_t *len);
