@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -48,20 +49,28 @@ static bool no_capabilities(void) {
  * assumed. The change of credentials also makes the helper non-dumpable,
  * so the caller cannot ptrace it into sending something else.
  */
-_Noreturn static void helper(int sock, const CallerCreds *c, char paths[][64]) {
+static bool become_caller(const CallerCreds *c) {
+        /* raw calls: glibc's wrappers would signal the threads this child does not have */
+        return syscall(SYS_setgroups, c->n_groups, c->groups) >= 0 &&
+               syscall(SYS_setresgid, c->gid, c->gid, c->gid) >= 0 &&
+               syscall(SYS_setresuid, c->uid, c->uid, c->uid) >= 0 && no_capabilities();
+}
+
+typedef struct GrantJob {
+        char paths[_GRANT_FILE_MAX][64];
+        Grant grant;
+} GrantJob;
+
+static int grant_child(int sock, void *userdata) {
+        GrantJob *j = userdata;
         int fds[_GRANT_FILE_MAX], n_fds = 0;
         GrantAnswer answer = {};
         char control[CMSG_SPACE(sizeof(fds))] = {};
         struct iovec iov = { .iov_base = &answer, .iov_len = sizeof(answer) };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-        /* raw calls: glibc's wrappers would signal the threads this child does not have */
-        if (syscall(SYS_setgroups, c->n_groups, c->groups) < 0 || syscall(SYS_setresgid, c->gid, c->gid, c->gid) < 0 ||
-            syscall(SYS_setresuid, c->uid, c->uid, c->uid) < 0 || !no_capabilities())
-                _exit(EXIT_FAILURE);
-
         for (GrantFile f = 0; f < _GRANT_FILE_MAX; f++) {
-                int fd = open(paths[f], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                int fd = open(j->paths[f], O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
                 if (fd < 0)
                         answer.error[f] = errno;
@@ -79,27 +88,37 @@ _Noreturn static void helper(int sock, const CallerCreds *c, char paths[][64]) {
                 cmsg->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
                 memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * n_fds);
         }
-        _exit(sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+        return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
-static int receive(int sock, Grant *g) {
+/* Waits for the helper's one message: a timeout is a helper stopped or stuck on the target. */
+static int wait_answer(int sock) {
+        struct pollfd pfd = { .fd = sock, .events = POLLIN };
+        int r;
+
+        r = poll(&pfd, 1, GRANT_TIMEOUT_MSEC);
+        if (r < 0)
+                return -errno;
+        return r == 0 ? -ETIMEDOUT : 0;
+}
+
+static int grant_receive(int sock, void *userdata) {
+        GrantJob *j = userdata;
+        Grant *g = &j->grant;
         GrantAnswer answer;
         char control[CMSG_SPACE(sizeof(int) * _GRANT_FILE_MAX)] = {};
         struct iovec iov = { .iov_base = &answer, .iov_len = sizeof(answer) };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
                              .msg_controllen = sizeof(control) };
-        struct pollfd pfd = { .fd = sock, .events = POLLIN };
         struct cmsghdr *cmsg;
         int *fds = NULL;
         size_t n_fds = 0, used = 0;
         ssize_t n;
         int r;
 
-        r = poll(&pfd, 1, GRANT_TIMEOUT_MSEC);
+        r = wait_answer(sock);
         if (r < 0)
-                return -errno;
-        if (r == 0)
-                return -ETIMEDOUT;
+                return r;
         n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0)
                 return -errno;
@@ -128,45 +147,109 @@ static int receive(int sock, Grant *g) {
         return 0;
 }
 
-int grant_open(pid_t pid, const CallerCreds *c, Grant *ret) {
-        char paths[_GRANT_FILE_MAX][64];
-        Grant g = GRANT_NULL;
+/* Forks a helper that becomes the caller and runs child, whose message receive reads. */
+static int as_caller(const CallerCreds *c, int (*child)(int sock, void *userdata),
+                     int (*receive)(int sock, void *userdata), void *userdata) {
         int sv[2], status, r;
-        pid_t child;
-
-        /* formatted before the fork: the child of a threaded process only makes system calls */
-        for (GrantFile f = 0; f < _GRANT_FILE_MAX; f++)
-                snprintf(paths[f], sizeof(paths[f]), "/proc/%d/%s", (int) pid, grant_names[f]);
+        pid_t pid;
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
-        child = fork();
-        if (child < 0) {
+        pid = fork();
+        if (pid < 0) {
                 r = -errno;
                 close(sv[0]);
                 close(sv[1]);
                 return r;
         }
-        if (child == 0) {
+        if (pid == 0) {
                 close(sv[0]);
-                helper(sv[1], c, paths);
+                _exit(become_caller(c) && child(sv[1], userdata) >= 0 ? EXIT_SUCCESS : EXIT_FAILURE);
         }
         close(sv[1]);
 
-        r = receive(sv[0], &g);
+        r = receive(sv[0], userdata);
         close(sv[0]);
         if (r == -ETIMEDOUT)
-                (void) kill(child, SIGKILL);
-        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+                (void) kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
         if (r >= 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
                 r = -EPROTO;
+        return r;
+}
+
+int grant_open(pid_t pid, const CallerCreds *c, Grant *ret) {
+        GrantJob j = { .grant = GRANT_NULL };
+        int r;
+
+        /* formatted before the fork: the child of a threaded process only makes system calls */
+        for (GrantFile f = 0; f < _GRANT_FILE_MAX; f++)
+                snprintf(j.paths[f], sizeof(j.paths[f]), "/proc/%d/%s", (int) pid, grant_names[f]);
+
+        r = as_caller(c, grant_child, grant_receive, &j);
         if (r < 0) {
-                grant_done(&g);
+                grant_done(&j.grant);
                 return r;
         }
-        *ret = g;
+        *ret = j.grant;
         return 0;
+}
+
+typedef struct ProbeJob {
+        char (*paths)[32];
+        size_t n;
+        bool *readable;
+} ProbeJob;
+
+static int probe_child(int sock, void *userdata) {
+        ProbeJob *j = userdata;
+
+        for (size_t i = 0; i < j->n; i++) {
+                int fd = open(j->paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+                j->readable[i] = fd >= 0;
+                if (fd >= 0)
+                        close(fd);
+        }
+        return send(sock, j->readable, j->n * sizeof(bool), MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+static int probe_receive(int sock, void *userdata) {
+        ProbeJob *j = userdata;
+        ssize_t n;
+        int r;
+
+        r = wait_answer(sock);
+        if (r < 0)
+                return r;
+        n = recv(sock, j->readable, j->n * sizeof(bool), MSG_DONTWAIT);
+        if (n < 0)
+                return -errno;
+        return n == (ssize_t) (j->n * sizeof(bool)) ? 0 : -EPROTO;
+}
+
+int grant_probe(const pid_t *pids, size_t n, const CallerCreds *c, bool *ret_readable) {
+        _cleanup_free_ char (*paths)[32] = NULL;
+        ProbeJob j = { .n = n, .readable = ret_readable };
+        int r;
+
+        memset(ret_readable, 0, n * sizeof(bool));
+        if (n == 0)
+                return 0;
+        if (n > GRANT_PROBE_MAX)
+                return -E2BIG;
+        paths = calloc(n, sizeof(*paths));
+        if (!paths)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                snprintf(paths[i], sizeof(paths[i]), "/proc/%d/smaps", (int) pids[i]);
+        j.paths = paths;
+
+        r = as_caller(c, probe_child, probe_receive, &j);
+        if (r < 0)
+                memset(ret_readable, 0, n * sizeof(bool));
+        return r;
 }
 
 bool grant_is_set(const Grant *g) {

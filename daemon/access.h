@@ -42,6 +42,12 @@ typedef struct Grant {
  * the kernel refused them, -ESRCH when there is no such process. */
 int grant_open(pid_t pid, const CallerCreds *c, Grant *ret);
 bool grant_is_set(const Grant *g);
+
+/* The most PIDs one probe answers for: one message of bools. */
+#define GRANT_PROBE_MAX 4096u
+/* Whether the caller could open each process's smaps now (the same rule as grant_open);
+ * ret_readable all false when it cannot be said. */
+int grant_probe(const pid_t *pids, size_t n, const CallerCreds *c, bool *ret_readable);
 /* Hands the fds to ctx (smapsaudit_ctx_bind_pid_file), for auditing pid. */
 int grant_bind(const Grant *g, struct smapsaudit_ctx *ctx, pid_t pid);
 void grant_done(Grant *g);

@@ -358,7 +358,7 @@ static int method_get_findings(sd_bus_message *message, void *userdata, sd_bus_e
 
         /* Others' findings name their processes and addresses: only the
          * owner of a process sees its findings, unless privileged. */
-        r = history_query(m->history, since, caller_may_audit_any(&caller), caller.euid, &json);
+        r = history_query(m->history, since, caller_may_audit_any(&caller), caller.euid, BUS_REPLY_MAX, &json);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(message, "s", json);
@@ -366,15 +366,27 @@ static int method_get_findings(sd_bus_message *message, void *userdata, sd_bus_e
 
 static int method_get_ksm_status(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        _cleanup_free_ char *json = NULL;
+        _cleanup_(caller_done) Caller caller = {};
+        _cleanup_free_ char *json = NULL, *report = NULL;
         const char *reason;
+        int r;
 
         /* The last check after a sweep, as the library answered it. Until there is one, say why
          * in the answer rather than fail: clients test "available". */
         if (m->ksm_json && m->ksm_status != KSM_STATUS_UNKNOWN) {
+                r = caller_get(message, &caller);
+                if (r < 0)
+                        return r;
+                if (!caller_may_audit_any(&caller) && !caller.have_as)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                                 "The bus did not say which groups uid %u has: only root may see "
+                                                 "KSM's status then.", (unsigned) caller.euid);
+                r = manager_ksm_report_for(m, caller_may_audit_any(&caller) ? NULL : &caller.as, &report);
+                if (r < 0)
+                        return r;
                 if (asprintf(&json, "{\"available\":true,\"status\":\"%s\",\"checked_usec\":%" PRIu64
                              ",\"report\":%s}", ksm_status_to_string(m->ksm_status), m->ksm_checked_usec,
-                             m->ksm_json) < 0)
+                             report) < 0)
                         return -ENOMEM;
                 return sd_bus_reply_method_return(message, "s", json);
         }

@@ -597,6 +597,7 @@ Manager *manager_free(Manager *m) {
         metrics_done(&m->metrics);
         config_done(&m->config);
         free(m->ksm_json);
+        manager_ksm_unpin(m);
         history_free(m->history);
         proc_table_done(&m->procs);
         smapsaudit_ctx_unref(m->ctx);

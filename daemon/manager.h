@@ -29,6 +29,11 @@
 
 typedef struct Audit Audit;
 
+typedef struct KSMProcess {
+        pid_t pid;
+        int pidfd;                /* -1: it had exited when the check ended */
+} KSMProcess;
+
 typedef struct SweepRun {
         bool running;
         pid_t *plan;              /* in audit order */
@@ -100,6 +105,8 @@ typedef struct Manager {
         bool ksm_running;
         bool ksm_logged_broken;
         char *ksm_json;              /* the last KSM check's answer */
+        KSMProcess *ksm_procs;       /* the processes it names, pinned */
+        size_t n_ksm_procs;
         uint64_t ksm_checked_usec;   /* CLOCK_REALTIME */
 } Manager;
 
@@ -139,3 +146,7 @@ void manager_metrics_reconfigure(Manager *m);
 /* manager-ksm.c */
 void manager_ksm_check(Manager *m);
 void manager_ksm_done(Manager *m, Job *job);
+void manager_ksm_unpin(Manager *m);
+/* The last check's answer as a caller may see it: c NULL for root (everything), otherwise only
+ * the processes c may read (grant_probe), with the global counters; bounded to BUS_REPLY_MAX. */
+int manager_ksm_report_for(Manager *m, const CallerCreds *c, char **ret);

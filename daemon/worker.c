@@ -129,25 +129,22 @@ bool pidfd_exited(int pidfd) {
 
 /*
  * The JSON of a process with tens of thousands of VMAs is tens of
- * megabytes, more than a D-Bus message may carry: dbus-daemon disconnects
- * a sender that tries, which would take the daemon off the bus for
- * everyone. Such a report leaves out its consistent VMAs (a note says how
- * many); if even that does not fit, the call fails and says to run it
- * --local.
+ * megabytes, more than BUS_REPLY_MAX. Such a report leaves out its
+ * consistent VMAs (a note says how many); if even that does not fit, the
+ * call fails and says to run it --local.
  */
-#define REPORT_JSON_MAX (16u << 20)
 
 static int report_json(Job *job, const struct smapsaudit_report *report) {
         size_t n;
         int r;
 
         r = smapsaudit_report_to_json(report, job->report_flags, &job->json);
-        if (r < 0 || strlen(job->json) <= REPORT_JSON_MAX)
+        if (r < 0 || strlen(job->json) <= BUS_REPLY_MAX)
                 return r;
         free(job->json);
         job->json = NULL;
         r = smapsaudit_report_to_json(report, job->report_flags | SMAPSAUDIT_REPORT_COMPACT, &job->json);
-        if (r < 0 || (n = strlen(job->json)) <= REPORT_JSON_MAX)
+        if (r < 0 || (n = strlen(job->json)) <= BUS_REPLY_MAX)
                 return r;
         free(job->json);
         job->json = NULL;

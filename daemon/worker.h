@@ -17,6 +17,10 @@
 #include "smapsaudit.h"
 #include "sweep.h"
 
+/* The largest JSON a reply carries: dbus-daemon disconnects a sender whose message is too large,
+ * which would take the daemon off the bus for everyone. */
+#define BUS_REPLY_MAX (16u << 20)
+
 typedef enum JobType {
         JOB_LIST_PROCESSES,
         JOB_AUDIT,

@@ -10,7 +10,10 @@ acts as it). The daemon must give it what the kernel would, and nothing more:
 - a large process of its own that executes a setuid-root program (the test's own copy of sleep)
   while a Check of it is queued or walked, over many rounds with varied delays: every answer is
   a report of the user's own program or the error "process N executed a new program during the
-  audit; check again", and no answer ever names a VMA of the setuid program.
+  audit; check again", and no answer ever names a VMA of the setuid program;
+- GetKSMStatus while root's KSM workload has merged pages: the user sees the global counters and
+  its own KSM process, never root's (the kernel keeps ksm_stat owner-only). This one turns ksmd on
+  (knobs.ksm_running: saved and restored).
 """
 
 import contextlib
@@ -26,6 +29,8 @@ import time
 
 import robust
 from robust import td
+
+import knobs  # noqa: E402  (tests/integration, on the path robust sets)
 
 ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
 AUDIT_FAILED = "org.smapsaudit.Auditor1.Error.AuditFailed"
@@ -53,6 +58,29 @@ ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE 0
 print("ready", flush=True)
 time.sleep(1000)
 """
+
+
+KSM_MERGEABLE = r"""
+import mmap, time
+m = mmap.mmap(-1, 256 << 12, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+m.write(b"\x5a" * len(m))
+m.madvise(mmap.MADV_MERGEABLE)
+print("ready", flush=True)
+time.sleep(1000)
+"""
+
+
+def ksm_merging_pages(pid):
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/ksm_stat") as f:
+        for line in f:
+            if line.startswith("ksm_merging_pages"):
+                return int(line.split()[1])
+    return 0
+
+
+def report_pids(report):
+    """Every PID a KSM report speaks of: its processes, findings and invariants."""
+    return {e["pid"] for key in ("processes", "findings", "invariants") for e in report.get(key, []) if "pid" in e}
 
 
 class Attacker:
@@ -88,6 +116,13 @@ class Attacker:
                 td.stop_popen(p)
                 raise AssertionError(f"{argv[:3]} as {self.name} did not start: {line!r}")
         return p
+
+    def call(self, method):
+        r = subprocess.run(self.argv + ["busctl", "--system", "--json=short", "call", td.NAME, td.PATH, td.IFACE,
+                                        method], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError(f"{method} as {self.name}: {r.stderr}")
+        return json.loads(r.stdout)["data"]
 
     def checks(self, pid, n=1, options=None, timeout=300):
         """n Check calls of pid at once (bus-flood, n connections): [(kind, name, text)]."""
@@ -192,6 +227,36 @@ class Attacks(robust.RobustDaemonTestCase):
         print(f"answers: {seen}")
         # the point of the rounds: the exec did land while Checks were queued or walked
         self.assertGreater(seen["execed"], 0, "no round stopped an audit at the exec")
+
+    def test_ksm_status_of_root_processes(self):
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(knobs.ksm_running())
+            root = subprocess.Popen([robust.env_path("WORKLOAD"), "ksm"], stdout=subprocess.PIPE, text=True)
+            stack.callback(td.stop_popen, root)
+            self.assertTrue(root.stdout.readline().startswith("{"), "the KSM workload did not start")
+            mine = self.user.start(["/usr/bin/python3", "-c", KSM_MERGEABLE], wait_ready=True)
+            stack.callback(td.stop_popen, mine)
+            td.wait_for(lambda: ksm_merging_pages(root.pid) > 0 and ksm_merging_pages(mine.pid) > 0, timeout=90,
+                        what="ksmd to merge both workloads")
+
+            before = json.loads(td.call_ok("GetKSMStatus")[0]).get("checked_usec", 0)
+            td.call_ok("Sweep")
+            td.wait_for(lambda: json.loads(td.call_ok("GetKSMStatus")[0]).get("checked_usec", 0) > before,
+                        timeout=300, interval=0.5, what="a sweep and its KSM check")
+
+            as_root = json.loads(td.call_ok("GetKSMStatus")[0])
+            self.assertTrue(as_root["available"], as_root)
+            self.assertIn(root.pid, report_pids(as_root["report"]), "root's view lacks root's KSM workload")
+            as_user = json.loads(self.user.call("GetKSMStatus")[0])
+            pids = report_pids(as_user["report"])
+            print(f"GetKSMStatus: root sees {sorted(report_pids(as_root['report']))}, {self.user.name} sees "
+                  f"{sorted(pids)} (root's workload {root.pid}, the user's {mine.pid})")
+            self.assertNotIn(root.pid, pids, "the user is shown root's KSM workload")
+            for pid in pids:
+                self.assertEqual(robust.status_field(pid, "Uid").split(), [str(self.user.uid)] * 4,
+                                 f"the user is shown PID {pid}, not its own")
+            self.assertIn(mine.pid, pids, "the user is not shown its own KSM process")
+            self.assertEqual(as_user["report"]["global"], as_root["report"]["global"], "global counters differ")
 
 
 if __name__ == "__main__":
