@@ -288,17 +288,28 @@ static int method_check(sd_bus_message *message, void *userdata, sd_bus_error *e
                 /* the grant was for the process the pidfd names, as long as it has not exited since */
                 if (pidfd_exited(pidfd))
                         return not_readable(error, (pid_t) pid, &caller);
+                /* Stopping the target and reading every pagemap entry of its reservations are
+                 * the daemon's privileges, not the caller's; asked only once the caller may
+                 * read the process, so that this refusal says nothing of others' PIDs. */
+                if (flags & (SMAPSAUDIT_AUDIT_FREEZE | SMAPSAUDIT_AUDIT_NO_SCAN))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                                 "Only root may ask for \"freeze\" or \"no_scan\".");
                 /* and for the program it runs: after an exec the audit stops */
                 flags |= SMAPSAUDIT_AUDIT_NO_FOLLOW_EXEC;
                 if (grant.fds[GRANT_KSM_STAT] < 0)
                         flags |= SMAPSAUDIT_AUDIT_NO_KSM;
         }
 
-        r = manager_check(m, message, (pid_t) pid, TAKE_FD(pidfd), &grant, flags,
+        r = manager_check(m, message, (pid_t) pid, TAKE_FD(pidfd), &grant, caller.euid, flags,
                           caller_may_see_pfns(&caller) ? 0 : SMAPSAUDIT_REPORT_NO_PFNS);
         if (r == -EBUSY)
                 return sd_bus_error_setf(error, BUS_ERROR_BUSY,
                                          "%u audits are waiting already; try again later.", CHECK_CALLS_MAX);
+        if (r == -EUSERS)
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY,
+                                         "uid %u has %u Check calls waiting or running already (MaxPerUser= in "
+                                         "[Check]); try again when one has been answered.",
+                                         (unsigned) caller.euid, m->config.checks_per_user);
         if (r < 0)
                 return r;
 
@@ -319,6 +330,11 @@ void manager_bus_reply_audit(sd_bus_message *call, const Job *job) {
         else if (job->r == -EMSGSIZE)
                 r = sd_bus_reply_method_errorf(call, BUS_ERROR_AUDIT_FAILED, "Process %d: %s.", (int) job->pid,
                                                job->error ?: "its report is too large for D-Bus");
+        else if (job->r == -ETIMEDOUT)
+                r = sd_bus_reply_method_errorf(call, BUS_ERROR_AUDIT_FAILED,
+                                               "Process %d: the audit ran past its deadline of %" PRIu64 " s "
+                                               "(DeadlineSec= in [Check]) and was stopped.",
+                                               (int) job->pid, job->deadline_span_usec / 1000000u);
         else if (job->r == -ESTALE)
                 r = sd_bus_reply_method_errorf(call, BUS_ERROR_AUDIT_FAILED, "%s.",
                                                job->error ?: "The process executed a new program during the audit; check again");

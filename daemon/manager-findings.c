@@ -95,7 +95,7 @@ static void regression(Manager *m, const JournalProcess *p, const OpenFinding *f
 }
 
 static void announce_new(Manager *m, const Job *job, OpenFinding *f, const char *explanation, bool sweep,
-                         uint64_t now) {
+                         bool baseline, uint64_t now) {
         JournalProcess p = { .pid = job->pid, .comm = job->comm, .kernel_release = release(m) };
         FindingContext c = {
                 .pid = job->pid, .uid = job->owner_uid, .comm = job->comm, .kernel_release = release(m),
@@ -120,7 +120,8 @@ static void announce_new(Manager *m, const Job *job, OpenFinding *f, const char 
         manager_bus_emit_finding(m, &p, f, json);
         if (finding_groups_add(&m->metrics.found, f) < 0)
                 log_error_errno(ENOMEM, "Failed to count a finding: %m");
-        regression(m, &p, f, json);
+        if (baseline)
+                regression(m, &p, f, json);
 }
 
 static void announce_resolved(Manager *m, pid_t pid, uid_t uid, const char *comm, const OpenFinding *f,
@@ -142,7 +143,7 @@ static void announce_resolved(Manager *m, pid_t pid, uid_t uid, const char *comm
         manager_bus_emit_resolved(m, &p, f, reason, json);
 }
 
-void manager_record_audit(Manager *m, const Job *job, bool sweep) {
+void manager_record_audit(Manager *m, const Job *job, bool sweep, bool baseline) {
         uint64_t now = now_usec(CLOCK_REALTIME);
         _cleanup_free_ OpenFinding *found = NULL;
         ProcState *s;
@@ -152,7 +153,7 @@ void manager_record_audit(Manager *m, const Job *job, bool sweep) {
                 m->metrics.audits_inconclusive++;
         else
                 m->metrics.processes_audited++;
-        if (m->baseline)
+        if (m->baseline && baseline)
                 baseline_count_audit(m->baseline, job->verdict == SMAPSAUDIT_INCONCLUSIVE, now);
         manager_metrics_update(m);
 
@@ -189,7 +190,7 @@ void manager_record_audit(Manager *m, const Job *job, bool sweep) {
                         found[i].logged = old->logged;
                         continue;
                 }
-                announce_new(m, job, &found[i], job->findings[i].explanation, sweep, now);
+                announce_new(m, job, &found[i], job->findings[i].explanation, sweep, baseline, now);
         }
 
         for (size_t i = 0; i < s->n_findings; i++) {

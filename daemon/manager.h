@@ -22,8 +22,9 @@
 /* A sweep keeps at most one audit in flight, so with three threads two are
  * always free for Check: a Check during a sweep starts at once. */
 #define AUDIT_THREADS 3u
-/* Check calls waiting at once; more are refused rather than queued without bound. */
-#define CHECK_CALLS_MAX 128u
+/* Of those, the Checks of callers that are not root get one, whoever they are: root's Checks and
+ * the sweep keep a thread each however many such Checks wait. */
+#define USER_AUDIT_THREADS 1u
 
 #define STATE_DIRECTORY_DEFAULT LOCALSTATEDIR "/lib/smapsaudit"
 
@@ -41,7 +42,7 @@ typedef struct SweepRun {
         size_t n_listed;
         bool fresh_round;         /* the plan is every listed process */
         uint64_t started_usec;    /* CLOCK_MONOTONIC */
-        uint64_t cpu_start_usec;  /* the daemon's CPU time (every thread) when it started */
+        uint64_t cpu_start_usec;  /* the daemon's CPU time (every thread, less Checks) when it started */
         uint64_t allowance_usec, used_usec;
         uint64_t audited, skipped, findings;
         const char *stopped_by;   /* why it ended before its plan did, or NULL */
@@ -78,6 +79,7 @@ typedef struct Manager {
         bool round_done;          /* a sweep went through its whole plan: the next starts a round */
         uint64_t debt_usec;
         uint64_t cycle_cpu_usec;  /* the daemon's CPU time when the last sweep started, 0: never */
+        uint64_t check_cpu_usec;  /* CPU time of the Check audits that ended: not the sweeps' to pay */
         uint64_t last_started_usec;  /* CLOCK_MONOTONIC, 0: never */
         SweepRun sweep;
 
@@ -121,12 +123,15 @@ int manager_reload(Manager *m);
 /* Starts a sweep unless one is running; either way > 0 says one is. */
 int manager_sweep_now(Manager *m);
 /* Queues an audit whose JSON report answers call; it takes pidfd and grant (the caller's opens,
- * unset for root). -EBUSY: too many waiting. */
-int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd, Grant *grant,
+ * unset for root), uid is the caller's. -EBUSY: too many waiting; -EUSERS: uid has as many as
+ * [Check] MaxPerUser= allows. */
+int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd, Grant *grant, uid_t uid,
                   unsigned audit_flags, unsigned report_flags);
 
 /* manager-findings.c */
-void manager_record_audit(Manager *m, const Job *job, bool sweep);
+/* baseline: the audit counts for the fleet baseline and may raise a regression (a sweep's, or a
+ * Check by root: what a user asks about its own processes never does). */
+void manager_record_audit(Manager *m, const Job *job, bool sweep, bool baseline);
 void manager_on_process_gone(const ProcState *s, void *userdata);
 /* Counts and all, as at the end of a sweep. */
 void manager_save_baseline(Manager *m);

@@ -48,6 +48,7 @@ Job *job_new(JobType type) {
         j->pidfd = -1;
         j->owner_uid = (uid_t) -1;
         j->grant = GRANT_NULL;
+        atomic_init(&j->cancelled, false);
         return j;
 }
 
@@ -71,11 +72,28 @@ static void lib_log(void *userdata, int priority, const char *msg) {
         log_internal(priority, 0, "%s", msg);
 }
 
-/* The only way into a running audit: it lets shutdown stop one quickly. */
-static int audit_progress(void *userdata, pid_t pid, unsigned pass, uint64_t done, uint64_t total) {
-        WorkerPool *p = userdata;
+typedef struct Progress {
+        WorkerPool *pool;
+        Job *job;
+        uint64_t deadline_usec;  /* CLOCK_MONOTONIC, 0: none */
+} Progress;
 
-        return atomic_load(&p->stopping) ? -ECANCELED : 0;
+static uint64_t monotonic_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* The only way into a running audit: shutdown, callers that left and the deadline stop it here. */
+static int audit_progress(void *userdata, pid_t pid, unsigned pass, uint64_t done, uint64_t total) {
+        Progress *p = userdata;
+
+        if (atomic_load(&p->pool->stopping) || atomic_load(&p->job->cancelled))
+                return -ECANCELED;
+        if (p->deadline_usec && monotonic_usec() > p->deadline_usec)
+                return -ETIMEDOUT;
+        return 0;
 }
 
 static uint64_t thread_cpu_usec(void) {
@@ -177,10 +195,15 @@ static int granted_ctx(const Job *job, struct smapsaudit_ctx **ret) {
 static void run_audit(WorkerPool *p, struct smapsaudit_ctx *thread_ctx, Job *job) {
         struct smapsaudit_ctx *ctx = thread_ctx, *own = NULL;
         struct smapsaudit_report *report = NULL;
+        Progress progress = {
+                .pool = p,
+                .job = job,
+                .deadline_usec = job->deadline_span_usec ? monotonic_usec() + job->deadline_span_usec : 0,
+        };
         struct smapsaudit_audit_opts opts = {
                 .flags = job->audit_flags,
                 .progress = audit_progress,
-                .progress_userdata = p,
+                .progress_userdata = &progress,
         };
         char path[64];
         struct stat st;

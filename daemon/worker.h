@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -42,6 +43,8 @@ typedef struct Job {
         pid_t pid;
         int pidfd;              /* -1 when the PID names captured files, not a live process */
         Grant grant;            /* a caller's own opens, the only way the audit reads the process; unset for root */
+        uint64_t deadline_span_usec;  /* how long the audit may run, 0: no deadline */
+        atomic_bool cancelled;  /* its callers left the bus: stop at the next progress callback */
         unsigned audit_flags;   /* enum smapsaudit_audit_flags */
         unsigned report_flags;  /* enum smapsaudit_report_flags, for json */
         bool want_json;
