@@ -1172,6 +1172,7 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
         struct audit a = { .ctx = ctx, .pid = pid, .mm_pid = pid, .opts = opts, .pidfd = -1 };
         struct sa_freeze *frozen = NULL;
         uint64_t cpu0 = thread_cpu_usec();
+        pid_t stuck = 0;
         int r;
 
         ctx->last_error[0] = 0;
@@ -1199,8 +1200,17 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
                                      (int) pid, ctx->proc_root);
                         goto out;
                 }
-                r = sa_freeze(pid, &frozen);
-                if (r == -EBUSY)
+                /* the pidfd names the process whose start time was read, or nothing is stopped */
+                if (a.pidfd < 0 || target_gone(&a)) {
+                        r = sa_error(ctx, -ESRCH, "PID %d: no such process", (int) pid);
+                        goto out;
+                }
+                r = sa_freeze(pid, a.pidfd, &frozen, &stuck);
+                if (r == -ETIMEDOUT)
+                        r = sa_error(ctx, r, "PID %d: thread %d did not stop within 2 s (ptrace cannot stop a thread "
+                                     "blocked in vfork()): every thread was let go, nothing was audited", (int) pid,
+                                     (int) stuck);
+                else if (r == -EBUSY)
                         r = sa_error(ctx, r, "PID %d is already being traced (TracerPid in status): it cannot be frozen",
                                      (int) pid);
                 else if (r < 0)

@@ -575,8 +575,21 @@ int sa_findings_from_totals(struct smapsaudit_report *r, uint64_t confirmed_roll
 const char *sa_tag_name(unsigned bit);
 
 /* freeze.c */
+/* capture-dir.c: a capture's directory (made 0700; an existing one must be ours and empty, or hold
+ * only pid's KSM page hashes, which smapsaudit_ksm_capture() writes first), as a directory fd. */
+int sa_capture_dir_open(const char *dir, pid_t pid);
+/* Below dirfd, never through a link: rel's directories made 0700 on the way; a file created 0600
+ * (O_EXCL, after removing what an earlier attempt of the capture left under that name). */
+int sa_capture_mkdir(int dirfd, const char *rel);
+int sa_capture_create(int dirfd, const char *rel, int flags);
+int sa_capture_open(int dirfd, const char *rel, int flags);
+/* What smapsaudit_ksm_capture() writes into proc/PID of a capture. */
+#define SA_KSM_HASHES_FILE "smapsaudit-ksm-hashes"
+
 struct sa_freeze;
-int sa_freeze(pid_t pid, struct sa_freeze **ret);
+/* pidfd: the audit's, checked before each seize and after each stop. -ETIMEDOUT: a thread did not
+ * stop in time (*ret_stuck_tid), and every thread was let go. */
+int sa_freeze(pid_t pid, int pidfd, struct sa_freeze **ret, pid_t *ret_stuck_tid);
 void sa_thaw(struct sa_freeze *f);
 
 /* ---------------------------------------------------------------- KSM */
