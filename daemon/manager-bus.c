@@ -96,7 +96,7 @@ static int bus_caller_groups(sd_bus_message *message, uid_t euid, gid_t **ret, s
         }
         if (r < 0)
                 return r;
-        /* the sender could have left and its name gone to another: the uid must still be its */
+        /* two answers of the bus daemon about one unique name: they must agree */
         if (!have_groups || !uid_ok)
                 return -ENODATA;
         *ret = TAKE_PTR(groups);
