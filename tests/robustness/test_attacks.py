@@ -13,7 +13,16 @@ acts as it). The daemon must give it what the kernel would, and nothing more:
   audit; check again", and no answer ever names a VMA of the setuid program;
 - GetKSMStatus while root's KSM workload has merged pages: the user sees the global counters and
   its own KSM process, never root's (the kernel keeps ksm_stat owner-only). This one turns ksmd on
-  (knobs.ksm_running: saved and restored).
+  (knobs.ksm_running: saved and restored);
+- 20 Check calls at once of huge processes of its own (tens of thousands of VMAs, a terabyte
+  reservation; half of them with no_scan, which would read its every pagemap entry): root's
+  Check of a small process is answered promptly and a sweep ends meanwhile; the user gets
+  MaxPerUser= of them, each ended within the deadline, and the rest refused;
+- a Check whose caller leaves the bus is cancelled;
+- (as root, through the CLI) --freeze of a process with a thread that cannot stop (blocked in
+  vfork()) returns within its deadline, with every thread running and none traced;
+- (as root, through the CLI) capture into a directory where the user planted links leaves what
+  they point to untouched; a capture's directories are 0700 and its files 0600.
 """
 
 import contextlib
@@ -26,6 +35,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import unittest
 
 import robust
 from robust import td
@@ -51,6 +61,20 @@ print("ready", flush=True)
 time.sleep(float(sys.argv[2]))
 os.execv(sys.argv[1], [sys.argv[1], "30"])
 """
+
+# A process whose audit is long: a terabyte PROT_NONE reservation (a no_scan audit reads 2 GiB of
+# pagemap a pass for it) and 20000 VMAs (every one of them walked and compared, pass after pass).
+HUGE = r"""
+import mmap, time
+reserve = mmap.mmap(-1, 1 << 40, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, prot=0)  # PROT_NONE: not committed
+maps = [mmap.mmap(-1, 8192, prot=mmap.PROT_READ | (mmap.PROT_WRITE if i % 2 else 0)) for i in range(20000)]
+for m in maps[1::2]:
+    m[0] = 1
+print("ready", flush=True)
+time.sleep(1000)
+"""
+PROMPT_SEC = 10
+DEADLINE_SEC = 20
 
 NON_DUMPABLE = r"""
 import ctypes, time
@@ -124,25 +148,34 @@ class Attacker:
             raise AssertionError(f"{method} as {self.name}: {r.stderr}")
         return json.loads(r.stdout)["data"]
 
-    def checks(self, pid, n=1, options=None, timeout=300):
-        """n Check calls of pid at once (bus-flood, n connections): [(kind, name, text)]."""
-        target = f"{pid}:{options}" if options else str(pid)
+    def flood(self, targets, n, timeout=300):
+        """n Check calls at once over n connections (bus-flood), round robin over targets (PID or
+        PID:OPTION): the running Popen, its output for answers()."""
         argv = self.argv + [robust.env_path("BUS_FLOOD"), "--connections", str(n), "--timeout-sec", str(timeout),
-                            str(n), target]
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 30)
+                            str(n), *map(str, targets)]
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def answers(self, flood, n, timeout=330):
+        """[(kind, name, text, msec)] of a flood's calls."""
+        stdout, stderr = flood.communicate(timeout=timeout)
         out = []
-        for line in r.stdout.splitlines():
+        for line in stdout.splitlines():
             if not line.startswith(("ok ", "err ")):
                 continue
-            kind, _, _, _, rest = line.split(" ", 4)
+            kind, _, _, msec, rest = line.split(" ", 4)
             if kind == "ok":
-                out.append((kind, None, rest))
+                out.append((kind, None, rest, float(msec)))
             else:
                 name, text = rest.split("\t", 1)
-                out.append((kind, name, text))
+                out.append((kind, name, text, float(msec)))
         if len(out) != n:
-            raise AssertionError(f"bus-flood as {self.name}: {r.stdout[-2000:]} {r.stderr[-2000:]}")
+            raise AssertionError(f"bus-flood as {self.name}: {stdout[-2000:]} {stderr[-2000:]}")
         return out
+
+    def checks(self, pid, n=1, options=None, timeout=300):
+        """n Check calls of pid at once: [(kind, name, text)]."""
+        flood = self.flood([f"{pid}:{options}" if options else pid], n, timeout)
+        return [a[:3] for a in self.answers(flood, n, timeout + 30)]
 
 
 def comm(pid):
@@ -152,6 +185,8 @@ def comm(pid):
 
 
 class Attacks(robust.RobustDaemonTestCase):
+    config = f"[Sweep]\nInterval=1h\n[Check]\nDeadlineSec={DEADLINE_SEC}\n"
+
     def setUp(self):
         super().setUp()
         self.user = Attacker(self.stack)
@@ -203,12 +238,12 @@ class Attacks(robust.RobustDaemonTestCase):
             delay = rng.choice([0.0, 0.05, 0.2, 0.5, 1.0, 2.0]) + rng.random() * 0.1
             p = self.user.start(["/usr/bin/python3", "-c", BIG_EXEC, suid, f"{delay:.3f}"], wait_ready=True)
             try:
-                answers = self.user.checks(p.pid, n=2)
+                answers = self.user.answers(self.user.flood([p.pid], 2), 2)
                 td.wait_for(lambda: comm(p.pid) == "suid-sleep", timeout=30, what="the setuid program to run")
                 self.assertEqual(robust.status_field(p.pid, "Uid").split()[1], "0", "the program is not setuid root")
             finally:
                 td.stop_popen(p)
-            for kind, name, text in answers:
+            for kind, name, text, _ in answers:
                 if kind == "ok":
                     report = json.loads(text)
                     names = {v.get("name", "") for v in report.get("vmas", [])}
@@ -223,7 +258,8 @@ class Attacks(robust.RobustDaemonTestCase):
                     seen["refused"] += 1
                 else:
                     self.fail(f"round {rnd}: {kind} {name}: {text[:1000]}")
-            print(f"round {rnd}: exec after {delay:.2f} s: {[(k, (n or '').rsplit('.', 1)[-1]) for k, n, _ in answers]}")
+            print(f"round {rnd}: exec after {delay:.2f} s: "
+                  f"{[(k, (n or '').rsplit('.', 1)[-1], round(ms)) for k, n, _, ms in answers]} (answers, ms)")
         print(f"answers: {seen}")
         # the point of the rounds: the exec did land while Checks were queued or walked
         self.assertGreater(seen["execed"], 0, "no round stopped an audit at the exec")
@@ -257,6 +293,175 @@ class Attacks(robust.RobustDaemonTestCase):
                                  f"the user is shown PID {pid}, not its own")
             self.assertIn(mine.pid, pids, "the user is not shown its own KSM process")
             self.assertEqual(as_user["report"]["global"], as_root["report"]["global"], "global counters differ")
+
+    def huge_targets(self, n):
+        procs = []
+        for _ in range(n):
+            p = self.user.start(["/usr/bin/python3", "-c", HUGE], wait_ready=True)
+            self.stack.callback(td.stop_popen, p)
+            procs.append(p)
+        return procs
+
+    def test_flood_of_checks(self):
+        targets = [t for p in self.huge_targets(4) for t in (p.pid, f"{p.pid}:no_scan")]
+        small = self.sleeper()
+        flood = self.user.flood(targets, 20)
+        self.stack.callback(td.stop_popen, flood)
+        time.sleep(2)
+
+        t0 = time.monotonic()
+        report = json.loads(td.call_ok("Check", "ua{sv}", small.pid, 0, timeout=120)[0])
+        took = time.monotonic() - t0
+        print(f"root's Check of a sleep during the flood: {took:.2f} s")
+        self.assertEqual(report["pid"], small.pid)
+        self.assertLess(took, PROMPT_SEC, "root's Check waited behind the user's flood")
+
+        before = td.get_property("LastSweepUSec")
+        td.call_ok("Sweep")
+        t0 = time.monotonic()
+        td.wait_for(lambda: td.get_property("LastSweepUSec") > before, timeout=240, interval=0.5,
+                    what="a sweep to end during the flood")
+        print(f"a sweep during the flood: {time.monotonic() - t0:.1f} s; {td.get_property('StatusText')}")
+
+        answers = self.user.answers(flood, 20)
+        kinds = {}
+        for kind, name, text, msec in answers:
+            short = "ok" if kind == "ok" else name.rsplit(".", 1)[-1]
+            kinds[short] = kinds.get(short, 0) + 1
+            if kind == "ok" or name == AUDIT_FAILED:
+                # MaxPerUser= calls, one thread: the second waited for the first
+                self.assertLess(msec / 1000, 2 * DEADLINE_SEC + 30, f"a Check ran past its deadline: {text[:300]}")
+            if name == AUDIT_FAILED:
+                self.assertIn("ran past its deadline", text)
+            elif name == ACCESS_DENIED:
+                self.assertIn('Only root may ask for "freeze" or "no_scan"', text)
+            elif kind != "ok":
+                self.assertEqual(name, "org.smapsaudit.Auditor1.Error.Busy", text)
+                self.assertIn("MaxPerUser=", text)
+        print(f"the user's 20 Checks: {kinds}; smapsauditd: VmHWM "
+              f"{robust.status_field(self.daemon.proc.pid, 'VmHWM')}, Threads "
+              f"{robust.status_field(self.daemon.proc.pid, 'Threads')}")
+        self.assertEqual(kinds.get("ok", 0) + kinds.get("AuditFailed", 0), 2, kinds)
+
+    def test_caller_leaves(self):
+        (target,) = self.huge_targets(1)
+        flood = self.user.flood([target.pid], 1, timeout=2)
+        flood.communicate(timeout=60)
+        line = f"Cancelled the audit of process {target.pid}: its caller left the bus."
+        td.wait_for(lambda: line in self.daemon.log_text(), timeout=20, what="the daemon to cancel the audit")
+        # and its thread is free again: the same user's next Check is answered
+        mine = subprocess.Popen(self.user.argv + ["sleep", "1000"])
+        self.stack.callback(td.stop_popen, mine)
+        td.wait_for(lambda: comm(mine.pid) == "sleep", what="sleep to start")
+        kind, name, text = self.user.checks(mine.pid, timeout=60)[0]
+        self.assertEqual(kind, "ok", f"{name}: {text[:500]}")
+
+
+def task_states(pid):
+    """{tid: (state, TracerPid)} of a process's threads."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):
+            out[int(tid)] = (robust.status_field(f"{pid}/task/{tid}", "State")[0],
+                             robust.status_field(f"{pid}/task/{tid}", "TracerPid"))
+    return out
+
+
+class Freeze(unittest.TestCase):
+    def test_thread_that_cannot_stop(self):
+        with contextlib.ExitStack() as stack:
+            p = subprocess.Popen([robust.env_path("VFORK_HOLD")], stdout=subprocess.PIPE, text=True)
+            stack.callback(td.stop_popen, p)
+            _, holder, child = p.stdout.readline().split()
+            stack.callback(td.kill_pid, int(child))   # first: then the holder's vfork() returns
+            self.assertEqual(task_states(p.pid)[int(holder)][0], "D", "the holder is not blocked in vfork()")
+
+            t0 = time.monotonic()
+            cli = subprocess.Popen([robust.env_path("SMAPSAUDIT"), "check", "--local", "--freeze", str(p.pid)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stack.callback(td.stop_popen, cli)
+            try:
+                _, err = cli.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.fail(f"--freeze did not return in 30 s; threads: {task_states(p.pid)}")
+            took = time.monotonic() - t0
+            states = task_states(p.pid)
+            print(f"--freeze of a process with a thread in vfork(): exit {cli.returncode} in {took:.2f} s: "
+                  f"{err.strip()}; threads {states}")
+            self.assertNotEqual(cli.returncode, 0)
+            self.assertIn(f"thread {holder} did not stop within 2 s", err)
+            self.assertLess(took, 10)
+            for tid, (state, tracer) in states.items():
+                self.assertNotIn(state, "tT", f"thread {tid} left stopped")
+                self.assertEqual(tracer, "0", f"thread {tid} left traced")
+
+
+def tree_modes(top):
+    """{path: (mode, is_link)} of everything below top."""
+    out = {}
+    for root, dirs, files in os.walk(top):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            st = os.lstat(path)
+            out[os.path.relpath(path, top)] = (st.st_mode & 0o7777, os.path.islink(path))
+    return out
+
+
+class Capture(unittest.TestCase):
+    def setUp(self):
+        self.stack = contextlib.ExitStack()
+        self.addCleanup(self.stack.close)
+        self.user = Attacker(self.stack)
+        self.sleeper = subprocess.Popen(["sleep", "1000"])
+        self.stack.callback(td.stop_popen, self.sleeper)
+
+    def capture(self, out):
+        return subprocess.run([robust.env_path("SMAPSAUDIT"), "capture", str(self.sleeper.pid), "-o", out],
+                              capture_output=True, text=True, timeout=300)
+
+    def test_planted_links(self):
+        pid = self.sleeper.pid
+        victims = {}
+        for name in ("smaps", "kpageflags", "status", "hashes"):
+            path = os.path.join(self.user.dir, f"victim-{name}")
+            with open(path, "w") as f:
+                f.write(f"precious {name}\n")
+            os.chmod(path, 0o640)
+            victims[path] = (f"precious {name}\n", 0o640)
+        planted = os.path.join(self.user.dir, "out")
+        links = {f"proc/{pid}/smaps": "victim-smaps", "proc/kpageflags": "victim-kpageflags",
+                 f"proc/{pid}/status": "victim-status", f"proc/{pid}/smapsaudit-ksm-hashes": "victim-hashes"}
+        # the user plants them, in a directory of its own
+        os.chmod(self.user.dir, 0o1777)
+        script = "; ".join([f"mkdir -p {planted}/proc/{pid}"] +
+                           [f"ln -s {self.user.dir}/{t} {planted}/{n}" for n, t in links.items()])
+        subprocess.run(self.user.argv + ["sh", "-c", script], check=True)
+        r = self.capture(planted)
+        print(f"capture into {planted} with planted links: exit {r.returncode}: {r.stderr.strip()[-300:]}")
+        for path, (text, mode) in victims.items():
+            with open(path) as f:
+                self.assertEqual(f.read(), text, f"{path} was written through a planted link")
+            self.assertEqual(os.stat(path).st_mode & 0o7777, mode, f"{path} changed mode")
+        self.assertNotEqual(r.returncode, 0, "a capture went into a directory that was not empty")
+
+        # an empty directory of the user's is no place for root's capture either
+        theirs = os.path.join(self.user.dir, "empty")
+        subprocess.run(self.user.argv + ["mkdir", theirs], check=True)
+        r = self.capture(theirs)
+        self.assertNotEqual(r.returncode, 0, "a capture went into another user's directory")
+        self.assertEqual(os.listdir(theirs), [])
+
+    def test_modes(self):
+        out = os.path.join(self.user.dir, "fresh")
+        r = self.capture(out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        modes = tree_modes(out)
+        self.assertEqual(os.stat(out).st_mode & 0o7777, 0o700)
+        self.assertIn(f"proc/{self.sleeper.pid}/smaps", modes)
+        for path, (mode, link) in modes.items():
+            self.assertFalse(link, f"{path} is a link")
+            is_dir = os.path.isdir(os.path.join(out, path))
+            self.assertEqual(mode, 0o700 if is_dir else 0o600, f"{path}: {mode:o}")
 
 
 if __name__ == "__main__":
