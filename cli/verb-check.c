@@ -347,11 +347,15 @@ int verb_capture(int argc, char *argv[]) {
                 fprintf(stderr, "smapsaudit: PID %d: no KSM page hashes in the capture (merge coverage cannot be "
                                 "replayed): %s\n", (int) pid, strerror(-k));
         r = smapsaudit_capture_pid(ctx, pid, arg.output);
-        smapsaudit_ctx_unref(ctx);
         if (r < 0) {
-                fprintf(stderr, "smapsaudit: capture of PID %d into %s failed: %s\n", (int) pid, arg.output, audit_error(r));
+                const char *why = smapsaudit_ctx_get_error(ctx);
+
+                fprintf(stderr, "smapsaudit: capture of PID %d into %s failed: %s\n", (int) pid, arg.output,
+                        why ?: audit_error(r));
+                smapsaudit_ctx_unref(ctx);
                 return EXIT_TROUBLE;
         }
+        smapsaudit_ctx_unref(ctx);
         /* pagemap is sparse with an apparent size of up to 256 GiB: copying it naively fills disks */
         fprintf(stderr, "Captured PID %d into %s; replay with:\n  smapsaudit check --local --proc-root %s/proc --sys-root %s/sys %d\n"
                         "Its pagemap is a sparse file: copy it with cp --sparse=always or tar --sparse, never plainly.\n",

@@ -9,8 +9,9 @@
 
 int write_all(int fd, const void *p, size_t size);
 
-/* name in the directory dir_fd; the temporary is name + ".tmp" (which a
- * node_exporter textfile collector, reading only *.prom, ignores). */
+/* name in the directory dir_fd; the temporary is name.RANDOM.tmp, made with
+ * O_EXCL (a node_exporter textfile collector, reading only *.prom, ignores
+ * it). */
 int write_file_atomic_at(int dir_fd, const char *name, const void *data, size_t size, mode_t mode);
 /* The same for an absolute path. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);

@@ -21,7 +21,9 @@
 
 #include "capabilities.h"
 
-static const uint64_t keep = (1ULL << CAP_SYS_ADMIN) | (1ULL << CAP_SYS_PTRACE) | (1ULL << CAP_DAC_READ_SEARCH);
+/* CAP_SETUID and CAP_SETGID: the helper that opens a caller's target as the caller (access.c). */
+static const uint64_t keep = (1ULL << CAP_SYS_ADMIN) | (1ULL << CAP_SYS_PTRACE) | (1ULL << CAP_DAC_READ_SEARCH) |
+                             (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID);
 
 static unsigned last_cap(void) {
         unsigned v = CAP_LAST_CAP;

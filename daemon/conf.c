@@ -50,6 +50,8 @@ void config_defaults(Config *c) {
                 .textfile_path_is_default = true,
                 .journal_rate_interval_usec = JOURNAL_RATE_INTERVAL_DEFAULT_USEC,
                 .journal_rate_burst = JOURNAL_RATE_BURST_DEFAULT,
+                .checks_per_user = CHECKS_PER_USER_DEFAULT,
+                .check_deadline_usec = CHECK_DEADLINE_DEFAULT_USEC,
         };
 }
 
@@ -265,12 +267,14 @@ typedef enum Section {
         SECTION_SWEEP,
         SECTION_METRICS,
         SECTION_JOURNAL,
+        SECTION_CHECK,
 } Section;
 
 static const char *const section_names[] = {
         [SECTION_SWEEP] = "Sweep",
         [SECTION_METRICS] = "Metrics",
         [SECTION_JOURNAL] = "Journal",
+        [SECTION_CHECK] = "Check",
 };
 
 static void parse_sweep(Config *c, const char *fname, unsigned line, const char *key, const char *value) {
@@ -352,6 +356,28 @@ static void parse_journal(Config *c, const char *fname, unsigned line, const cha
                 log_warning("%s:%u: unknown key %s= in [Journal], ignoring.", fname, line, key);
 }
 
+static void parse_check(Config *c, const char *fname, unsigned line, const char *key, const char *value) {
+        uint64_t usec;
+        unsigned n;
+
+        if (streq(key, "MaxPerUser")) {
+                if (parse_unsigned(value, &n) < 0 || n == 0 || n > CHECK_CALLS_MAX) {
+                        log_warning("%s:%u: MaxPerUser=%s is not a count from 1 to %u, ignoring.", fname, line, value,
+                                    CHECK_CALLS_MAX);
+                        return;
+                }
+                c->checks_per_user = n;
+        } else if (streq(key, "DeadlineSec")) {
+                if (parse_time_span(value, &usec) < 0 || usec < UINT64_C(1000000)) {
+                        log_warning("%s:%u: DeadlineSec=%s is not a time span of at least 1s, ignoring.", fname, line,
+                                    value);
+                        return;
+                }
+                c->check_deadline_usec = usec;
+        } else
+                log_warning("%s:%u: unknown key %s= in [Check], ignoring.", fname, line, key);
+}
+
 static void parse_assignment(Config *c, Section section, const char *fname, unsigned line, const char *key,
                              const char *value) {
         switch (section) {
@@ -363,6 +389,9 @@ static void parse_assignment(Config *c, Section section, const char *fname, unsi
                 break;
         case SECTION_JOURNAL:
                 parse_journal(c, fname, line, key, value);
+                break;
+        case SECTION_CHECK:
+                parse_check(c, fname, line, key, value);
                 break;
         default:
                 log_warning("%s:%u: assignment outside a known section, ignoring.", fname, line);

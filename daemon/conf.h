@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* /etc/smapsaudit/smapsauditd.conf: the sweep's interval and budget, where
- * metrics go, and how many journal entries findings may make. */
+ * metrics go, how many journal entries findings may make, and what Check
+ * calls of users other than root may take. */
 #pragma once
 
 #include <stdbool.h>
@@ -22,6 +23,10 @@
 #define METRICS_PORT_DEFAULT        9477u
 #define JOURNAL_RATE_INTERVAL_DEFAULT_USEC (10 * 60 * UINT64_C(1000000))
 #define JOURNAL_RATE_BURST_DEFAULT  100u
+/* Check calls waiting at once; more are refused rather than queued without bound. */
+#define CHECK_CALLS_MAX             128u
+#define CHECKS_PER_USER_DEFAULT     2u
+#define CHECK_DEADLINE_DEFAULT_USEC (60 * UINT64_C(1000000))
 
 typedef struct Config {
         uint64_t interval_usec;            /* [Sweep] Interval= */
@@ -35,6 +40,9 @@ typedef struct Config {
 
         uint64_t journal_rate_interval_usec;  /* [Journal] RateLimitIntervalSec=, 0: no limit */
         unsigned journal_rate_burst;          /* [Journal] RateLimitBurst=, 0: no limit */
+
+        unsigned checks_per_user;          /* [Check] MaxPerUser=: Check calls of one uid other than root at once */
+        uint64_t check_deadline_usec;      /* [Check] DeadlineSec=: how long one of their audits may run */
 } Config;
 
 /* Fills in the defaults: allocates, so config_done() it. */

@@ -245,21 +245,37 @@ int history_append(History *h, uint64_t realtime_usec, uid_t uid, const char *js
         return 0;
 }
 
-int history_query(const History *h, uint64_t since_usec, bool all, uid_t uid, char **ret) {
+static bool wanted(const Entry *e, uint64_t since_usec, bool all, uid_t uid) {
+        return e->realtime_usec >= since_usec && (all || e->uid == uid);
+}
+
+int history_query(const History *h, uint64_t since_usec, bool all, uid_t uid, size_t max_bytes, char **ret) {
         char *buf = NULL;
-        size_t size = 0;
+        size_t size = 0, first_kept = h->n, bytes = 2;
         bool first = true;
         FILE *f;
+
+        /* the newest entries that fit, counted back from the end */
+        for (size_t i = h->n; i > 0; i--) {
+                const Entry *e = &h->entries[i - 1];
+
+                if (!wanted(e, since_usec, all, uid))
+                        continue;
+                if (bytes + strlen(e->json) + 1 > max_bytes)
+                        break;
+                bytes += strlen(e->json) + 1;
+                first_kept = i - 1;
+        }
 
         f = open_memstream(&buf, &size);
         if (!f)
                 return -ENOMEM;
 
         fputc('[', f);
-        for (size_t i = 0; i < h->n; i++) {
+        for (size_t i = first_kept; i < h->n; i++) {
                 const Entry *e = &h->entries[i];
 
-                if (e->realtime_usec < since_usec || (!all && e->uid != uid))
+                if (!wanted(e, since_usec, all, uid))
                         continue;
                 if (!first)
                         fputc(',', f);

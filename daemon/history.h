@@ -25,6 +25,6 @@ int history_open(const char *dir, size_t max_entries, History **ret);
 History *history_free(History *h);
 int history_append(History *h, uint64_t realtime_usec, uid_t uid, const char *json);
 /* A JSON array of the entries at or after since_usec, oldest first; only
- * uid's unless all. */
-int history_query(const History *h, uint64_t since_usec, bool all, uid_t uid, char **ret);
+ * uid's unless all; the newest of them that fit in max_bytes. */
+int history_query(const History *h, uint64_t since_usec, bool all, uid_t uid, size_t max_bytes, char **ret);
 size_t history_size(const History *h);

@@ -5,43 +5,152 @@
 #include <linux/capability.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <pwd.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
+#include "access.h"
 #include "config.h"
 #include "daemon-config.h"
 #include "finding.h"
 #include "log.h"
 #include "macro.h"
 #include "manager-bus.h"
+#include "pidfd-util.h"
 
-/* Who is calling, as the bus says: never what the caller says of itself.
- * Only the EUID and PID the bus daemon took from the socket are used for
- * access decisions; nothing is filled in from /proc (augmented), since a
- * PID read there may already belong to another process. */
+/* Who is calling, as the bus says: never what the caller says of itself,
+ * and nothing filled in from /proc (augmented), since a PID read there may
+ * already belong to another process. */
 typedef struct Caller {
         uid_t euid;
         bool cap_sys_ptrace;
+        sd_bus_creds *creds;
+        gid_t *groups;
+        size_t n_groups;
+        CallerCreds as;            /* for the grant helper: valid when have_as */
+        bool have_as;
 } Caller;
 
-static int caller_get(sd_bus_message *message, Caller *ret) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        uid_t euid;
+static void caller_done(Caller *c) {
+        c->creds = sd_bus_creds_unref(c->creds);
+        free(c->groups);
+        c->groups = NULL;
+}
+
+/* The caller's groups as the bus daemon took them from its socket (SO_PEERGROUPS): this sd-bus
+ * does not ask for them, so ask GetConnectionCredentials directly. */
+static int bus_caller_groups(sd_bus_message *message, uid_t euid, gid_t **ret, size_t *ret_n) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ gid_t *groups = NULL;
+        bool have_groups = false, uid_ok = false;
+        size_t n = 0;
         int r;
 
-        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID | SD_BUS_CREDS_EFFECTIVE_CAPS,
-                                      &creds);
+        r = sd_bus_call_method(sd_bus_message_get_bus(message), "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus", "GetConnectionCredentials", NULL, &reply, "s",
+                               sd_bus_message_get_sender(message));
         if (r < 0)
                 return r;
-        r = sd_bus_creds_get_euid(creds, &euid);
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
         if (r < 0)
                 return r;
+        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                const char *key;
 
+                r = sd_bus_message_read(reply, "s", &key);
+                if (r < 0)
+                        return r;
+                if (streq(key, "UnixGroupIDs")) {
+                        const void *a;
+                        size_t size;
+
+                        r = sd_bus_message_enter_container(reply, 'v', "au");
+                        if (r < 0)
+                                return r;
+                        r = sd_bus_message_read_array(reply, 'u', &a, &size);
+                        if (r < 0)
+                                return r;
+                        free(groups);
+                        groups = malloc(MAX(size, sizeof(gid_t)));
+                        if (!groups)
+                                return -ENOMEM;
+                        memcpy(groups, a, size);
+                        n = size / sizeof(uint32_t);
+                        have_groups = true;
+                        r = sd_bus_message_exit_container(reply);
+                } else if (streq(key, "UnixUserID")) {
+                        uint32_t u;
+
+                        r = sd_bus_message_read(reply, "v", "u", &u);
+                        uid_ok = r >= 0 && u == euid;
+                } else
+                        r = sd_bus_message_skip(reply, "v");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        /* two answers of the bus daemon about one unique name: they must agree */
+        if (!have_groups || !uid_ok)
+                return -ENODATA;
+        *ret = TAKE_PTR(groups);
+        *ret_n = n;
+        return 0;
+}
+
+/*
+ * The bus daemon passes the caller's uid and its groups (primary and
+ * supplementary together) but not which of them is its gid: that is the
+ * user database's primary group, if the bus lists it among the caller's
+ * groups. A caller whose groups the bus cannot say gets no grant at all.
+ */
+static void caller_resolve_as(sd_bus_message *message, Caller *c) {
+        char buf[4096];
+        struct passwd pw, *pwp = NULL;
+        bool listed = false;
+        gid_t egid;
+
+        if (bus_caller_groups(message, c->euid, &c->groups, &c->n_groups) < 0)
+                return;
+        if (sd_bus_creds_get_egid(c->creds, &egid) < 0) {
+                if (getpwuid_r(c->euid, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp)
+                        return;
+                egid = pwp->pw_gid;
+                for (size_t i = 0; i < c->n_groups; i++)
+                        listed = listed || c->groups[i] == egid;
+                if (!listed)
+                        return;
+        }
+        c->as = (CallerCreds) { .uid = c->euid, .gid = egid, .groups = c->groups, .n_groups = c->n_groups };
+        c->have_as = true;
+}
+
+static int caller_get(sd_bus_message *message, Caller *ret) {
+        Caller c = {};
+        int r;
+
+        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_PID |
+                                      SD_BUS_CREDS_EFFECTIVE_CAPS, &c.creds);
+        if (r < 0)
+                return r;
+        r = sd_bus_creds_get_euid(c.creds, &c.euid);
+        if (r < 0) {
+                caller_done(&c);
+                return r;
+        }
         /* dbus-daemon does not pass capabilities: -ENODATA then, and a
          * non-root caller is treated as holding none. */
-        r = sd_bus_creds_has_effective_cap(creds, CAP_SYS_PTRACE);
-        *ret = (Caller) { .euid = euid, .cap_sys_ptrace = r > 0 };
+        c.cap_sys_ptrace = sd_bus_creds_has_effective_cap(c.creds, CAP_SYS_PTRACE) > 0;
+        if (c.euid != 0)
+                caller_resolve_as(message, &c);
+        *ret = c;
         return 0;
 }
 
@@ -54,43 +163,36 @@ static bool caller_may_see_pfns(const Caller *c) {
         return c->euid == 0;
 }
 
-static uid_t process_owner(Manager *m, pid_t pid) {
-        char path[PATH_MAX];
-        struct stat st;
-
-        snprintf(path, sizeof(path), "%s/%d", smapsaudit_ctx_get_proc_root(m->ctx), (int) pid);
-        return stat(path, &st) < 0 ? (uid_t) -1 : st.st_uid;
-}
-
 static int no_such_process(sd_bus_error *error, pid_t pid) {
         return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_PROCESS, "No process with PID %d.", (int) pid);
 }
 
-static int check_access(Manager *m, pid_t pid, const Caller *c, sd_bus_error *error) {
-        uid_t owner;
+/* To a caller that is not root, a process it may not read and no process at all look alike:
+ * whether a PID exists is what hidepid= keeps from it. */
+static int not_readable(sd_bus_error *error, pid_t pid, const Caller *c) {
+        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                 "uid %u cannot read the memory of process %d, or there is no such process: the "
+                                 "daemon audits what the kernel lets you read (/proc/%d/smaps opened as you).",
+                                 (unsigned) c->euid, (int) pid, (int) pid);
+}
+
+/* For a caller that is not root: the grant is whatever its own opens of the process's files got. */
+static int check_access(pid_t pid, const Caller *c, Grant *grant, sd_bus_error *error) {
         int r;
 
-        if (caller_may_audit_any(c))
-                return 1;
-
-        r = smapsaudit_may_audit(m->ctx, pid, c->euid, c->cap_sys_ptrace);
-        if (r > 0)
-                return 1;
-        if (r == -ESRCH)
-                return no_such_process(error, pid);
-        if (r == -ENOSYS)
+        if (!c->have_as)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "This libsmapsaudit cannot decide whether uid %u may read process %d "
-                                         "(smapsaudit_may_audit() is not implemented); only root may audit "
-                                         "through the daemon.", (unsigned) c->euid, (int) pid);
-        if (r < 0 && r != -EPERM && r != -EACCES)
-                return r;
-
-        owner = process_owner(m, pid);
-        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                 "uid %u may not read the memory of process %d (owned by uid %d): only its owner "
-                                 "while it is dumpable, root, or a holder of CAP_SYS_PTRACE may audit it.",
-                                 (unsigned) c->euid, (int) pid, owner == (uid_t) -1 ? -1 : (int) owner);
+                                         "The bus did not say which groups uid %u has: only root may audit "
+                                         "through the daemon then.", (unsigned) c->euid);
+        r = grant_open(pid, &c->as, grant);
+        if (r == -EACCES || r == -EPERM || r == -ESRCH)
+                return not_readable(error, pid, c);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to open process %d's files as uid %u: %m", (int) pid, (unsigned) c->euid);
+                return sd_bus_error_set_errnof(error, r, "Could not open process %d's files as uid %u: %m",
+                                               (int) pid, (unsigned) c->euid);
+        }
+        return 1;
 }
 
 /* A boolean or a number, as the key wants it: anything else names the type it takes. */
@@ -172,8 +274,9 @@ static int read_check_options(sd_bus_message *message, unsigned *flags, unsigned
 static int method_check(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         _cleanup_close_ int pidfd = -1;
+        _cleanup_(caller_done) Caller caller = {};
+        _cleanup_(grant_done) Grant grant = GRANT_NULL;
         unsigned flags = 0, max_passes = 0;
-        Caller caller;
         uint32_t pid;
         int r;
 
@@ -195,21 +298,45 @@ static int method_check(sd_bus_message *message, void *userdata, sd_bus_error *e
         if (m->live) {
                 pidfd = pidfd_open((pid_t) pid, 0);
                 if (pidfd < 0) {
-                        if (errno == ESRCH)
-                                return no_such_process(error, (pid_t) pid);
-                        return -errno;
+                        if (errno != ESRCH)
+                                return -errno;
+                        return caller_may_audit_any(&caller) ? no_such_process(error, (pid_t) pid)
+                                                             : not_readable(error, (pid_t) pid, &caller);
                 }
         }
 
-        r = check_access(m, (pid_t) pid, &caller, error);
-        if (r <= 0)
-                return r;
+        if (!caller_may_audit_any(&caller)) {
+                if (!m->live)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                                 "This daemon audits captured files: only root may ask.");
+                r = check_access((pid_t) pid, &caller, &grant, error);
+                if (r <= 0)
+                        return r;
+                /* the grant was for the process the pidfd names, as long as it has not exited since */
+                if (pidfd_exited(pidfd))
+                        return not_readable(error, (pid_t) pid, &caller);
+                /* Stopping the target and reading every pagemap entry of its reservations are
+                 * the daemon's privileges, not the caller's; asked only once the caller may
+                 * read the process, so that this refusal says nothing of others' PIDs. */
+                if (flags & (SMAPSAUDIT_AUDIT_FREEZE | SMAPSAUDIT_AUDIT_NO_SCAN))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                                 "Only root may ask for \"freeze\" or \"no_scan\".");
+                /* and for the program it runs: after an exec the audit stops */
+                flags |= SMAPSAUDIT_AUDIT_NO_FOLLOW_EXEC;
+                if (grant.fds[GRANT_KSM_STAT] < 0)
+                        flags |= SMAPSAUDIT_AUDIT_NO_KSM;
+        }
 
-        r = manager_check(m, message, (pid_t) pid, TAKE_FD(pidfd), flags, max_passes,
+        r = manager_check(m, message, (pid_t) pid, TAKE_FD(pidfd), &grant, caller.euid, flags, max_passes,
                           caller_may_see_pfns(&caller) ? 0 : SMAPSAUDIT_REPORT_NO_PFNS);
         if (r == -EBUSY)
                 return sd_bus_error_setf(error, BUS_ERROR_BUSY,
                                          "%u audits are waiting already; try again later.", CHECK_CALLS_MAX);
+        if (r == -EUSERS)
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY,
+                                         "uid %u has %u Check calls waiting or running already (MaxPerUser= in "
+                                         "[Check]); try again when one has been answered.",
+                                         (unsigned) caller.euid, m->config.checks_per_user);
         if (r < 0)
                 return r;
 
@@ -230,6 +357,14 @@ void manager_bus_reply_audit(sd_bus_message *call, const Job *job) {
         else if (job->r == -EMSGSIZE)
                 r = sd_bus_reply_method_errorf(call, BUS_ERROR_AUDIT_FAILED, "Process %d: %s.", (int) job->pid,
                                                job->error ?: "its report is too large for D-Bus");
+        else if (job->r == -ETIMEDOUT)
+                r = sd_bus_reply_method_errorf(call, BUS_ERROR_AUDIT_FAILED,
+                                               "Process %d: the audit ran past its deadline of %" PRIu64 " s "
+                                               "(DeadlineSec= in [Check]) and was stopped.",
+                                               (int) job->pid, job->deadline_span_usec / 1000000u);
+        else if (job->r == -ESTALE)
+                r = sd_bus_reply_method_errorf(call, BUS_ERROR_AUDIT_FAILED, "%s.",
+                                               job->error ?: "The process executed a new program during the audit; check again");
         else if (job->r == -EBUSY)
                 r = sd_bus_reply_method_errorf(call, BUS_ERROR_BUSY, "Process %d could not be frozen: %s.",
                                                (int) job->pid, job->error ?: "it is traced already");
@@ -253,8 +388,8 @@ static int method_sweep(sd_bus_message *message, void *userdata, sd_bus_error *e
 static int method_get_findings(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         _cleanup_free_ char *json = NULL;
+        _cleanup_(caller_done) Caller caller = {};
         uint64_t since;
-        Caller caller;
         int r;
 
         r = sd_bus_message_read(message, "t", &since);
@@ -266,7 +401,7 @@ static int method_get_findings(sd_bus_message *message, void *userdata, sd_bus_e
 
         /* Others' findings name their processes and addresses: only the
          * owner of a process sees its findings, unless privileged. */
-        r = history_query(m->history, since, caller_may_audit_any(&caller), caller.euid, &json);
+        r = history_query(m->history, since, caller_may_audit_any(&caller), caller.euid, BUS_REPLY_MAX, &json);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(message, "s", json);
@@ -274,15 +409,27 @@ static int method_get_findings(sd_bus_message *message, void *userdata, sd_bus_e
 
 static int method_get_ksm_status(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        _cleanup_free_ char *json = NULL;
+        _cleanup_(caller_done) Caller caller = {};
+        _cleanup_free_ char *json = NULL, *report = NULL;
         const char *reason;
+        int r;
 
         /* The last check after a sweep, as the library answered it. Until there is one, say why
          * in the answer rather than fail: clients test "available". */
         if (m->ksm_json && m->ksm_status != KSM_STATUS_UNKNOWN) {
+                r = caller_get(message, &caller);
+                if (r < 0)
+                        return r;
+                if (!caller_may_audit_any(&caller) && !caller.have_as)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                                 "The bus did not say which groups uid %u has: only root may see "
+                                                 "KSM's status then.", (unsigned) caller.euid);
+                r = manager_ksm_report_for(m, caller_may_audit_any(&caller) ? NULL : &caller.as, &report);
+                if (r < 0)
+                        return r;
                 if (asprintf(&json, "{\"available\":true,\"status\":\"%s\",\"checked_usec\":%" PRIu64
                              ",\"report\":%s}", ksm_status_to_string(m->ksm_status), m->ksm_checked_usec,
-                             m->ksm_json) < 0)
+                             report) < 0)
                         return -ENOMEM;
                 return sd_bus_reply_method_return(message, "s", json);
         }

@@ -136,7 +136,7 @@ static void announce_new(Manager *m, const Job *job, OpenFinding *f, const char 
                 log_error_errno(ENOMEM, "Failed to count a finding: %m");
 }
 
-/* The second conclusive audit in a row with this finding: now it counts for the release. */
+/* The second conclusive audit in a row with this finding, by a sweep: now it counts for the release. */
 static void confirm(Manager *m, const Job *job, OpenFinding *f, const char *explanation, bool sweep, uint64_t now) {
         JournalProcess p = {
                 .pid = job->pid, .comm = job->comm, .kernel_release = release(m), .unit = job->unit,
@@ -171,7 +171,7 @@ static void announce_resolved(Manager *m, pid_t pid, uid_t uid, const char *comm
         manager_bus_emit_resolved(m, &p, f, reason, json);
 }
 
-void manager_record_audit(Manager *m, const Job *job, bool sweep) {
+void manager_record_audit(Manager *m, const Job *job, bool sweep, bool baseline) {
         uint64_t now = now_usec(CLOCK_REALTIME);
         _cleanup_free_ OpenFinding *found = NULL;
         ProcState *s;
@@ -181,7 +181,7 @@ void manager_record_audit(Manager *m, const Job *job, bool sweep) {
                 m->metrics.audits_inconclusive++;
         else
                 m->metrics.processes_audited++;
-        if (m->baseline)
+        if (m->baseline && baseline)
                 baseline_count_audit(m->baseline, job->verdict == SMAPSAUDIT_INCONCLUSIVE, now);
         manager_metrics_update(m);
 
@@ -218,7 +218,7 @@ void manager_record_audit(Manager *m, const Job *job, bool sweep) {
                         /* The same finding again: not new, and it keeps whether it was logged. */
                         found[i].logged = old->logged;
                         found[i].confirmed = old->confirmed;
-                        if (!found[i].confirmed)
+                        if (!found[i].confirmed && baseline)
                                 confirm(m, job, &found[i], job->findings[i].explanation, sweep, now);
                         continue;
                 }

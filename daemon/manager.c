@@ -21,18 +21,22 @@
 /* Failures that say something about the process, not about us. */
 #define IN_SET_AUDIT_ERROR_OF_PROCESS(r) \
         ((r) == -ESRCH || (r) == -ENOENT || (r) == -EACCES || (r) == -EPERM || (r) == -ECANCELED || (r) == -EBUSY || \
-         (r) == -ENODATA)
+         (r) == -ENODATA || (r) == -ESTALE || (r) == -ETIMEDOUT)
 
 /* One audit of one PID, and everyone who waits for it. */
 struct Audit {
         Audit *next;
+        Manager *manager;
         Job *job;
-        bool submitted;           /* false: another audit of this PID runs first */
+        bool submitted;           /* false: another audit of this PID runs first, or the users' thread is taken */
         bool sweep;
+        bool user;                /* a Check of a caller that is not root: uid's, with its grant */
+        uid_t uid;
         sd_bus_message **calls;   /* Check calls answered by this audit's report */
         size_t n_calls;
         uint64_t progress_sent;   /* pages done, as the last CheckProgress said */
         unsigned pass_sent;
+        sd_bus_track *track;      /* their senders: when all have left the bus, the audit is cancelled */
 };
 
 static void set_status(Manager *m, const char *format, ...) _printf_(2, 3);
@@ -53,6 +57,7 @@ static void set_status(Manager *m, const char *format, ...) {
 }
 
 static void audit_free(Manager *m, Audit *a) {
+        sd_bus_track_unref(a->track);
         for (size_t i = 0; i < a->n_calls; i++)
                 sd_bus_message_unref(a->calls[i]);
         m->n_check_calls -= a->n_calls;
@@ -85,27 +90,42 @@ static bool pid_busy(Manager *m, pid_t pid) {
         return false;
 }
 
-/* The one rule that keeps two audits off one process: an audit is handed
- * to a thread only while no other audit of its PID is in flight. */
-static void audit_queue(Manager *m, Audit *a) {
-        bool busy = pid_busy(m, a->job->pid);
+static bool pid_in_flight(Manager *m, pid_t pid) {
+        for (Audit *a = m->audits; a; a = a->next)
+                if (a->submitted && a->job->pid == pid)
+                        return true;
+        return false;
+}
 
-        audit_append(m, a);
-        if (!busy) {
+static size_t users_in_flight(Manager *m) {
+        size_t n = 0;
+
+        for (Audit *a = m->audits; a; a = a->next)
+                n += a->submitted && a->user;
+        return n;
+}
+
+/*
+ * The rules that decide when an audit gets a thread: never while another
+ * audit of its PID is in flight, and the Checks of callers that are not root
+ * one at a time, whoever they are, so that root's Checks and the sweep
+ * always find a thread of their own. Oldest first otherwise.
+ */
+static void submit_ready(Manager *m) {
+        size_t users = users_in_flight(m);
+
+        for (Audit *a = m->audits; a; a = a->next) {
+                if (a->submitted || pid_in_flight(m, a->job->pid) || (a->user && users >= USER_AUDIT_THREADS))
+                        continue;
                 a->submitted = true;
+                users += a->user;
                 worker_pool_submit(m->pool, a->job);
         }
 }
 
-static void submit_waiting(Manager *m, pid_t pid) {
-        for (Audit *a = m->audits; a; a = a->next)
-                if (a->job->pid == pid) {
-                        if (!a->submitted) {
-                                a->submitted = true;
-                                worker_pool_submit(m->pool, a->job);
-                        }
-                        return;
-                }
+static void audit_queue(Manager *m, Audit *a) {
+        audit_append(m, a);
+        submit_ready(m);
 }
 
 static Audit *audit_new(pid_t pid, int pidfd, unsigned audit_flags, unsigned report_flags, bool want_json) {
@@ -142,6 +162,23 @@ static int audit_add_call(Manager *m, Audit *a, sd_bus_message *call) {
         a->calls = calls;
         a->calls[a->n_calls++] = sd_bus_message_ref(call);
         m->n_check_calls++;
+        return sd_bus_track_add_sender(a->track, call);
+}
+
+/* Every caller of an audit has left the bus: nobody waits for its report. */
+static int on_callers_gone(sd_bus_track *track, void *userdata) {
+        Audit *a = userdata;
+        Manager *m = a->manager;
+
+        log_info("Cancelled the audit of process %d: its caller%s left the bus.", (int) a->job->pid,
+                 a->n_calls > 1 ? "s" : "");
+        if (a->submitted) {
+                /* the thread stops at its next progress callback and hands the job back */
+                atomic_store(&a->job->cancelled, true);
+                return 0;
+        }
+        audit_unlink(m, a);
+        audit_free(m, a);
         return 0;
 }
 
@@ -182,21 +219,38 @@ static int on_progress_timer(sd_event_source *s, uint64_t usec, void *userdata) 
         return 0;
 }
 
-int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd,
-                  unsigned audit_flags, unsigned max_passes, unsigned report_flags) {
-        Audit *a;
-        int r;
+static size_t user_calls(Manager *m, uid_t uid) {
+        size_t n = 0;
 
-        if (m->n_check_calls >= CHECK_CALLS_MAX) {
+        for (Audit *a = m->audits; a; a = a->next)
+                if (a->user && a->uid == uid)
+                        n += a->n_calls;
+        return n;
+}
+
+int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd, Grant *grant, uid_t uid,
+                  unsigned audit_flags, unsigned max_passes, unsigned report_flags) {
+        bool user = grant_is_set(grant);
+        int r = 0;
+        Audit *a;
+
+        if (m->n_check_calls >= CHECK_CALLS_MAX)
+                r = -EBUSY;
+        else if (user && user_calls(m, uid) >= m->config.checks_per_user)
+                r = -EUSERS;
+        if (r < 0) {
                 if (pidfd >= 0)
                         close(pidfd);
-                return -EBUSY;
+                grant_done(grant);
+                return r;
         }
 
         /* An audit of the same PID with the same options that has not
-         * finished yet answers this call too: its report is as fresh. */
-        for (a = m->audits; a; a = a->next)
-                if (a->job->pid == pid && !a->sweep && a->job->audit_flags == audit_flags &&
+         * finished yet answers this call too: its report is as fresh. A
+         * caller's grant is its own: its audit answers no one else, and it
+         * never rides on an audit that reads beyond what it was granted. */
+        for (a = m->audits; a && !user; a = a->next)
+                if (a->job->pid == pid && !a->sweep && !a->user && a->job->audit_flags == audit_flags &&
                     a->job->max_passes == max_passes && a->job->report_flags == report_flags) {
                         if (pidfd >= 0)
                                 close(pidfd);
@@ -205,10 +259,21 @@ int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd,
                 }
 
         a = audit_new(pid, pidfd, audit_flags, report_flags, true);
-        if (!a)
+        if (!a) {
+                grant_done(grant);
                 return -ENOMEM;
+        }
         a->job->max_passes = max_passes;
-        r = audit_add_call(m, a, call);
+        a->user = user;
+        a->uid = uid;
+        a->job->grant = *grant;
+        *grant = GRANT_NULL;
+        a->manager = m;
+        if (user)
+                a->job->deadline_span_usec = m->config.check_deadline_usec;
+        r = sd_bus_track_new(m->bus, &a->track, on_callers_gone, a);
+        if (r >= 0)
+                r = audit_add_call(m, a, call);
         if (r < 0) {
                 audit_free(m, a);
                 return r;
@@ -231,11 +296,25 @@ static void sweep_schedule(Manager *m) {
                 log_error_errno(r, "Failed to schedule the next sweep: %m");
 }
 
+/* The daemon's CPU time less what Check calls took: what sweep budgets are held to. A Check's CPU
+ * is counted when it ends, so the difference of two readings is held at 0 from below. */
+static uint64_t sweep_cpu_usec(Manager *m) {
+        uint64_t cpu = now_usec(CLOCK_PROCESS_CPUTIME_ID);
+
+        return cpu > m->check_cpu_usec ? cpu - m->check_cpu_usec : 0;
+}
+
+static uint64_t sweep_cpu_since(Manager *m, uint64_t since) {
+        uint64_t cpu = sweep_cpu_usec(m);
+
+        return cpu > since ? cpu - since : 0;
+}
+
 static void sweep_finish(Manager *m) {
         char interval[64], cpu[64], budget[64], wall[64];
         SweepRun *s = &m->sweep;
 
-        s->used_usec = now_usec(CLOCK_PROCESS_CPUTIME_ID) - s->cpu_start_usec;
+        s->used_usec = sweep_cpu_since(m, s->cpu_start_usec);
         m->last_sweep_usec = now_usec(CLOCK_REALTIME);
         m->sweep_processes_audited = s->audited;
         m->sweep_findings = s->findings;
@@ -281,8 +360,9 @@ static void sweep_next(Manager *m) {
                 int pidfd = -1;
                 Audit *a;
 
-                /* all of the daemon's CPU counts: listing, bookkeeping and Check calls too */
-                s->used_usec = now_usec(CLOCK_PROCESS_CPUTIME_ID) - s->cpu_start_usec;
+                /* the daemon's CPU counts, listing and bookkeeping too, but not Check calls: one user's
+                 * Checks must not silence the sweeps */
+                s->used_usec = sweep_cpu_since(m, s->cpu_start_usec);
                 if (s->used_usec >= s->allowance_usec) {
                         s->stopped_by = "the CPU budget (CPUBudgetPercent=)";
                         break;
@@ -428,12 +508,12 @@ int manager_sweep_now(Manager *m) {
         budget_usec = sweep_budget_usec(m->config.interval_usec, m->config.cpu_budget_percent);
         /*
          * What the daemon spent since the last sweep started (that sweep, the
-         * KSM check after it, metrics, Check calls) is what the budget of an
-         * interval is held to: more than the budget is owed by this sweep.
+         * KSM check after it, metrics; not Check calls) is what the budget of
+         * an interval is held to: more than the budget is owed by this sweep.
          */
-        cpu = now_usec(CLOCK_PROCESS_CPUTIME_ID);
+        cpu = sweep_cpu_usec(m);
         if (m->cycle_cpu_usec)
-                m->debt_usec = sweep_debt_usec(budget_usec, m->debt_usec, cpu - m->cycle_cpu_usec);
+                m->debt_usec = sweep_debt_usec(budget_usec, m->debt_usec, sweep_cpu_since(m, m->cycle_cpu_usec));
         m->cycle_cpu_usec = cpu;
         m->sweep = (SweepRun) {
                 .running = true,
@@ -481,12 +561,14 @@ static void on_job_done(Job *job, void *userdata) {
 
         a = job->userdata;
         audit_unlink(m, a);
-        submit_waiting(m, job->pid);
+        submit_ready(m);
+        if (!a->sweep)
+                m->check_cpu_usec += job->cpu_usec;
 
         /* a fast sweep audit that disagreed is redone in the full tier, which is the one recorded;
          * it did not fail */
         if (job->r >= 0 && !(a->sweep && (job->audit_flags & SMAPSAUDIT_AUDIT_FAST) && job->n_findings > 0))
-                manager_record_audit(m, job, a->sweep);
+                manager_record_audit(m, job, a->sweep, !a->user);
         else if (job->r < 0 && !IN_SET_AUDIT_ERROR_OF_PROCESS(job->r) && !m->stopping)
                 manager_error(m, DAEMON_ERROR_AUDIT, job->r, "Auditing process %d failed: %s%s%m", (int) job->pid,
                               job->error ?: "", job->error ? ": " : "");
@@ -630,6 +712,7 @@ Manager *manager_free(Manager *m) {
         metrics_done(&m->metrics);
         config_done(&m->config);
         free(m->ksm_json);
+        manager_ksm_unpin(m);
         history_free(m->history);
         proc_table_done(&m->procs);
         smapsaudit_ctx_unref(m->ctx);

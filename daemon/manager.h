@@ -23,13 +23,19 @@
 /* A sweep keeps at most one audit in flight, so with three threads two are
  * always free for Check: a Check during a sweep starts at once. */
 #define AUDIT_THREADS 3u
-/* Check calls waiting at once; more are refused rather than queued without bound. */
-#define CHECK_CALLS_MAX 128u
+/* Of those, the Checks of callers that are not root get one, whoever they are: root's Checks and
+ * the sweep keep a thread each however many such Checks wait. */
+#define USER_AUDIT_THREADS 1u
 #define CHECK_PROGRESS_USEC (500 * UINT64_C(1000))
 
 #define STATE_DIRECTORY_DEFAULT LOCALSTATEDIR "/lib/smapsaudit"
 
 typedef struct Audit Audit;
+
+typedef struct KSMProcess {
+        pid_t pid;
+        int pidfd;                /* -1: it had exited when the check ended */
+} KSMProcess;
 
 typedef struct SweepRun {
         bool running;
@@ -38,7 +44,7 @@ typedef struct SweepRun {
         size_t n_listed;
         bool fresh_round;         /* the plan is every listed process */
         uint64_t started_usec;    /* CLOCK_MONOTONIC */
-        uint64_t cpu_start_usec;  /* the daemon's CPU time (every thread) when it started */
+        uint64_t cpu_start_usec;  /* the daemon's CPU time (every thread, less Checks) when it started */
         uint64_t allowance_usec, used_usec;
         uint64_t audited, skipped, findings;
         const char *stopped_by;   /* why it ended before its plan did, or NULL */
@@ -76,6 +82,7 @@ typedef struct Manager {
         bool round_done;          /* a sweep went through its whole plan: the next starts a round */
         uint64_t debt_usec;
         uint64_t cycle_cpu_usec;  /* the daemon's CPU time when the last sweep started, 0: never */
+        uint64_t check_cpu_usec;  /* CPU time of the Check audits that ended: not the sweeps' to pay */
         uint64_t last_started_usec;  /* CLOCK_MONOTONIC, 0: never */
         SweepRun sweep;
 
@@ -104,6 +111,8 @@ typedef struct Manager {
         bool ksm_running;
         bool ksm_logged_broken;
         char *ksm_json;              /* the last KSM check's answer */
+        KSMProcess *ksm_procs;       /* the processes it names, pinned */
+        size_t n_ksm_procs;
         uint64_t ksm_checked_usec;   /* CLOCK_REALTIME */
 } Manager;
 
@@ -116,12 +125,16 @@ int manager_start(Manager *m);
 int manager_reload(Manager *m);
 /* Starts a sweep unless one is running; either way > 0 says one is. */
 int manager_sweep_now(Manager *m);
-/* Queues an audit whose JSON report answers call. -EBUSY: too many waiting. */
-int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd,
+/* Queues an audit whose JSON report answers call; it takes pidfd and grant (the caller's opens,
+ * unset for root), uid is the caller's. -EBUSY: too many waiting; -EUSERS: uid has as many as
+ * [Check] MaxPerUser= allows. */
+int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd, Grant *grant, uid_t uid,
                   unsigned audit_flags, unsigned max_passes, unsigned report_flags);
 
 /* manager-findings.c */
-void manager_record_audit(Manager *m, const Job *job, bool sweep);
+/* baseline: the audit counts for the fleet baseline and may raise a regression (a sweep's, or a
+ * Check by root: what a user asks about its own processes never does). */
+void manager_record_audit(Manager *m, const Job *job, bool sweep, bool baseline);
 void manager_on_process_gone(const ProcState *s, void *userdata);
 /* Counts and all, as at the end of a sweep. */
 void manager_save_baseline(Manager *m);
@@ -141,3 +154,7 @@ void manager_metrics_reconfigure(Manager *m);
 /* manager-ksm.c */
 void manager_ksm_check(Manager *m);
 void manager_ksm_done(Manager *m, Job *job);
+void manager_ksm_unpin(Manager *m);
+/* The last check's answer as a caller may see it: c NULL for root (everything), otherwise only
+ * the processes c may read (grant_probe), with the global counters; bounded to BUS_REPLY_MAX. */
+int manager_ksm_report_for(Manager *m, const CallerCreds *c, char **ret);

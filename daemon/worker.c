@@ -48,6 +48,8 @@ Job *job_new(JobType type) {
         j->type = type;
         j->pidfd = -1;
         j->owner_uid = (uid_t) -1;
+        j->grant = GRANT_NULL;
+        atomic_init(&j->cancelled, false);
         return j;
 }
 
@@ -56,6 +58,7 @@ Job *job_free(Job *job) {
                 return NULL;
         if (job->pidfd >= 0)
                 close(job->pidfd);
+        grant_done(&job->grant);
         free(job->error);
         free(job->json);
         for (size_t i = 0; i < job->n_findings; i++)
@@ -70,20 +73,25 @@ static void lib_log(void *userdata, int priority, const char *msg) {
         log_internal(priority, 0, "%s", msg);
 }
 
-typedef struct AuditRun {
+typedef struct Progress {
         WorkerPool *pool;
         Job *job;
-} AuditRun;
+        uint64_t deadline_usec;  /* CLOCK_MONOTONIC, 0: none */
+} Progress;
 
-/* The only way into a running audit: it lets shutdown stop one quickly, and tells the loop how
- * far the audit got. */
+/* The only way into a running audit: shutdown, callers that left and the deadline stop it here;
+ * and it tells the loop how far the audit got. */
 static int audit_progress(void *userdata, pid_t pid, unsigned pass, uint64_t done, uint64_t total) {
-        AuditRun *run = userdata;
+        Progress *p = userdata;
 
-        atomic_store(&run->job->progress_pass, pass);
-        atomic_store(&run->job->progress_total, total);
-        atomic_store(&run->job->progress_done, done);
-        return atomic_load(&run->pool->stopping) ? -ECANCELED : 0;
+        atomic_store(&p->job->progress_pass, pass);
+        atomic_store(&p->job->progress_total, total);
+        atomic_store(&p->job->progress_done, done);
+        if (atomic_load(&p->pool->stopping) || atomic_load(&p->job->cancelled))
+                return -ECANCELED;
+        if (p->deadline_usec && now_usec(CLOCK_MONOTONIC) > p->deadline_usec)
+                return -ETIMEDOUT;
+        return 0;
 }
 
 static uint64_t thread_cpu_usec(void) {
@@ -125,34 +133,24 @@ static int copy_findings(Job *job, const struct smapsaudit_report *report) {
         return 0;
 }
 
-/* A pidfd that has become readable means the process exited. If that
- * happened during the audit, the PID may already name another process, so
- * the report cannot be trusted to describe the one that was asked for. */
-static bool process_exited(int pidfd) {
-        return pidfd_exited(pidfd);
-}
-
 /*
  * The JSON of a process with tens of thousands of VMAs is tens of
- * megabytes, more than a D-Bus message may carry: dbus-daemon disconnects
- * a sender that tries, which would take the daemon off the bus for
- * everyone. Such a report leaves out its consistent VMAs (a note says how
- * many); if even that does not fit, the call fails and says to run it
- * --local.
+ * megabytes, more than BUS_REPLY_MAX. Such a report leaves out its
+ * consistent VMAs (a note says how many); if even that does not fit, the
+ * call fails and says to run it --local.
  */
-#define REPORT_JSON_MAX (16u << 20)
 
 static int report_json(Job *job, const struct smapsaudit_report *report) {
         size_t n;
         int r;
 
         r = smapsaudit_report_to_json(report, job->report_flags, &job->json);
-        if (r < 0 || strlen(job->json) <= REPORT_JSON_MAX)
+        if (r < 0 || strlen(job->json) <= BUS_REPLY_MAX)
                 return r;
         free(job->json);
         job->json = NULL;
         r = smapsaudit_report_to_json(report, job->report_flags | SMAPSAUDIT_REPORT_COMPACT, &job->json);
-        if (r < 0 || (n = strlen(job->json)) <= REPORT_JSON_MAX)
+        if (r < 0 || (n = strlen(job->json)) <= BUS_REPLY_MAX)
                 return r;
         free(job->json);
         job->json = NULL;
@@ -163,20 +161,53 @@ static int report_json(Job *job, const struct smapsaudit_report *report) {
         return -EMSGSIZE;
 }
 
-static void run_audit(WorkerPool *p, struct smapsaudit_ctx *ctx, Job *job) {
+/* A context of the job's own that reads the process only through the caller's grant. */
+static int granted_ctx(const Job *job, struct smapsaudit_ctx **ret) {
+        struct smapsaudit_ctx *ctx;
+        int r;
+
+        r = smapsaudit_ctx_new(&ctx);
+        if (r < 0)
+                return r;
+        smapsaudit_ctx_set_log_fn(ctx, lib_log, NULL);
+        smapsaudit_ctx_set_log_priority(ctx, log_get_max_level());
+        r = grant_bind(&job->grant, ctx, job->pid);
+        if (r < 0) {
+                smapsaudit_ctx_unref(ctx);
+                return r;
+        }
+        *ret = ctx;
+        return 0;
+}
+
+static void run_audit(WorkerPool *p, struct smapsaudit_ctx *thread_ctx, Job *job) {
+        struct smapsaudit_ctx *ctx = thread_ctx, *own = NULL;
         struct smapsaudit_report *report = NULL;
-        AuditRun run = { p, job };
+        Progress progress = {
+                .pool = p,
+                .job = job,
+                .deadline_usec = job->deadline_span_usec ? now_usec(CLOCK_MONOTONIC) + job->deadline_span_usec : 0,
+        };
         struct smapsaudit_audit_opts opts = {
                 .flags = job->audit_flags,
                 .max_passes = job->max_passes,
                 .progress = audit_progress,
-                .progress_userdata = &run,
+                .progress_userdata = &progress,
         };
         char path[64];
         struct stat st;
         uint64_t cpu_before;
         const char *s;
         int r;
+
+        if (grant_is_set(&job->grant)) {
+                r = granted_ctx(job, &own);
+                if (r < 0) {
+                        job->r = r;
+                        return;
+                }
+                ctx = own;
+        }
 
         cpu_before = thread_cpu_usec();
         r = smapsaudit_audit_pid(ctx, job->pid, &opts, &report);
@@ -185,7 +216,7 @@ static void run_audit(WorkerPool *p, struct smapsaudit_ctx *ctx, Job *job) {
                 /* Gone before or during the audit (a zombie has no address space either): its
                  * PID may already be another's. Otherwise the library's reason names the PID
                  * and the file or VMA, where the errno alone would not. */
-                if (r == -ESRCH || process_exited(job->pidfd)) {
+                if (r == -ESRCH || pidfd_exited(job->pidfd)) {
                         job->r = -ESRCH;
                         s = job->pidfd >= 0 ? "the process has exited" : smapsaudit_ctx_get_error(ctx);
                 } else {
@@ -196,7 +227,7 @@ static void run_audit(WorkerPool *p, struct smapsaudit_ctx *ctx, Job *job) {
                 goto finish;
         }
 
-        if (process_exited(job->pidfd)) {
+        if (pidfd_exited(job->pidfd)) {
                 job->r = -ESRCH;
                 job->error = strdup("the process exited during the audit");
                 goto finish;
@@ -229,6 +260,7 @@ static void run_audit(WorkerPool *p, struct smapsaudit_ctx *ctx, Job *job) {
 finish:
         if (report)
                 smapsaudit_report_unref(report);
+        smapsaudit_ctx_unref(own);
 }
 
 static void run_list(struct smapsaudit_ctx *ctx, Job *job) {

@@ -14,8 +14,13 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "access.h"
 #include "smapsaudit.h"
 #include "sweep.h"
+
+/* The largest JSON a reply carries: dbus-daemon disconnects a sender whose message is too large,
+ * which would take the daemon off the bus for everyone. */
+#define BUS_REPLY_MAX (16u << 20)
 
 typedef enum JobType {
         JOB_LIST_PROCESSES,
@@ -37,6 +42,9 @@ typedef struct Job {
         /* In (JOB_AUDIT). */
         pid_t pid;
         int pidfd;              /* -1 when the PID names captured files, not a live process */
+        Grant grant;            /* a caller's own opens, the only way the audit reads the process; unset for root */
+        uint64_t deadline_span_usec;  /* how long the audit may run, 0: no deadline */
+        atomic_bool cancelled;  /* its callers left the bus: stop at the next progress callback */
         unsigned audit_flags;   /* enum smapsaudit_audit_flags */
         unsigned max_passes;    /* 0: the library's default */
         unsigned report_flags;  /* enum smapsaudit_report_flags, for json */

@@ -155,6 +155,15 @@ static bool target_gone(struct audit *a) {
         return read_stat(a->ctx, a->pid, &st, NULL) < 0 || st != a->start_time;
 }
 
+static bool no_follow_exec(const struct audit *a) {
+        return a->opts && (a->opts->flags & SMAPSAUDIT_AUDIT_NO_FOLLOW_EXEC);
+}
+
+static int exec_refused(struct audit *a) {
+        return sa_error(a->ctx, -ESTALE, "process %d executed a new program during the audit; check again",
+                        (int) a->pid);
+}
+
 /*
  * Why a process shows no VMAs. A dying process drops its mm (exit_mm) before
  * it becomes a zombie, so neither the pidfd nor the stat state says "exited"
@@ -168,6 +177,9 @@ static int no_address_space(struct audit *a) {
         if (flags & SA_PF_KTHREAD)
                 return sa_error(a->ctx, -ENODATA, "PID %d is a kernel thread: it has no address space to audit",
                                 (int) a->pid);
+        /* with bound files the mm they were opened on is gone while the process lives on: an exec */
+        if (a->ctx->bound_pid != 0 && !(flags & SA_PF_EXITING))
+                return exec_refused(a);
         return sa_error(a->ctx, -ESRCH, "PID %d is exiting: its address space is already gone", (int) a->pid);
 }
 
@@ -1157,7 +1169,7 @@ static int settle_frozen(struct audit *a, struct views *A, struct views *B, uint
                 return 0;
         }
         t0 = now_usec(CLOCK_MONOTONIC);
-        r = sa_freeze(a->pid, &f);
+        r = sa_freeze(a->pid, a->pidfd, &f, NULL);
         if (r < 0) {
                 sa_report_note(a->r, "--freeze=auto could not stop the target: %s", strerror(-r));
                 return 0;
@@ -1306,6 +1318,8 @@ static void describe_mode(struct audit *a) {
 static int follow_exec(struct audit *a, struct views *A, struct views *B) {
         int r;
 
+        if (no_follow_exec(a))
+                return exec_refused(a);
         views_done(A);
         views_done(B);
         sa_walker_free(a->walker);
@@ -1347,7 +1361,8 @@ static int audit_run(struct audit *a) {
          * an mm going away, an exec, or the thread we read it through gone
          * while the process runs on in others.
          */
-        for (unsigned tries = 0; A.smaps.n == 0 && a->ctx->live && tries < 3 && !target_gone(a); tries++) {
+        for (unsigned tries = 0; A.smaps.n == 0 && a->ctx->live && !no_follow_exec(a) && tries < 3 &&
+                                 !target_gone(a); tries++) {
                 /* a smaps read that began on an mm an exec then replaced comes back empty */
                 a->mm_pid = sa_mm_pid(a->ctx, a->pid);
                 views_done(&A);
@@ -1450,6 +1465,7 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
                            .inflight_wait_usec = INFLIGHT_WAIT_USEC };
         struct sa_freeze *frozen = NULL;
         uint64_t cpu0 = now_usec(CLOCK_THREAD_CPUTIME_ID);
+        pid_t stuck = 0;
         int r;
 
         ctx->last_error[0] = 0;
@@ -1477,8 +1493,17 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
                                      (int) pid, ctx->proc_root);
                         goto out;
                 }
-                r = sa_freeze(pid, &frozen);
-                if (r == -EBUSY)
+                /* the pidfd names the process whose start time was read, or nothing is stopped */
+                if (a.pidfd < 0 || target_gone(&a)) {
+                        r = sa_error(ctx, -ESRCH, "PID %d: no such process", (int) pid);
+                        goto out;
+                }
+                r = sa_freeze(pid, a.pidfd, &frozen, &stuck);
+                if (r == -ETIMEDOUT)
+                        r = sa_error(ctx, r, "PID %d: thread %d did not stop within 2 s (ptrace cannot stop a thread "
+                                     "blocked in vfork()): every thread was let go, nothing was audited", (int) pid,
+                                     (int) stuck);
+                else if (r == -EBUSY)
                         r = sa_error(ctx, r, "PID %d is already being traced (TracerPid in status): it cannot be frozen",
                                      (int) pid);
                 else if (r < 0)

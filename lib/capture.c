@@ -15,43 +15,12 @@
 
 #define CHUNK 32768u
 
-static int mkdir_p(const char *path) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return negative_errno();
-                *s = '/';
-        }
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return negative_errno();
-        return 0;
-}
-
-static int write_file(const char *dir, const char *name, const char *data, size_t len) {
-        _cleanup_free_ char *path = NULL, *parent = NULL;
+static int write_file(int dfd, const char *name, const char *data, size_t len) {
         _cleanup_close_ int fd = -1;
-        char *slash;
-        int r;
 
-        if (asprintf(&path, "%s/%s", dir, name) < 0)
-                return -ENOMEM;
-        parent = strdup(path);
-        if (!parent)
-                return -ENOMEM;
-        slash = strrchr(parent, '/');
-        *slash = 0;
-        r = mkdir_p(parent);
-        if (r < 0)
-                return r;
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        fd = sa_capture_create(dfd, name, O_WRONLY);
         if (fd < 0)
-                return negative_errno();
+                return fd;
         while (len > 0) {
                 ssize_t n = write(fd, data, len);
                 if (n < 0) {
@@ -65,8 +34,8 @@ static int write_file(const char *dir, const char *name, const char *data, size_
         return 0;
 }
 
-/* Copies src (absolute) to dir/name; a missing optional file is skipped. */
-static int copy_file(const char *src, const char *dir, const char *name) {
+/* Copies src (absolute) to name below dfd; a missing optional file is skipped. */
+static int copy_file(const char *src, int dfd, const char *name) {
         _cleanup_free_ char *buf = NULL;
         size_t len;
         int r;
@@ -76,30 +45,30 @@ static int copy_file(const char *src, const char *dir, const char *name) {
                 return 0;
         if (r < 0)
                 return r;
-        return write_file(dir, name, buf, len);
+        return write_file(dfd, name, buf, len);
 }
 
 /* /proc/FROM/NAME to proc/PID/NAME of the capture: FROM is PID, or the thread showing its mm (sa_mm_pid) */
-static int copy_proc(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, const char *dir, const char *name) {
+static int copy_proc(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, int dfd, const char *name) {
         _cleanup_free_ char *src = NULL, *dst = NULL;
 
         if (sa_proc_path(ctx, from, name, &src) < 0)
                 return -ENOMEM;
         if (pid > 0 ? asprintf(&dst, "proc/%d/%s", (int) pid, name) < 0 : asprintf(&dst, "proc/%s", name) < 0)
                 return -ENOMEM;
-        return copy_file(src, dir, dst);
+        return copy_file(src, dfd, dst);
 }
 
-static int copy_sys(struct smapsaudit_ctx *ctx, const char *dir, const char *name) {
+static int copy_sys(struct smapsaudit_ctx *ctx, int dfd, const char *name) {
         _cleanup_free_ char *src = NULL, *dst = NULL;
 
         if (sa_sys_path(ctx, name, &src) < 0 || asprintf(&dst, "sys/%s", name) < 0)
                 return -ENOMEM;
-        return copy_file(src, dir, dst);
+        return copy_file(src, dfd, dst);
 }
 
 /* The node → memory block links, as empty directories: only names matter. */
-static int copy_node_map(struct smapsaudit_ctx *ctx, const char *dir) {
+static int copy_node_map(struct smapsaudit_ctx *ctx, int dfd) {
         _cleanup_free_ char *src = NULL;
         DIR *d, *nd;
         struct dirent *de, *me;
@@ -122,32 +91,22 @@ static int copy_node_map(struct smapsaudit_ctx *ctx, const char *dir) {
                         if (strncmp(me->d_name, "memory", 6) != 0 || !me->d_name[6] ||
                             strspn(me->d_name + 6, "0123456789") != strlen(me->d_name + 6))
                                 continue;
-                        if (asprintf(&dst, "%s/sys/devices/system/node/%s/%s", dir, de->d_name, me->d_name) < 0)
+                        if (asprintf(&dst, "sys/devices/system/node/%s/%s", de->d_name, me->d_name) < 0)
                                 r = -ENOMEM;
                         else
-                                r = mkdir_p(dst);
+                                r = sa_capture_mkdir(dfd, dst);
                 }
                 closedir(nd);
                 if (r >= 0) {
                         _cleanup_free_ char *nodedir = NULL;
-                        if (asprintf(&nodedir, "%s/sys/devices/system/node/%s", dir, de->d_name) < 0)
+                        if (asprintf(&nodedir, "sys/devices/system/node/%s", de->d_name) < 0)
                                 r = -ENOMEM;
                         else
-                                r = mkdir_p(nodedir);
+                                r = sa_capture_mkdir(dfd, nodedir);
                 }
         }
         closedir(d);
         return r;
-}
-
-static int open_out(const char *dir, const char *name) {
-        _cleanup_free_ char *path = NULL;
-        int fd;
-
-        if (asprintf(&path, "%s/%s", dir, name) < 0)
-                return -ENOMEM;
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        return fd < 0 ? negative_errno() : fd;
 }
 
 static int pwrite_all(int fd, const void *buf, size_t len, off_t off) {
@@ -217,7 +176,7 @@ static int copy_frames(struct smapsaudit_ctx *ctx, const uint64_t *pme, size_t n
         return 0;
 }
 
-static int capture_pages(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, const char *dir, const struct sa_smaps *s,
+static int capture_pages(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, int dfd, const struct sa_smaps *s,
                          struct blocks *done) {
         _cleanup_close_ int in = -1, out = -1, kpf = -1, kpc = -1;
         _cleanup_free_ uint64_t *buf = malloc(CHUNK * sizeof(uint64_t));
@@ -234,9 +193,9 @@ static int capture_pages(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, cons
                 return in;
         if (asprintf(&name, "proc/%d/pagemap", (int) pid) < 0)
                 return -ENOMEM;
-        out = open_out(dir, name);
-        kpf = open_out(dir, "proc/kpageflags");
-        kpc = open_out(dir, "proc/kpagecount");
+        out = sa_capture_create(dfd, name, O_WRONLY);
+        kpf = sa_capture_create(dfd, "proc/kpageflags", O_WRONLY);
+        kpc = sa_capture_create(dfd, "proc/kpagecount", O_WRONLY);
         if (out < 0 || kpf < 0 || kpc < 0)
                 return out < 0 ? out : kpf < 0 ? kpf : kpc;
 
@@ -281,18 +240,15 @@ static int capture_pages(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, cons
  * shared page while the frames were copied and left before smaps was read
  * again would otherwise be frozen into the capture.
  */
-static int frames_settled(struct smapsaudit_ctx *ctx, const char *dir, const struct blocks *b) {
-        _cleanup_free_ char *path = NULL;
+static int frames_settled(struct smapsaudit_ctx *ctx, int dfd, const struct blocks *b) {
         _cleanup_close_ int fd = -1;
         uint64_t now[SA_PMD_PAGES], then[SA_PMD_PAGES];
 
         if (b->n == 0)
                 return 1;
-        if (asprintf(&path, "%s/proc/kpagecount", dir) < 0)
-                return -ENOMEM;
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = sa_capture_open(dfd, "proc/kpagecount", O_RDONLY);
         if (fd < 0)
-                return negative_errno();
+                return fd;
         for (size_t i = 0; i < b->n; i++) {
                 off_t off = (off_t) (b->v[i] * SA_PMD_PAGES * sizeof(uint64_t));
                 ssize_t x = sa_pread_full(ctx->kpagecount_fd, now, sizeof(now), off);
@@ -328,21 +284,21 @@ static int read_smaps(struct smapsaudit_ctx *ctx, pid_t pid, char **buf, struct 
 }
 
 /* A view read inside the settled window, or read now when none settled. */
-static int write_view(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, const char *dir, const char *file,
+static int write_view(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, int dfd, const char *file,
                       const char *buf) {
         _cleanup_free_ char *name = NULL;
 
         if (!buf)
-                return copy_proc(ctx, from, pid, dir, file);
+                return copy_proc(ctx, from, pid, dfd, file);
         if (asprintf(&name, "proc/%d/%s", (int) pid, file) < 0)
                 return -ENOMEM;
-        return write_file(dir, name, buf, strlen(buf));
+        return write_file(dfd, name, buf, strlen(buf));
 }
 
 /* A capture is replayed without a second chance, so it must be a settled snapshot. */
 #define CAPTURE_ATTEMPTS 10
 
-static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir) {
+static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, int dfd) {
         static const char *const pid_files[] = {
                 "numa_maps", "ksm_stat", "ksm_merging_pages", "stat",
                 "sched", "maps", "comm", "cgroup",
@@ -368,15 +324,15 @@ static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir) 
         unsigned attempt;
         int r;
 
-        if (asprintf(&piddir, "%s/proc/%d", dir, (int) pid) < 0 || asprintf(&name, "proc/%d/smaps", (int) pid) < 0)
+        if (asprintf(&piddir, "proc/%d", (int) pid) < 0 || asprintf(&name, "proc/%d/smaps", (int) pid) < 0)
                 return -ENOMEM;
-        r = mkdir_p(piddir);
+        r = sa_capture_mkdir(dfd, piddir);
         if (r < 0)
                 return r;
         r = read_smaps(ctx, mm, &before, &a);
         for (attempt = 0; r >= 0 && attempt < CAPTURE_ATTEMPTS; attempt++) {
                 sa_read_population(ctx, &p0);
-                r = capture_pages(ctx, mm, pid, dir, &a, &blocks);
+                r = capture_pages(ctx, mm, pid, dfd, &a, &blocks);
                 if (r < 0)
                         break;
                 r = read_smaps(ctx, mm, &after, &b);
@@ -394,7 +350,7 @@ static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir) 
                         sa_read_population(ctx, &p1);
                         /* a process that came or went meanwhile may have mapped the shared pages in between */
                         if (smaps_settled(&b, &c) && p0.forks == p1.forks && p0.tasks == p1.tasks) {
-                                r = frames_settled(ctx, dir, &blocks);
+                                r = frames_settled(ctx, dfd, &blocks);
                                 if (r != 0)
                                         break;
                         }
@@ -412,21 +368,21 @@ static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir) 
                 after = TAKE_PTR(before);
         }
         if (r >= 0)
-                r = write_file(dir, name, after, strlen(after));
+                r = write_file(dfd, name, after, strlen(after));
         if (r >= 0)
-                r = write_view(ctx, mm, pid, dir, "smaps_rollup", rollup);
+                r = write_view(ctx, mm, pid, dfd, "smaps_rollup", rollup);
         if (r >= 0)
-                r = write_view(ctx, mm, pid, dir, "status", status);
+                r = write_view(ctx, mm, pid, dfd, "status", status);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(pid_files); i++)
                 /* the leader names the process and holds its start time */
-                r = copy_proc(ctx, streq(pid_files[i], "stat") || streq(pid_files[i], "comm") || streq(pid_files[i], "cgroup") ? pid : mm, pid, dir,
+                r = copy_proc(ctx, streq(pid_files[i], "stat") || streq(pid_files[i], "comm") || streq(pid_files[i], "cgroup") ? pid : mm, pid, dfd,
                               pid_files[i]);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(proc_files); i++)
-                r = copy_proc(ctx, 0, 0, dir, proc_files[i]);
+                r = copy_proc(ctx, 0, 0, dfd, proc_files[i]);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sys_files); i++)
-                r = copy_sys(ctx, dir, sys_files[i]);
+                r = copy_sys(ctx, dfd, sys_files[i]);
         if (r >= 0)
-                r = copy_node_map(ctx, dir);
+                r = copy_node_map(ctx, dfd);
         sa_smaps_done(&a);
         sa_smaps_done(&b);
         sa_smaps_done(&c);
@@ -472,10 +428,19 @@ static int capture_races(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir)
 #define CAPTURE_VERIFY_ATTEMPTS 5
 
 _export_ int smapsaudit_capture_pid(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir) {
+        _cleanup_close_ int dfd = -1;
         int r;
 
+        dfd = sa_capture_dir_open(dir, pid);
+        if (dfd == -ENOTEMPTY)
+                return sa_error(ctx, dfd, "%s is not empty: a capture goes into a new directory", dir);
+        if (dfd == -EPERM)
+                return sa_error(ctx, dfd, "%s is another user's directory, or others may write to it: a capture goes "
+                                "into a new directory", dir);
+        if (dfd < 0)
+                return sa_error(ctx, dfd, "cannot make the capture directory %s: %s", dir, strerror(-dfd));
         for (unsigned i = 0; i < CAPTURE_VERIFY_ATTEMPTS; i++) {
-                r = capture_once(ctx, pid, dir);
+                r = capture_once(ctx, pid, dfd);
                 if (r < 0)
                         return r;
                 r = capture_races(ctx, pid, dir);

@@ -10,6 +10,22 @@
 #include "internal.h"
 #include "judge.h"
 
+/* A capture is any file anyone wrote: its numbers may be as large as u64 goes, so sums saturate
+ * rather than wrap, and kB values cross into the signed finding fields clamped. */
+static uint64_t add_sat(uint64_t a, uint64_t b) {
+        uint64_t s;
+
+        return __builtin_add_overflow(a, b, &s) ? UINT64_MAX : s;
+}
+
+static uint64_t sub_floor(uint64_t a, uint64_t b) {
+        return a > b ? a - b : 0;
+}
+
+static int64_t kb_signed(uint64_t kb) {
+        return kb > (uint64_t) INT64_MAX ? INT64_MAX : (int64_t) kb;
+}
+
 static enum smapsaudit_verdict judge(uint64_t kernel, uint64_t lo, uint64_t hi) {
         if (kernel < lo)
                 return SMAPSAUDIT_UNDER_ACCOUNTED;
@@ -23,7 +39,7 @@ static void set_cmp(struct sa_field_cmp *c, uint64_t kernel_kb, uint64_t lo_kb, 
         c->kernel_kb = kernel_kb;
         c->walk_lo_kb = lo_kb;
         c->walk_hi_kb = hi_kb;
-        c->verdict = judge(kernel_kb, lo_kb > slack_kb ? lo_kb - slack_kb : 0, hi_kb + slack_kb);
+        c->verdict = judge(kernel_kb, sub_floor(lo_kb, slack_kb), add_sat(hi_kb, slack_kb));
 }
 
 uint64_t sa_smaps_value(const struct sa_smaps_vma *k, enum sa_field f, bool *have) {
@@ -185,8 +201,9 @@ void sa_compare_totals(struct smapsaudit_report *r, const struct sa_rollup_windo
                          * changed meanwhile; per-VMA PSS lines are truncated before
                          * they are summed.
                          */
-                        lo = lo > w->allowance_kb[f] + w->under_kb ? lo - w->allowance_kb[f] - w->under_kb : 0;
-                        hi += w->allowance_kb[f] + w->over_kb + (sa_fields[f].unit == SA_UNIT_PSS ? w->pss_slack_kb : 0);
+                        lo = sub_floor(lo, add_sat(w->allowance_kb[f], w->under_kb));
+                        hi = add_sat(add_sat(hi, w->allowance_kb[f]),
+                                     add_sat(w->over_kb, sa_fields[f].unit == SA_UNIT_PSS ? w->pss_slack_kb : 0));
                         set_cmp(&r->rollup_cmp[f], rv, lo, hi, 0);
                 }
         }
@@ -280,12 +297,13 @@ static int add_finding(struct smapsaudit_report *r, const char *source, enum sa_
                 .source = source,
                 .vma_start = start,
                 .vma_end = end,
-                .kernel_kb = (int64_t) c->kernel_kb,
-                .walk_kb = (int64_t) (c->verdict == SMAPSAUDIT_UNDER_ACCOUNTED ? c->walk_lo_kb : c->walk_hi_kb),
+                .kernel_kb = kb_signed(c->kernel_kb),
+                .walk_kb = kb_signed(c->verdict == SMAPSAUDIT_UNDER_ACCOUNTED ? c->walk_lo_kb : c->walk_hi_kb),
                 .tags = tags,
                 .explanation = why,
         };
 
+        /* both are >= 0: the difference of two non-negative int64s cannot overflow */
         fd.delta_kb = fd.kernel_kb - fd.walk_kb;
         explain(why, sizeof(why), r, source, f, c->verdict, tags, c->kernel_kb, c->walk_lo_kb, c->walk_hi_kb);
         len = strlen(why);

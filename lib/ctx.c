@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The library context: where procfs and sysfs live, logging, cached fds. */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <syslog.h>
 
@@ -55,10 +56,35 @@ _export_ struct smapsaudit_ctx *smapsaudit_ctx_unref(struct smapsaudit_ctx *ctx)
         if (!ctx || --ctx->n_ref > 0)
                 return NULL;
         ctx_drop_caches(ctx);
+        for (size_t i = 0; i < ctx->n_bound; i++)
+                close(ctx->bound[i].fd);
         free(ctx->proc_root);
         free(ctx->sys_root);
         free(ctx);
         return NULL;
+}
+
+_export_ int smapsaudit_ctx_bind_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, int fd) {
+        struct sa_bound_file *b;
+        int copy;
+
+        if (!ctx || pid <= 0 || !name || strlen(name) >= sizeof(b->name) || fd < 0 || !ctx->live)
+                return -EINVAL;
+        /* one process per context: its files say nothing of another's */
+        if (ctx->bound_pid != 0 && ctx->bound_pid != pid)
+                return -EBUSY;
+        if (sa_bound_fd(ctx, pid, name) >= 0)
+                return -EEXIST;
+        if (ctx->n_bound >= ELEMENTSOF(ctx->bound))
+                return -E2BIG;
+        copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (copy < 0)
+                return negative_errno();
+        b = &ctx->bound[ctx->n_bound++];
+        snprintf(b->name, sizeof(b->name), "%s", name);
+        b->fd = copy;
+        ctx->bound_pid = pid;
+        return 0;
 }
 
 static int set_root(struct smapsaudit_ctx *ctx, char **root, const char *dir) {
@@ -66,6 +92,8 @@ static int set_root(struct smapsaudit_ctx *ctx, char **root, const char *dir) {
 
         if (!dir || !*dir)
                 return -EINVAL;
+        if (ctx->bound_pid != 0)
+                return -EBUSY;
         s = strdup(dir);
         if (!s)
                 return -ENOMEM;

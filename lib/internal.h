@@ -15,8 +15,10 @@
 #define SA_PAGE_SIZE 4096ULL
 #define SA_PSS_SHIFT 12
 #define SA_PMD_PAGES 512ULL
-/* PF_KTHREAD from include/linux/sched.h, in /proc/PID/stat's flags: kernel threads have no mm */
+/* PF_KTHREAD and PF_EXITING from include/linux/sched.h, in /proc/PID/stat's flags: kernel threads
+ * have no mm, and an exiting task drops its own before it is a zombie */
 #define SA_PF_KTHREAD 0x00200000ULL
+#define SA_PF_EXITING 0x00000004ULL
 
 /* ---------------------------------------------------------------- fields */
 
@@ -128,6 +130,12 @@ struct smapsaudit_ctx {
         struct sa_node_map *nodes;  /* NULL until first needed */
         struct sa_join_buffers *join; /* pageinfo.c's scratch, kept between batches */
         char last_error[512];       /* what failed, with PID and file */
+        pid_t bound_pid;            /* 0, or the process whose files below were opened elsewhere */
+        size_t n_bound;
+        struct sa_bound_file {
+                char name[24];
+                int fd;
+        } bound[8];
 };
 
 void sa_log(struct smapsaudit_ctx *ctx, int priority, const char *fmt, ...) _printf_(3, 4);
@@ -151,6 +159,9 @@ uint64_t sa_kernel_status_slack_pages(const struct sa_kernel *k, unsigned thread
 int sa_read_file(const char *path, char **ret, size_t *ret_len);
 int sa_read_file_at(int dirfd, const char *name, char **ret, size_t *ret_len);
 int sa_proc_path(const struct smapsaudit_ctx *ctx, pid_t pid, const char *name, char **ret);
+/* A file bound with smapsaudit_ctx_bind_pid_file: its fd (>= 0), -ENOENT when the context reads
+ * this one by path, -EACCES when it must not be read by path. */
+int sa_bound_fd(const struct smapsaudit_ctx *ctx, pid_t pid, const char *name);
 int sa_sys_path(const struct smapsaudit_ctx *ctx, const char *name, char **ret);
 int sa_read_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, char **ret, size_t *len);
 int sa_read_proc_file(struct smapsaudit_ctx *ctx, const char *name, char **ret, size_t *len);
@@ -579,8 +590,21 @@ int sa_findings_from_totals(struct smapsaudit_report *r, uint64_t confirmed_roll
 const char *sa_tag_name(unsigned bit);
 
 /* freeze.c */
+/* capture-dir.c: a capture's directory (made 0700; an existing one must be ours and empty, or hold
+ * only pid's KSM page hashes, which smapsaudit_ksm_capture() writes first), as a directory fd. */
+int sa_capture_dir_open(const char *dir, pid_t pid);
+/* Below dirfd, never through a link: rel's directories made 0700 on the way; a file created 0600
+ * (O_EXCL, after removing what an earlier attempt of the capture left under that name). */
+int sa_capture_mkdir(int dirfd, const char *rel);
+int sa_capture_create(int dirfd, const char *rel, int flags);
+int sa_capture_open(int dirfd, const char *rel, int flags);
+/* What smapsaudit_ksm_capture() writes into proc/PID of a capture. */
+#define SA_KSM_HASHES_FILE "smapsaudit-ksm-hashes"
+
 struct sa_freeze;
-int sa_freeze(pid_t pid, struct sa_freeze **ret);
+/* pidfd: the audit's, checked before each seize and after each stop. -ETIMEDOUT: a thread did not
+ * stop in time (*ret_stuck_tid), and every thread was let go. */
+int sa_freeze(pid_t pid, int pidfd, struct sa_freeze **ret, pid_t *ret_stuck_tid);
 void sa_thaw(struct sa_freeze *f);
 bool sa_freeze_auto_allowed(pid_t pid);
 

@@ -29,7 +29,6 @@
 
 #include "ksm-coverage.h"
 
-#define HASHES_FILE "smapsaudit-ksm-hashes"
 #define HASHES_MAGIC "smapsaudit-ksm-hashes 1"
 #define MAX_WORDS 24
 
@@ -89,34 +88,23 @@ static void write_pairs(FILE *f, const struct key *keys, size_t n, const void *s
         fputc('\n', f);
 }
 
-/* DIR, DIR/proc and DIR/proc/PID, as a capture lays them out. */
-static int make_pid_dir(const char *dir, pid_t pid) {
-        _cleanup_free_ char *proc = NULL, *piddir = NULL;
-
-        if (asprintf(&proc, "%s/proc", dir) < 0 || asprintf(&piddir, "%s/%d", proc, (int) pid) < 0)
-                return -ENOMEM;
-        if ((mkdir(dir, 0755) < 0 && errno != EEXIST) || (mkdir(proc, 0755) < 0 && errno != EEXIST) ||
-            (mkdir(piddir, 0755) < 0 && errno != EEXIST))
-                return negative_errno();
-        return 0;
-}
-
 int sa_ksm_hashes_write(const struct sa_ksm_coverage *c, const char *dir) {
         const struct sa_cov_proc *p = &c->procs[0];
         _cleanup_free_ char *path = NULL, *tmp = NULL;
         _cleanup_fclose_ FILE *f = NULL;
-        int fd, r;
+        _cleanup_close_ int dfd = -1;
+        int fd;
 
-        if (asprintf(&path, "%s/proc/%d/%s", dir, (int) p->pid, HASHES_FILE) < 0 ||
+        if (asprintf(&path, "proc/%d/%s", (int) p->pid, SA_KSM_HASHES_FILE) < 0 ||
             asprintf(&tmp, "%s.tmp", path) < 0)
                 return -ENOMEM;
-        r = make_pid_dir(dir, p->pid);
-        if (r < 0)
-                return r;
+        dfd = sa_capture_dir_open(dir, p->pid);
+        if (dfd < 0)
+                return dfd;
         /* hashes of another process's memory: for root's eyes only */
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        fd = sa_capture_create(dfd, tmp, O_WRONLY);
         if (fd < 0)
-                return negative_errno();
+                return fd;
         f = fdopen(fd, "w");
         if (!f) {
                 close(fd);
@@ -144,7 +132,8 @@ int sa_ksm_hashes_write(const struct sa_ksm_coverage *c, const char *dir) {
         }
         if (fflush(f) != 0 || ferror(f))
                 return -EIO;
-        if (rename(tmp, path) < 0)
+        /* both names below our own 0700 directories, made above */
+        if (renameat(dfd, tmp, dfd, path) < 0)
                 return negative_errno();
         return 0;
 }
@@ -246,7 +235,7 @@ int sa_ksm_hashes_load(struct sa_ksm_coverage *c, uint32_t pi) {
         bool magic = false, take = !c->have_g, have_g = false;
         int r;
 
-        r = sa_read_pid_file(c->ctx, p->pid, HASHES_FILE, &buf, NULL);
+        r = sa_read_pid_file(c->ctx, p->pid, SA_KSM_HASHES_FILE, &buf, NULL);
         if (r < 0)
                 return r;
         for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {

@@ -83,10 +83,39 @@ int sa_sys_path(const struct smapsaudit_ctx *ctx, const char *name, char **ret) 
         return join(ret, "%s/%s", ctx->sys_root, name);
 }
 
+/* The files whose open is the kernel's access check for the address space they show
+ * (proc_mem_open(), or owner-only like ksm_stat): with bound files, never opened by path. */
+static const char *const mm_files[] = {
+        "smaps", "smaps_rollup", "numa_maps", "maps", "pagemap", "mem", "ksm_stat", "ksm_merging_pages",
+        "environ", "auxv",
+};
+
+int sa_bound_fd(const struct smapsaudit_ctx *ctx, pid_t pid, const char *name) {
+        if (ctx->bound_pid == 0)
+                return -ENOENT;
+        if (pid == ctx->bound_pid)
+                for (size_t i = 0; i < ctx->n_bound; i++)
+                        if (streq(ctx->bound[i].name, name))
+                                return ctx->bound[i].fd;
+        for (size_t i = 0; i < ELEMENTSOF(mm_files); i++)
+                if (streq(mm_files[i], name))
+                        return -EACCES;
+        return -ENOENT;
+}
+
 int sa_read_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, char **ret, size_t *len) {
         _cleanup_free_ char *p = NULL;
         int r;
 
+        r = sa_bound_fd(ctx, pid, name);
+        if (r >= 0) {
+                /* seq_file rewinds to a fresh walk of the same mm */
+                if (lseek(r, 0, SEEK_SET) < 0)
+                        return negative_errno();
+                return read_fd(r, ret, len);
+        }
+        if (r != -ENOENT)
+                return r;
         r = sa_proc_path(ctx, pid, name, &p);
         if (r < 0)
                 return r;
@@ -144,6 +173,13 @@ int sa_open_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, in
         _cleanup_free_ char *p = NULL;
         int r, fd;
 
+        r = sa_bound_fd(ctx, pid, name);
+        if (r >= 0) {
+                fd = fcntl(r, F_DUPFD_CLOEXEC, 3);
+                return fd < 0 ? negative_errno() : fd;
+        }
+        if (r != -ENOENT)
+                return r;
         r = sa_proc_path(ctx, pid, name, &p);
         if (r < 0)
                 return r;
@@ -191,7 +227,8 @@ pid_t sa_mm_pid(struct smapsaudit_ctx *ctx, pid_t pid) {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
 
-        if (!ctx->live || sa_proc_path(ctx, pid, "stat", &path) < 0 || sa_stat_state(path) != 'Z' ||
+        /* bound files are the process's own: another thread's directory would not be */
+        if (!ctx->live || ctx->bound_pid != 0 || sa_proc_path(ctx, pid, "stat", &path) < 0 || sa_stat_state(path) != 'Z' ||
             sa_proc_path(ctx, pid, "task", &task) < 0 || !(d = opendir(task)))
                 return pid;
         while ((de = readdir(d))) {

@@ -34,6 +34,13 @@ const char *smapsaudit_ctx_get_sys_root(const struct smapsaudit_ctx *ctx);
 /* Kernel release read below the proc root (sys/kernel/osrelease). */
 const char *smapsaudit_ctx_get_kernel_release(struct smapsaudit_ctx *ctx);
 
+/* A file of process pid opened elsewhere, e.g. under a caller's credentials: the context reads
+ * pid's name ("smaps", "smaps_rollup", "numa_maps", "pagemap", "ksm_stat", "ksm_merging_pages")
+ * from its own duplicate of fd instead of opening it, and from then on refuses (-EACCES) to open
+ * any of these files for another PID. Such a file stays bound to the address space it was
+ * opened on: after an exec it reads as empty. */
+int smapsaudit_ctx_bind_pid_file(struct smapsaudit_ctx *ctx, pid_t pid, const char *name, int fd);
+
 /* What the last failed call of this context could not do, naming the PID
  * and the file ("PID 1: cannot open /proc/1/pagemap: Permission denied"),
  * or NULL. */
@@ -57,9 +64,12 @@ enum smapsaudit_audit_flags {
         SMAPSAUDIT_AUDIT_NO_SCAN  = 1u << 1, /* ignore PAGEMAP_SCAN, read pagemap (testing, old kernels) */
         SMAPSAUDIT_AUDIT_FAST     = 1u << 2, /* no PFN join: fields that need kpageflags become ranges */
         SMAPSAUDIT_AUDIT_NO_KSM   = 1u << 3, /* skip the per-process KSM checks (ksm_stat) */
+        /* Stop with -ESTALE when the target execs, instead of auditing its new program: what
+         * was granted for one image (smapsaudit_ctx_bind_pid_file) never extends to the next. */
+        SMAPSAUDIT_AUDIT_NO_FOLLOW_EXEC = 1u << 4,
         /* stop the target briefly, only to settle what churn left undecided: root only, never a
          * traced or stopped target, at most 50 ms of stop per audit */
-        SMAPSAUDIT_AUDIT_FREEZE_AUTO = 1u << 4,
+        SMAPSAUDIT_AUDIT_FREEZE_AUTO = 1u << 5,
 };
 
 struct smapsaudit_audit_opts {
@@ -160,8 +170,9 @@ struct smapsaudit_proc {
 };
 int smapsaudit_list_processes(struct smapsaudit_ctx *ctx, struct smapsaudit_proc **ret, size_t *n);
 
-/* Whether the caller (uid, capabilities) could ptrace-read pid, as the
- * kernel's PTRACE_MODE_READ_FSCREDS would for these credentials. */
+/* Deprecated: it cannot know the caller's groups, so it answers only for root and holders of
+ * CAP_SYS_PTRACE (1) and -EPERM for anyone else. Let the kernel decide instead: open the
+ * process's smaps with the caller's credentials (smapsaudit_ctx_bind_pid_file). */
 int smapsaudit_may_audit(struct smapsaudit_ctx *ctx, pid_t pid, uid_t caller_euid, bool caller_cap_sys_ptrace);
 
 const char *smapsaudit_version(void);

@@ -134,6 +134,23 @@ static void test_metrics_and_journal(void) {
         CHECK(parse_listen_address(":80", &sa, &len) < 0);
 }
 
+static void test_check(void) {
+        Config c;
+
+        c = parse("");
+        CHECK(c.checks_per_user == CHECKS_PER_USER_DEFAULT && c.check_deadline_usec == CHECK_DEADLINE_DEFAULT_USEC);
+        config_done(&c);
+
+        c = parse("[Check]\nMaxPerUser=5\nDeadlineSec=2min\n");
+        CHECK(c.checks_per_user == 5 && c.check_deadline_usec == 120 * USEC);
+        config_done(&c);
+
+        /* none at all, more than may wait in all, and deadlines under a second keep the defaults */
+        c = parse("[Check]\nMaxPerUser=0\nMaxPerUser=129\nDeadlineSec=500ms\nDeadlineSec=soon\n");
+        CHECK(c.checks_per_user == CHECKS_PER_USER_DEFAULT && c.check_deadline_usec == CHECK_DEADLINE_DEFAULT_USEC);
+        config_done(&c);
+}
+
 static void test_missing_file(void) {
         Config c;
 
@@ -221,6 +238,7 @@ int main(void) {
         test_format();
         test_parse();
         test_metrics_and_journal();
+        test_check();
         test_missing_file();
         test_dropins();
         return test_summary("conf");

@@ -41,14 +41,19 @@ static void test_append_and_query(void) {
                 CHECK(append(h, i, i == 2 ? 1000 : 0) == 0);
         CHECK(history_size(h) == 3);
 
-        CHECK(history_query(h, 0, true, 0, &all) == 0);
+        CHECK(history_query(h, 0, true, 0, SIZE_MAX, &all) == 0);
         CHECK(streq(all, "[{\"realtime_usec\":1,\"uid\":0,\"n\":1},{\"realtime_usec\":2,\"uid\":1000,\"n\":2},"
                          "{\"realtime_usec\":3,\"uid\":0,\"n\":3}]"));
-        CHECK(history_query(h, 0, false, 1000, &mine) == 0);
+        CHECK(history_query(h, 0, false, 1000, SIZE_MAX, &mine) == 0);
         CHECK(streq(mine, "[{\"realtime_usec\":2,\"uid\":1000,\"n\":2}]"));
-        CHECK(history_query(h, 3, true, 0, &recent) == 0);
+        CHECK(history_query(h, 3, true, 0, SIZE_MAX, &recent) == 0);
         CHECK(streq(recent, "[{\"realtime_usec\":3,\"uid\":0,\"n\":3}]"));
         CHECK(history_append(h, 4, 0, "{\"a\":\n1}") == -EINVAL);
+        /* a bounded reply keeps the newest entries that fit: here two of the three */
+        free(all);
+        all = NULL;
+        CHECK(history_query(h, 0, true, 0, 2 + 2 * 37, &all) == 0);
+        CHECK(streq(all, "[{\"realtime_usec\":2,\"uid\":1000,\"n\":2},{\"realtime_usec\":3,\"uid\":0,\"n\":3}]"));
         history_free(h);
 }
 
@@ -67,7 +72,7 @@ static void test_reload_bound_and_compaction(void) {
         CHECK(file_lines() == 10);
         CHECK(append(h, 11, 0) == 0);
         CHECK(file_lines() == 5);
-        CHECK(history_query(h, 0, true, 0, &all) == 0);
+        CHECK(history_query(h, 0, true, 0, SIZE_MAX, &all) == 0);
         CHECK(strstr(all, "\"n\":7}") && strstr(all, "\"n\":11}") && !strstr(all, "\"n\":6}"));
         history_free(h);
 }

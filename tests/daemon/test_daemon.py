@@ -378,8 +378,9 @@ class Access(DaemonTestCase):
         err, unreachable, message = tool_error(r)
         self.assertEqual(err, errno.EACCES, r.stdout)
         self.assertFalse(unreachable)
-        self.assertIn("uid 65534 may not read the memory of process", message)
-        self.assertIn("owned by uid 0", message)
+        # the same words as for a PID that names no process: who owns what is not said
+        self.assertIn(f"uid 65534 cannot read the memory of process {s.pid}, or there is no such process", message)
+        self.assertNotIn("owned by", message)
 
     def test_root_only_methods(self):
         for method in ("Sweep", "Reload"):
@@ -668,7 +669,9 @@ class Unit(unittest.TestCase):
             r = run(["systemd-analyze", "security", "--offline=yes", "--no-pager", path])
             m = re.search(r"Overall exposure level for smapsauditd.service: ([0-9.]+)", r.stdout)
             self.assertTrue(m, r.stdout + r.stderr)
-            self.assertLessEqual(float(m.group(1)), 2.0, r.stdout)
+            # 1.8 before the access helper; its CAP_SETUID/CAP_SETGID and setgroups/setresgid/setresuid
+            # (the only ones of @privileged) cost 0.3: nothing else may add to it.
+            self.assertLessEqual(float(m.group(1)), 2.1, r.stdout)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -2,14 +2,16 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Privilege: what a caller that is not root can get from smapsauditd.
 
-- It cannot audit (or freeze) another user's process: AccessDenied, with the reason.
+- It cannot audit (or freeze) another user's process: AccessDenied, in the same words as for a
+  PID that names no process (hidepid= keeps that from it too).
 - Its own process's report holds no frame number: the only keys that mention PFNs are the
   mode flag "pfns" (a boolean: whether frame numbers were used) and KSM's counts.
 - It cannot make the daemon read paths of its choosing: proc_root and sys_root are no D-Bus
   options (refused), so a report always describes the live process on the live kernel.
 - The daemon, started as root outside systemd, keeps only the capabilities the walk needs
-  (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, as the unit's CapabilityBoundingSet=
-  says), effective, permitted and bounding, none inheritable or ambient.
+  (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH) and those its access helper needs to
+  become the caller (CAP_SETUID, CAP_SETGID), as the unit's CapabilityBoundingSet= says:
+  effective, permitted and bounding, none inheritable or ambient.
 """
 
 import json
@@ -22,7 +24,7 @@ from robust import td
 
 ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
 INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
-NEEDED_CAPS = {"sys_admin", "sys_ptrace", "dac_read_search"}
+NEEDED_CAPS = {"sys_admin", "sys_ptrace", "dac_read_search", "setuid", "setgid"}
 # Keys that may mention PFNs without holding one: the mode flag and KSM's counts.
 PFN_KEYS_ALLOWED = {"pfns": bool, "ksm_pfns": int, "ksm_pfn_mapcount": int}
 OTHER_USER = ["setpriv", "--reuid=65533", "--regid=65533", "--clear-groups"]
@@ -74,13 +76,21 @@ class Privilege(robust.RobustDaemonTestCase):
             for freeze in (False, True):
                 kind, name, text = check_as("nobody", pid, freeze=freeze)
                 self.assertEqual((kind, name), ("err", ACCESS_DENIED), f"nobody's Check of {owner}'s {pid}: {text}")
-                self.assertIn("uid 65534 may not read the memory of process", text)
-                self.assertIn(str(pid), text)
-                self.assertIn("owned by uid", text)
+                self.assertIn(f"uid 65534 cannot read the memory of process {pid}, or there is no such process", text)
+                self.assertNotIn("owned by", text)
                 # refused before anything was done to it: not stopped, not traced
                 self.assertNotIn(state(pid)[0], "tT", f"{owner}'s process was stopped: {state(pid)}")
                 self.assertEqual(robust.status_field(pid, "TracerPid"), "0")
                 print(f"nobody, Check {owner}'s {pid}{' freeze' if freeze else ''}: {name}: {text}")
+
+    def test_no_such_process_reads_as_not_yours(self):
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        kind, name, text = check_as("nobody", gone.pid)
+        self.assertEqual((kind, name), ("err", ACCESS_DENIED), text)
+        self.assertEqual(text, f"uid 65534 cannot read the memory of process {gone.pid}, or there is no such "
+                               f"process: the daemon audits what the kernel lets you read (/proc/{gone.pid}/smaps "
+                               f"opened as you).")
 
     def test_no_pfns(self):
         s = self.sleeper("nobody")

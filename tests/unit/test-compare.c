@@ -329,7 +329,30 @@ static void test_findings(void) {
         smapsaudit_report_unref(r);
 }
 
+/* A crafted capture may print any u64: findings clamp to int64 rather than turn negative. */
+static void test_huge_values(void) {
+        struct smapsaudit_report *r = NULL;
+        struct sa_vma_report v = {};
+
+        sa_report_new(1, &r);
+        v.kernel.start = 0x1000;
+        v.kernel.end = 0x2000;
+        set_kernel(&v, SA_RSS, 0x8000000000000005ULL);
+        set_walk(&v, SA_RSS, 10 * KIB, 10 * KIB);
+        sa_compare_vma(&v, ~0ULL, false);
+        is_i64(v.cmp[SA_RSS].verdict, SMAPSAUDIT_OVER_ACCOUNTED, "2^63 + 5 kB against 10 kB: over-accounted");
+        is_i64(sa_findings_from_vma(r, &v, sa_disagreements(v.cmp, _SA_FIELD_MAX)), 0, "confirmed");
+        if (is_u64(r->n_findings, 1, "one finding")) {
+                is_i64(r->findings[0].kernel_kb, INT64_MAX, "kernel_kb clamped to INT64_MAX");
+                is_i64(r->findings[0].delta_kb, INT64_MAX - 10, "delta_kb from the clamped value");
+        }
+        sa_vma_report_done(&v);
+
+        smapsaudit_report_unref(r);
+}
+
 int main(void) {
+        test_huge_values();
         test_to_kb();
         test_vma();
         test_numa();
