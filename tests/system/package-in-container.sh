@@ -68,6 +68,9 @@ in_container sh -c 'dpkg -i /srv/debs/*.deb' >"$WORK/install.log" 2>&1 ||
 mapfile -t installed_files < <(in_container dpkg -L "${OURS[@]}" | sort -u)
 say "installed ${OURS[*]} (${#installed_files[@]} paths)"
 
+# (A pipe into grep -q would end the writer early, SIGPIPE, which pipefail takes for a failure:
+# grep -c reads it all.)
+
 # The manual pages point at installed files: each path they name is there.
 for page in smapsaudit.1 smapsauditd.8 smapsauditd.conf.5; do
         gz=$(find "$ROOT/usr/share/man" -name "$page.gz" -print -quit)
@@ -81,9 +84,9 @@ done
 in_container systemctl is-active smapsauditd >/dev/null || { journal_tail; die "the package did not start smapsauditd"; }
 check_stays_active
 # shellcheck disable=SC2016 # a dpkg-query format, not the shell's
-in_container dpkg-query -W -f='${Conffiles}\n' smapsaudit | grep -q ' /etc/smapsaudit/smapsauditd.conf ' ||
+in_container dpkg-query -W -f='${Conffiles}\n' smapsaudit | grep -c ' /etc/smapsaudit/smapsauditd.conf ' >/dev/null ||
         die "/etc/smapsaudit/smapsauditd.conf is not a conffile of smapsaudit"
-in_container journalctl -u smapsauditd --no-pager | grep -q 'Configuration loaded from /etc/smapsaudit/smapsauditd.conf' ||
+in_container journalctl -u smapsauditd --no-pager | grep -c 'Configuration loaded from /etc/smapsaudit/smapsauditd.conf' >/dev/null ||
         { journal_tail; die "smapsauditd did not read /etc/smapsaudit/smapsauditd.conf"; }
 say "installed: smapsauditd enabled, active, configured from /etc/smapsaudit/smapsauditd.conf"
 
@@ -92,7 +95,8 @@ mkdir -p "$ROOT/etc/smapsaudit/smapsauditd.conf.d"
 printf '[Sweep]\nInterval=7min\n' >"$ROOT/etc/smapsaudit/smapsauditd.conf.d/50-fleet.conf"
 in_container systemctl reload smapsauditd || { journal_tail; die "systemctl reload with a drop-in failed"; }
 in_container journalctl -u smapsauditd --no-pager |
-        grep -q 'Configuration loaded from /etc/smapsaudit/smapsauditd.conf and /etc/smapsaudit/smapsauditd.conf.d/50-fleet.conf: Interval=7min' ||
+        grep -c 'loaded from /etc/smapsaudit/smapsauditd.conf and /etc/smapsaudit/smapsauditd.conf.d/50-fleet.conf: Interval=7min' \
+        >/dev/null ||
         { journal_tail; die "the drop-in 50-fleet.conf was not read"; }
 rm -r "$ROOT/etc/smapsaudit/smapsauditd.conf.d"
 say "a drop-in in /etc/smapsaudit/smapsauditd.conf.d was read on reload"
@@ -130,15 +134,21 @@ in_container journalctl -u replayed-app.service -t smapsauditd -o json --no-page
 grep -q '"MESSAGE_ID" *: *"7ddd7618abbe4d7a918fd3e2dd9de5fb"' "$WORK/unit-journal.json" ||
         { tail -5 "$WORK/unit-journal.json"; die "journalctl -u replayed-app.service does not show the finding"; }
 say "journalctl -u replayed-app.service: the finding about PID $REPLAY_PID"
-get_metrics >"$WORK/metrics.txt" || { journal_tail; die "GET /metrics on the socket of smapsauditd-metrics.socket failed"; }
+# The metrics are rendered shortly after a change (many audits make one render): poll.
+for _ in $(seq 50); do
+        get_metrics >"$WORK/metrics.txt" || { journal_tail; die "GET /metrics on the socket of smapsauditd-metrics.socket failed"; }
+        grep -q '^smapsaudit_open_findings{kind="under-accounted",.*unit="replayed-app.service"} [1-9]' "$WORK/metrics.txt" && break
+        sleep 0.1
+done
 grep -q '^smapsaudit_build_info{version=' "$WORK/metrics.txt" || die "no smapsaudit_build_info in /metrics: $(head -c 300 "$WORK/metrics.txt")"
 grep -q '^smapsaudit_open_findings{kind="under-accounted",.*unit="replayed-app.service"} [1-9]' "$WORK/metrics.txt" ||
-        { grep smapsaudit_open_findings "$WORK/metrics.txt"; die "/metrics has no open finding with unit=\"replayed-app.service\""; }
-in_container journalctl -u smapsauditd --no-pager | grep -q 'Serving metrics at /metrics on the socket systemd passed' ||
+        { grep -Ev '^#' "$WORK/metrics.txt" || true; journal_tail
+          die "/metrics has no open finding with unit=\"replayed-app.service\""; }
+in_container journalctl -u smapsauditd --no-pager | grep -c 'Serving metrics at /metrics on the socket systemd passed' >/dev/null ||
         die "smapsauditd did not say it serves the socket systemd passed"
 say "/metrics on smapsauditd-metrics.socket (port $port): the finding with unit=\"replayed-app.service\""
 replay_finish
-get_metrics | grep -q '^smapsaudit_build_info' || die "/metrics is not served after a restart"
+get_metrics | grep -c '^smapsaudit_build_info' >/dev/null || die "/metrics is not served after a restart"
 
 check_history_kept "$(history_count)" stop start restart
 
