@@ -19,6 +19,7 @@
 
 #include "bus-client.h"
 #include "parse-number.h"
+#include "probe-verb.h"
 #include "smapsaudit.h"
 
 #define _unused_ __attribute__((unused))
@@ -62,6 +63,8 @@ static void help(void) {
                "  ksm [--pid PID] [--coverage]\n"
                "                        check KSM's counters against each other and the page tables\n"
                "                        (all processes, or one); --coverage: identical pages left unmerged\n"
+               "  probe [--only BUG...] [--allow-knobs] [--report BUG] [--list]\n"
+               "                        which catalogued kernel accounting bugs this kernel has\n"
                "  help                  this help\n"
                "\n"
                "Options:\n"
@@ -512,6 +515,9 @@ int main(int argc, char *argv[]) {
         verb = argv[optind];
         argc -= optind;
         argv += optind;
+        /* the probe has options of its own */
+        if (strcmp(verb, "probe") == 0)
+                return verb_probe(argc, argv, arg.json);
         optind = 0;
         r = parse_args(argc, argv, false);
         if (r < 0)
