@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include "probe-verb.h"
 #include "probe.h"
@@ -32,6 +35,42 @@ static void probe_help(void) {
                "     --report BUG    probe BUG and print a report for the kernel's mm list\n"
                "\n"
                "Exit status: 0 no bug present, 1 a bug present, 2 trouble.\n");
+}
+
+/*
+ * Where systemd runs, the probe and its shapes go to a transient scope of their own, so that
+ * their memory and CPU are accounted apart from the shell or service that started them, and at
+ * a low CPU weight. Without systemd, or when the manager refuses, the probe runs where it is.
+ */
+static void enter_scope(void) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = NULL, *reply = NULL;
+        sd_bus *bus = NULL;
+        char name[64];
+        int r;
+
+        if (sd_booted() <= 0)
+                return;
+        snprintf(name, sizeof(name), "smapsaudit-probe-%d.scope", (int) getpid());
+        r = sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                                   "org.freedesktop.systemd1.Manager", "StartTransientUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ssa(sv)a(sa(sv))", name, "fail", 4,
+                                          "PIDs", "au", 1, (uint32_t) getpid(),
+                                          "Description", "s", "smapsaudit probe",
+                                          "CPUWeight", "t", (uint64_t) 20,
+                                          "CollectMode", "s", "inactive-or-failed", 0);
+        if (r >= 0)
+                r = sd_bus_call(bus, m, 0, &error, &reply);
+        if (r < 0)
+                fprintf(stderr, "smapsaudit: probe: runs outside a scope of its own (%s: %s)\n", name,
+                        error.message ?: strerror(-r));
+        sd_bus_error_free(&error);
+        sd_bus_message_unref(reply);
+        sd_bus_message_unref(m);
+        sd_bus_flush_close_unref(bus);
 }
 
 static int list_bugs(void) {
@@ -94,6 +133,7 @@ int verb_probe(int argc, char *argv[], bool json) {
                 return EXIT_TROUBLE;
         }
         smapsaudit_ctx_set_log_priority(ctx, LOG_ERR);
+        enter_scope();
         r = probe_run(ctx, flags, (const char *const *) argv, (size_t) argc, &res);
         smapsaudit_ctx_unref(ctx);
         if (r < 0) {
