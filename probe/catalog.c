@@ -22,7 +22,7 @@ static const struct probe_bug bugs[] = {
                 .introduced = "474098edac26 \"mm/gup: replace FOLL_NUMA by gup_can_follow_protnone()\" (6.1)",
                 .fixed = "d74943a2f3cd \"mm/gup: reintroduce FOLL_NUMA as FOLL_HONOR_NUMA_FAULT\" and 8b9c1cc0418a "
                          "\"smaps: use vm_normal_page_pmd() instead of follow_trans_huge_pmd()\" (6.5)",
-                .affects = "6.1 to 6.4",
+                .affects = "6.1 to 6.4 and 6.5-rc",
                 .measured = "Debian 6.1.192: present; Debian 6.12.117 and 6.18.44: absent",
                 .symptom = "smaps_pmd_entry() looks the PMD up with follow_trans_huge_pmd(..., FOLL_DUMP), which "
                            "refuses protnone PMDs since 474098edac26; on x86-64 a PROT_NONE VMA's PMDs are "
@@ -76,7 +76,7 @@ static const struct probe_bug bugs[] = {
                 .introduced = "c4c84f06285e (the maple tree conversion of fs/proc/task_mmu.c, 6.1) on top of "
                               "ff9f47f6f00c (5.10)",
                 .fixed = "6d065f507d82 (6.10; stable 6.6, 6.9)",
-                .affects = "6.1 to 6.9",
+                .affects = "6.1 to 6.9 (6.6.y and 6.9.y fixed by their stable backports)",
                 .measured = "Debian 6.1.192: present; Debian 6.12.117 and 6.18.44: absent",
                 .symptom = "When show_smaps_rollup() drops mmap_lock because a writer waits, it resumes after "
                            "the VMA it finds on relocking instead of at it, so every contended read leaves VMAs "
@@ -89,7 +89,7 @@ static const struct probe_bug bugs[] = {
                 .title = "/proc/kpageflags sets KPF_KSM on every anonymous page",
                 .introduced = "dee3d0bef2b0 \"proc: rewrite stable_page_flags()\"",
                 .fixed = "\"fs/proc: fix KPF_KSM reported for all anonymous pages\" (2026, Cc stable)",
-                .affects = "6.10 onwards until the fix",
+                .affects = "from dee3d0bef2b0 (6.10-rc1 by a third-party summary, not re-checked) until the fix",
                 .measured = "Debian 6.12.117: present; Debian 6.1.192 and 6.18.44: absent",
                 .symptom = "stable_page_flags() tests mapping & PAGE_MAPPING_KSM, which is true for every "
                            "anonymous folio since PAGE_MAPPING_KSM includes PAGE_MAPPING_ANON: /proc/kpageflags "
