@@ -56,6 +56,27 @@ int probe_result_to_json(const struct probe_result *r, bool pretty, char **ret) 
         return 0;
 }
 
+/* Prints text wrapped at 80 columns, each line indented. */
+static void print_wrapped(FILE *f, const char *text, const char *indent) {
+        const size_t width = 80 - strlen(indent);
+        const char *s = text;
+
+        while (*s) {
+                size_t len = strlen(s), cut = len;
+                if (len > width) {
+                        cut = width;
+                        while (cut > 0 && s[cut] != ' ')
+                                cut--;
+                        if (cut == 0)
+                                cut = width;
+                }
+                fprintf(f, "%s%.*s\n", indent, (int) cut, s);
+                s += cut;
+                while (*s == ' ')
+                        s++;
+        }
+}
+
 int probe_result_print_text(const struct probe_result *r, FILE *f) {
         size_t n_knobs = json_object_array_length(r->knobs);
 
@@ -74,12 +95,11 @@ int probe_result_print_text(const struct probe_result *r, FILE *f) {
                 const struct probe_bug *b = r->bugs[i];
                 const struct probe_outcome *o = &r->outcomes[i];
 
-                fprintf(f, "\n%-12s #%u %s: %s%s\n", probe_state_to_string(o->state), b->number, b->id, b->title,
-                        b->bound && o->state == PROBE_PRESENT ? " (a bound: not counted as a bug)" : "");
+                fprintf(f, "\n%-12s #%u %s: %s\n", probe_state_to_string(o->state), b->number, b->id, b->title);
                 if (o->reason)
-                        fprintf(f, "             %s\n", o->reason);
+                        print_wrapped(f, o->reason, "             ");
                 if (o->summary)
-                        fprintf(f, "             %s\n", o->summary);
+                        print_wrapped(f, o->summary, "             ");
         }
         return 0;
 }
@@ -121,41 +141,39 @@ static void print_config(FILE *f, const char *release, const char *const *items)
         gzclose(z);
 }
 
-/* Prints text wrapped at 80 columns, each line indented. */
-static void print_wrapped(FILE *f, const char *text, const char *indent) {
-        const size_t width = 80 - strlen(indent);
-        const char *s = text;
+static const char *member(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : "-";
+}
 
-        while (*s) {
-                size_t len = strlen(s), cut = len;
-                if (len > width) {
-                        cut = width;
-                        while (cut > 0 && s[cut] != ' ')
-                                cut--;
-                        if (cut == 0)
-                                cut = width;
-                }
-                fprintf(f, "%s%.*s\n", indent, (int) cut, s);
-                s += cut;
-                while (*s == ' ')
-                        s++;
+/* "smaps Rss under-accounted, VMA 7f..-7f.., kernel 0 kB, walk 8192 kB, tags prot_none,thp" */
+static void print_finding(FILE *f, json_object *finding) {
+        json_object *vma, *tags;
+
+        fprintf(f, "  finding: %s %s %s", member(finding, "source"), member(finding, "field"), member(finding, "kind"));
+        if (json_object_object_get_ex(finding, "vma", &vma) && vma)
+                fprintf(f, ", VMA %s-%s", member(vma, "start"), member(vma, "end"));
+        fprintf(f, ", kernel %s kB, walk %s kB", member(finding, "kernel_kb"), member(finding, "walk_kb"));
+        if (json_object_object_get_ex(finding, "tags", &tags) && json_object_array_length(tags) > 0) {
+                fputs(", tags", f);
+                for (size_t i = 0; i < json_object_array_length(tags); i++)
+                        fprintf(f, "%c%s", i ? ',' : ' ', json_object_get_string(json_object_array_get_idx(tags, i)));
         }
+        fputc('\n', f);
 }
 
 static void print_evidence(FILE *f, json_object *ev) {
         json_object_object_foreach(ev, key, val) {
                 if (json_object_is_type(val, json_type_array) && streq(key, "findings")) {
                         for (size_t i = 0; i < json_object_array_length(val); i++)
-                                fprintf(f, "  finding: %s\n", json_object_to_json_string_ext(
-                                        json_object_array_get_idx(val, i), JSON_C_TO_STRING_PLAIN));
+                                print_finding(f, json_object_array_get_idx(val, i));
                 } else if (json_object_is_type(val, json_type_object)) {
                         json_object *verdict, *findings;
                         if (json_object_object_get_ex(val, "verdict", &verdict))
                                 fprintf(f, "  %s: verdict %s\n", key, json_object_get_string(verdict));
                         if (json_object_object_get_ex(val, "findings", &findings))
                                 for (size_t i = 0; i < json_object_array_length(findings); i++)
-                                        fprintf(f, "  %s finding: %s\n", key, json_object_to_json_string_ext(
-                                                json_object_array_get_idx(findings, i), JSON_C_TO_STRING_PLAIN));
+                                        print_finding(f, json_object_array_get_idx(findings, i));
                 } else
                         fprintf(f, "  %s: %s\n", key, json_object_get_string(val));
         }
