@@ -101,6 +101,7 @@ int verb_probe(int argc, char *argv[], bool json) {
         int c, r, st;
 
         optind = 0;
+        opterr = 0;     /* getopt would name "probe", not smapsaudit */
         while ((c = getopt_long(argc, argv, "jh", options, NULL)) >= 0)
                 switch (c) {
                 case 'j': json = true; break;
@@ -109,7 +110,9 @@ int verb_probe(int argc, char *argv[], bool json) {
                 case ARG_ALLOW_KNOBS: flags |= PROBE_ALLOW_KNOBS; break;
                 case ARG_REPORT: report = report_only[0] = optarg; break;
                 case 'h': probe_help(); return 0;
-                default: return EXIT_TROUBLE;
+                default:
+                        fprintf(stderr, "smapsaudit: probe: unknown option or missing argument: %s\n", argv[optind - 1]);
+                        return EXIT_TROUBLE;
                 }
         argc -= optind;
         argv += optind;

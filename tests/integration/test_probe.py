@@ -185,7 +185,7 @@ class ProbeTest(harness.AuditTestCase):
         self.assertEqual(r.rc, 0, r.describe())
         self.assertEqual([line.split()[0] for line in r.stdout.splitlines() if not line.startswith(" ")], BUGS)
         for bad in (["--only"], ["--only", "no-such-bug"], ["thp-protnone"], ["--report", "no-such-bug"],
-                    ["--report", "kpf-ksm", "--json"]):
+                    ["--report", "kpf-ksm", "--json"], ["--bogus"], ["--report"]):
             r = probe(*bad)
             self.assertEqual(r.rc, harness.EXIT_TROUBLE, r.describe())
             self.assertIn("smapsaudit", r.stderr)
