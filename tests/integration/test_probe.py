@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -163,6 +164,20 @@ class ProbeTest(harness.AuditTestCase):
 
     def test_sigkill_restores(self):
         self._interrupt(signal.SIGKILL)
+
+    def test_not_root(self):
+        """An unprivileged probe provokes nothing: every bug not-testable, saying why; exit 0."""
+        if not shutil.which("setpriv"):
+            self.skipTest("no setpriv")
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               os.environ["SMAPSAUDIT"], "probe", "--json"], capture_output=True, text=True,
+                              timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        doc = json.loads(proc.stdout)
+        self.assertEqual([b["id"] for b in doc["bugs"]], BUGS)
+        for b in doc["bugs"]:
+            self.assertEqual(b["state"], "not-testable", json.dumps(b))
+            self.assertIn("not root", b["reason"])
 
     def test_only_and_text(self):
         r = probe("--only", "thp-protnone", "kpf-ksm")
