@@ -25,7 +25,8 @@ MAX_PEAK_KB = 256 * 1024
 
 
 def sanitized():
-    """An ASan build: its shadow memory makes every process of the probe far larger."""
+    """An ASan build: its shadow memory makes every process of the probe far larger, and one NUMA
+    scan pass over a shape's mm (terabytes of shadow mappings) longer than the probe waits."""
     ldd = subprocess.run(["ldd", os.environ["SMAPSAUDIT"]], capture_output=True, text=True).stdout
     return "libasan" in ldd
 
@@ -108,7 +109,7 @@ class ProbeTest(harness.AuditTestCase):
             self.assertEqual(knob_values(), before_knobs, "the probe left a knob changed")
             self.assertEqual(leftovers(before_pids), set(), "the probe left processes behind")
             self.assertEqual([b["id"] for b in doc["bugs"]], BUGS)
-            self.assertNoBugs(r, doc)
+            self.assertNoBugs(r, doc, allowed_not_testable=("numa-thp",) if sanitized() else ())
             changed = {k["path"] for k in doc["knobs_changed"]}
             self.assertIn(knobs.NUMA_BALANCING, changed)
             self.assertIn(f"{knobs.KSM}/run", changed)
