@@ -149,15 +149,27 @@ static void on_fatal_signal(int sig) {
         raise(sig);
 }
 
+/*
+ * While the probe runs: SIGINT, SIGTERM and SIGHUP kill the shapes and restore the knobs before
+ * they end the process, and SIGPIPE is ignored (a guardian that died makes knob_set() fail, not
+ * the probe die without restoring). The caller's dispositions are put back afterwards.
+ */
 static void catch_fatal_signals(bool on) {
-        static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-        struct sigaction sa = { .sa_handler = on ? on_fatal_signal : SIG_DFL };
+        static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+        static struct sigaction saved[ELEMENTSOF(sigs)];
+        struct sigaction sa = { .sa_handler = on_fatal_signal };
 
         sigemptyset(&sa.sa_mask);
         for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
                 sigaddset(&sa.sa_mask, sigs[i]);
-        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
-                sigaction(sigs[i], &sa, NULL);
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
+                if (!on) {
+                        sigaction(sigs[i], &saved[i], NULL);
+                        continue;
+                }
+                sa.sa_handler = sigs[i] == SIGPIPE ? SIG_IGN : on_fatal_signal;
+                sigaction(sigs[i], &sa, &saved[i]);
+        }
 }
 
 /* ---------------------------------------------------------------- the run */
