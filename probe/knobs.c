@@ -150,6 +150,7 @@ void knobs_restore(void) {
         int saved_errno = errno;
 
         restore_list(saved, n_saved);
+        n_saved = 0;
         if (guardian_fd >= 0) {
                 /* the guardian writes the same values once more, then exits */
                 close(guardian_fd);

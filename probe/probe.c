@@ -13,8 +13,10 @@
 #include "probe-internal.h"
 #include "probe-result.h"
 
-/* The whole run stays within a minute on a 2-core machine: what each probe may take at most. */
+/* The whole run stays within a minute on a 2-core machine: what each probe may take at most, and
+ * all of them together (a probe that would start later is not-testable). */
 #define PROBE_BUDGET_SEC 12.0
+#define PROBE_RUN_BUDGET_SEC 55.0
 #define PROBE_NICE 10
 
 double probe_now(void) {
@@ -233,7 +235,12 @@ int probe_run(struct smapsaudit_ctx *ctx, unsigned flags, const char *const *onl
                                     "pagemap with PFNs and /proc/kpageflags");
                         continue;
                 }
-                env.deadline = t0 + PROBE_BUDGET_SEC;
+                env.deadline = MIN(t0 + PROBE_BUDGET_SEC, start + PROBE_RUN_BUDGET_SEC);
+                if (env.deadline - t0 < 2.0) {
+                        outcome_set(o, PROBE_NOT_TESTABLE, "the run's time budget (%.0f s) was used up by "
+                                    "the probes before it", PROBE_RUN_BUDGET_SEC);
+                        continue;
+                }
                 probe_fn_by_index(i)(&env, o);
                 shapes_kill_all();
                 o->seconds = probe_now() - t0;
