@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "macro.h"
 #include "parse-number.h"
+#include "probe-verb.h"
 #include "smapsaudit.h"
 
 #define USEC_PER_SEC UINT64_C(1000000)
@@ -46,6 +47,8 @@ static void help(void) {
                "  ksm [--pid PID] [--coverage]\n"
                "                        check KSM's counters against each other and the page tables\n"
                "                        (all processes, or one); --coverage: identical pages left unmerged\n"
+               "  probe [--only BUG...] [--allow-knobs] [--report BUG] [--list]\n"
+               "                        which catalogued kernel accounting bugs this kernel has\n"
                "  help                  this help\n"
                "\n"
                "Options:\n"
@@ -333,6 +336,9 @@ int main(int argc, char *argv[]) {
         verb = argv[optind];
         argc -= optind;
         argv += optind;
+        /* the probe has options of its own */
+        if (strcmp(verb, "probe") == 0)
+                return verb_probe(argc, argv, arg.json);
         optind = 0;
         r = parse_args(argc, argv, false);
         if (r < 0)

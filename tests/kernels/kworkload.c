@@ -49,10 +49,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rollup.h"
+#include "shape-memory.h"
+
 #define PAGE_SZ ((size_t) 4096)
-#define CHURN_SZ (2 * PAGE_SZ)
 #define KSM_BYTE 0x5a
-#define MIN_U64(a, b) ((a) < (b) ? (a) : (b))
 
 static sigset_t wait_signals;
 
@@ -69,12 +70,6 @@ static double now_seconds(void)
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static void touch(char *p, size_t len)
-{
-        for (size_t off = 0; off < len; off += PAGE_SZ)
-                ((volatile char *) p)[off] = (char) 0xa5;
 }
 
 /* Waits for SIGTERM or SIGINT (returns) or SIGUSR1 (calls on_usr1 and keeps waiting). */
@@ -94,242 +89,54 @@ static void wait_for_stop(void (*on_usr1)(void))
         }
 }
 
-/* ------------------------------------------------------------------ rollup-churn */
+/* ------------------------------------------------------------------ rollup-churn, rollup-probe */
 
-static volatile int churn_run = 1;
-static unsigned long churn_rounds;
-
-static void *churn_thread(void *arg)
-{
-        (void) arg;
-        while (__atomic_load_n(&churn_run, __ATOMIC_RELAXED)) {
-                char *p = mmap(NULL, CHURN_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-                if (p == MAP_FAILED)
-                        die("mmap (churn)");
-                touch(p, CHURN_SZ);
-                if (munmap(p, CHURN_SZ) < 0)
-                        die("munmap (churn)");
-                __atomic_add_fetch(&churn_rounds, 1, __ATOMIC_RELAXED);
-        }
-        return NULL;
-}
-
-static pthread_t churner;
-
+/* The shape and the measurement are the probe's (probe/rollup.h): `smapsaudit probe` runs them too. */
 static void stop_churn(void)
 {
-        if (!__atomic_load_n(&churn_run, __ATOMIC_RELAXED))
+        static bool stopped;
+
+        if (stopped)
                 return;
-        __atomic_store_n(&churn_run, 0, __ATOMIC_RELAXED);
-        pthread_join(churner, NULL);
-        printf("{\"churn\":\"stopped\",\"rounds\":%lu}\n", __atomic_load_n(&churn_rounds, __ATOMIC_RELAXED));
+        stopped = true;
+        printf("{\"churn\":\"stopped\",\"rounds\":%lu}\n", rollup_churn_stop());
         fflush(stdout);
 }
 
 static int shape_rollup_churn(unsigned vmas, unsigned vma_kb)
 {
-        size_t len = (size_t) vma_kb << 10, stride = len + PAGE_SZ;
-        char *base = mmap(NULL, stride * vmas, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        int r;
+        uintptr_t first, last_end;
+        int r = rollup_churn_start(vmas, vma_kb, &first, &last_end);
 
-        if (base == MAP_FAILED)
-                die("mmap");
-        if (madvise(base, stride * vmas, MADV_NOHUGEPAGE) < 0)
-                die("madvise(MADV_NOHUGEPAGE)");
-        for (unsigned i = 0; i < vmas; i++) {
-                char *p = base + (size_t) i * stride;
-                touch(p, len);
-                /* the hole after each region keeps it a VMA of its own */
-                if (munmap(p + len, PAGE_SZ) < 0)
-                        die("munmap (hole)");
-        }
-        r = pthread_create(&churner, NULL, churn_thread, NULL);
-        if (r) {
-                errno = r;
-                die("pthread_create");
+        if (r < 0) {
+                errno = -r;
+                die("rollup-churn");
         }
         printf("{\"shape\":\"rollup-churn\",\"pid\":%d,\"vmas\":%u,\"vma_kb\":%u,\"first\":\"0x%" PRIxPTR
-               "\",\"last_end\":\"0x%" PRIxPTR "\",\"stable_kb\":%llu,\"churn_kb\":%zu}\n",
-               (int) getpid(), vmas, vma_kb, (uintptr_t) base, (uintptr_t) (base + (size_t) (vmas - 1) * stride + len),
-               (unsigned long long) vmas * vma_kb, CHURN_SZ >> 10);
+               "\",\"last_end\":\"0x%" PRIxPTR "\",\"stable_kb\":%llu,\"churn_kb\":%d}\n",
+               (int) getpid(), vmas, vma_kb, first, last_end, (unsigned long long) vmas * vma_kb, ROLLUP_CHURN_KB);
         fflush(stdout);
         wait_for_stop(stop_churn);
         stop_churn();
         return 0;
 }
 
-/* ------------------------------------------------------------------ rollup-probe */
-
-struct vma_rss {
-        uint64_t start, end, rss_kb;
-};
-
-struct smaps_read {
-        struct vma_rss *v;
-        size_t n, cap;
-        uint64_t total_kb;
-};
-
-static char *slurp(const char *path, size_t *len)
-{
-        FILE *f = fopen(path, "re");
-        char *buf = NULL;
-        size_t cap = 0, n = 0;
-
-        if (!f)
-                return NULL;
-        for (;;) {
-                size_t got;
-                if (cap - n < 65536) {
-                        char *nb = realloc(buf, cap = cap ? cap * 2 : 1 << 20);
-                        if (!nb)
-                                die("realloc");
-                        buf = nb;
-                }
-                got = fread(buf + n, 1, cap - n - 1, f);
-                n += got;
-                if (got == 0)
-                        break;
-        }
-        fclose(f);
-        buf[n] = 0;
-        *len = n;
-        return buf;
-}
-
-/* Per-VMA Rss of one smaps read; false if the process is gone. */
-static bool read_smaps(const char *path, struct smaps_read *s)
-{
-        size_t len;
-        char *buf = slurp(path, &len), *line, *save = NULL;
-
-        s->n = 0;
-        s->total_kb = 0;
-        if (!buf)
-                return false;
-        for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                uintptr_t lo, hi;
-                unsigned long long kb;
-
-                if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " ", &lo, &hi) == 2 && strchr(line, ' ')) {
-                        if (s->n == s->cap) {
-                                struct vma_rss *nv = realloc(s->v, (s->cap = s->cap ? s->cap * 2 : 4096) * sizeof(*nv));
-                                if (!nv)
-                                        die("realloc");
-                                s->v = nv;
-                        }
-                        s->v[s->n++] = (struct vma_rss) { lo, hi, 0 };
-                } else if (s->n && sscanf(line, "Rss: %llu kB", &kb) == 1) {
-                        s->v[s->n - 1].rss_kb = kb;
-                        s->total_kb += kb;
-                }
-        }
-        free(buf);
-        return s->n > 0;
-}
-
-static bool read_rollup_rss(const char *path, uint64_t *kb)
-{
-        size_t len;
-        char *buf = slurp(path, &len), *p;
-        unsigned long long v;
-
-        if (!buf)
-                return false;
-        p = strstr(buf, "\nRss:");
-        if (!p || sscanf(p + 1, "Rss: %llu kB", &v) != 1) {
-                free(buf);
-                return false;
-        }
-        free(buf);
-        *kb = v;
-        return true;
-}
-
-/* Σ Rss over VMAs with the same start, end and Rss in both reads (both sorted by address). */
-static uint64_t stable_sum(const struct smaps_read *a, const struct smaps_read *b, size_t *n_stable)
-{
-        uint64_t sum = 0;
-        size_t i = 0, j = 0;
-
-        *n_stable = 0;
-        while (i < a->n && j < b->n) {
-                if (a->v[i].start < b->v[j].start)
-                        i++;
-                else if (a->v[i].start > b->v[j].start)
-                        j++;
-                else {
-                        if (a->v[i].end == b->v[j].end && a->v[i].rss_kb == b->v[j].rss_kb) {
-                                sum += a->v[i].rss_kb;
-                                (*n_stable)++;
-                        }
-                        i++;
-                        j++;
-                }
-        }
-        return sum;
-}
-
 static int probe(pid_t pid, unsigned reads, unsigned vma_kb)
 {
-        char smaps_path[64], rollup_path[64];
-        struct smaps_read before = { 0 }, after = { 0 };
-        unsigned done = 0, low_stable = 0, low_stable_any = 0, low_sandwich = 0, identical = 0;
-        uint64_t worst_kb = 0, worst_sandwich_kb = 0, min_rollup = UINT64_MAX, max_rollup = 0, stable_max = 0;
-        double start = now_seconds();
+        struct rollup_counts c;
+        int r = rollup_sandwich(pid, reads, vma_kb, &c);
 
-        snprintf(smaps_path, sizeof(smaps_path), "/proc/%d/smaps", (int) pid);
-        snprintf(rollup_path, sizeof(rollup_path), "/proc/%d/smaps_rollup", (int) pid);
-        for (unsigned i = 0; i < reads; i++) {
-                uint64_t rollup, lower, sandwich;
-                size_t n_stable;
-
-                if (!read_smaps(smaps_path, &before) || !read_rollup_rss(rollup_path, &rollup) ||
-                    !read_smaps(smaps_path, &after))
-                        break;
-                done++;
-                lower = stable_sum(&before, &after, &n_stable);
-                /* every VMA the same in both reads: the only case where Σ smaps is a fixed target */
-                if (n_stable == before.n && n_stable == after.n)
-                        identical++;
-                sandwich = MIN_U64(before.total_kb, after.total_kb);
-                if (lower > stable_max)
-                        stable_max = lower;
-                if (rollup < min_rollup)
-                        min_rollup = rollup;
-                if (rollup > max_rollup)
-                        max_rollup = rollup;
-                /*
-                 * Below what was mapped all the time. By less than a VMA of ours, that can be the
-                 * churn thread's 8 KiB: munmapped during the rollup read and mapped again at the
-                 * same address before the second smaps read, it looks stable. By a whole VMA of
-                 * ours or more, VMAs were skipped.
-                 */
-                if (rollup < lower) {
-                        low_stable_any++;
-                        if (lower - rollup > worst_kb)
-                                worst_kb = lower - rollup;
-                        if (rollup + vma_kb <= lower)
-                                low_stable++;
-                }
-                /* below both smaps totals by at least one of the stable VMAs */
-                if (rollup + vma_kb <= sandwich) {
-                        low_sandwich++;
-                        if (sandwich - rollup > worst_sandwich_kb)
-                                worst_sandwich_kb = sandwich - rollup;
-                }
-        }
         printf("{\"probe\":\"rollup\",\"pid\":%d,\"reads\":%u,\"seconds\":%.2f,\"identical_sandwiches\":%u,"
                "\"below_stable_any\":%u,\"below_stable_by_a_vma\":%u,"
                "\"worst_below_stable_kb\":%llu,\"below_sandwich_by_a_vma\":%u,\"worst_below_sandwich_kb\":%llu,"
                "\"worst_below_sandwich_vmas\":%llu,\"rollup_min_kb\":%llu,\"rollup_max_kb\":%llu,\"stable_max_kb\":%llu}\n",
-               (int) pid, done, now_seconds() - start, identical, low_stable_any, low_stable, (unsigned long long) worst_kb, low_sandwich,
-               (unsigned long long) worst_sandwich_kb, (unsigned long long) (vma_kb ? worst_sandwich_kb / vma_kb : 0),
-               (unsigned long long) (done ? min_rollup : 0), (unsigned long long) max_rollup,
-               (unsigned long long) stable_max);
-        free(before.v);
-        free(after.v);
-        return done == reads ? 0 : 1;
+               (int) pid, c.reads, c.seconds, c.identical, c.below_any, c.below_by_a_vma,
+               (unsigned long long) c.worst_below_kb, c.below_sandwich_by_a_vma,
+               (unsigned long long) c.worst_below_sandwich_kb,
+               (unsigned long long) (vma_kb ? c.worst_below_sandwich_kb / vma_kb : 0),
+               (unsigned long long) c.rollup_min_kb, (unsigned long long) c.rollup_max_kb,
+               (unsigned long long) c.stable_max_kb);
+        return r < 0 || c.reads != reads ? 1 : 0;
 }
 
 /* ------------------------------------------------------------------ split-rss */
@@ -350,7 +157,7 @@ static void *split_thread(void *arg)
         /* this thread's faults: stay below the 64 events that make 6.1 sync its counters */
         for (unsigned i = 0; i < split_file_faults; i++)
                 split_sink += split_file[(size_t) i * FAULT_AROUND];
-        touch(p, (size_t) split_pages * PAGE_SZ);
+        shape_touch(p, (size_t) split_pages * PAGE_SZ);
         pthread_mutex_lock(&split_lock);
         split_ready = true;
         pthread_cond_broadcast(&split_cond);
@@ -411,7 +218,7 @@ static int shape_split_rss(unsigned pages, const char *file, unsigned file_fault
         while (!split_ready)
                 pthread_cond_wait(&split_cond, &split_lock);
         pthread_mutex_unlock(&split_lock);
-        touch(mine, len);
+        shape_touch(mine, len);
         printf("{\"shape\":\"split-rss\",\"pid\":%d,\"threads\":2,\"pages_per_thread\":%u,"
                "\"file_faults\":%u,\"mine\":\"0x%" PRIxPTR "\",\"theirs\":\"0x%" PRIxPTR "\"}\n",
                (int) getpid(), pages, split_file_faults, (uintptr_t) mine, (uintptr_t) theirs);
@@ -421,19 +228,6 @@ static int shape_split_rss(unsigned pages, const char *file, unsigned file_fault
 }
 
 /* ------------------------------------------------------------------ ksm-fork */
-
-static long self_ksm_merging_pages(void)
-{
-        FILE *f = fopen("/proc/self/ksm_merging_pages", "re");
-        long v = -1;
-
-        if (!f)
-                return -1;
-        if (fscanf(f, "%ld", &v) != 1)
-                v = -1;
-        fclose(f);
-        return v;
-}
 
 static pid_t ksm_child;
 
@@ -472,7 +266,7 @@ static int shape_ksm_fork(unsigned pages, unsigned seconds)
         if (madvise(p, len, MADV_NOHUGEPAGE) < 0 || madvise(p, len, MADV_MERGEABLE) < 0)
                 die("madvise(MADV_MERGEABLE)");
         memset(p, KSM_BYTE, len);
-        while ((merged = self_ksm_merging_pages()) < (long) pages && now_seconds() < deadline)
+        while ((merged = proc_ksm_merging_pages(0)) < (long) pages && now_seconds() < deadline)
                 usleep(50 * 1000);
         printf("{\"shape\":\"ksm-fork\",\"pid\":%d,\"start\":\"0x%" PRIxPTR "\",\"end\":\"0x%" PRIxPTR
                "\",\"pages\":%u,\"merged\":%ld%s}\n",

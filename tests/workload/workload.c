@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shape-memory.h"
+
 #define PAGE_SZ ((size_t) 4096)
 #define THP_SZ ((size_t) 2 << 20)
 #define MIB ((size_t) 1 << 20)
@@ -52,7 +54,7 @@
 #define TMPFS_MAGIC_ 0x01021994
 
 #define KSM_BYTE 0x5a
-#define TOUCH_BYTE 0xa5
+#define TOUCH_BYTE SHAPE_TOUCH_BYTE
 
 struct kv {
         const char *key;
@@ -224,116 +226,13 @@ static void truth_print(struct truth *t)
 
 /* ------------------------------------------------------------------ memory helpers */
 
-/*
- * Map len bytes at an align-aligned address, between two PROT_READ guard pages: neither a
- * rw-p nor a ---p region can merge with an r--p neighbour. Returns NULL with errno set.
- */
-static void *map_region(size_t len, size_t align, int prot, int flags, int fd)
-{
-        size_t span = len + align + 2 * PAGE_SZ;
-        char *res, *start, *p;
-        int saved;
-
-        res = mmap(NULL, span, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (res == MAP_FAILED)
-                return NULL;
-        start = (char *) ALIGN_UP((uintptr_t) res + PAGE_SZ, align);
-        p = mmap(start, len, prot, flags | MAP_FIXED, fd, 0);
-        if (p == MAP_FAILED) {
-                saved = errno;
-                munmap(res, span);
-                errno = saved;
-                return NULL;
-        }
-        if (start - PAGE_SZ > res)
-                munmap(res, (size_t) (start - PAGE_SZ - res));
-        if (start + len + PAGE_SZ < res + span)
-                munmap(start + len + PAGE_SZ, (size_t) (res + span - (start + len + PAGE_SZ)));
-        return p;
-}
-
 static void *map_anon(size_t len, size_t align, int advice)
 {
-        void *p = map_region(len, align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+        void *p = shape_map_aligned(len, align, advice);
 
         if (!p)
-                die("mmap %zu bytes", len);
-        if (advice >= 0 && madvise(p, len, advice) < 0)
-                die("madvise(%d)", advice);
+                die("mmap %zu bytes, madvise(%d)", len, advice);
         return p;
-}
-
-/* Write one nonzero byte to every 4 KiB page: each page becomes present, private and dirty. */
-static void touch_pages(void *p, size_t len)
-{
-        for (size_t off = 0; off < len; off += PAGE_SZ)
-                ((volatile unsigned char *) p)[off] = TOUCH_BYTE;
-}
-
-/* A "Key:   N kB" value of the VMA that starts at start, from our own smaps; -1 if absent. */
-static long long self_smaps_kb(const void *start, const char *key)
-{
-        char line[512];
-        size_t keylen = strlen(key);
-        long long value = -1;
-        bool in_vma = false;
-        uintptr_t lo, hi;
-        FILE *f = fopen("/proc/self/smaps", "re");
-
-        if (!f)
-                die("open /proc/self/smaps");
-        while (fgets(line, sizeof(line), f)) {
-                /* VMA header lines are "start-end perms offset dev inode [name]"; no field
-                 * line ("Rss:", "AnonHugePages:") parses as a hex range. */
-                if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " ", &lo, &hi) == 2) {
-                        if (in_vma)
-                                break;
-                        in_vma = lo == (uintptr_t) start;
-                } else if (in_vma && strncmp(line, key, keylen) == 0 && line[keylen] == ':') {
-                        value = strtoll(line + keylen + 1, NULL, 10);
-                        break;
-                }
-        }
-        fclose(f);
-        return value;
-}
-
-/* One "name value" line of /proc/vmstat; -1 if absent. */
-static long long vmstat_value(const char *name)
-{
-        char key[128];
-        long long v, value = -1;
-        FILE *f = fopen("/proc/vmstat", "re");
-
-        if (!f)
-                return -1;
-        while (fscanf(f, "%127s %lld", key, &v) == 2)
-                if (strcmp(key, name) == 0) {
-                        value = v;
-                        break;
-                }
-        fclose(f);
-        return value;
-}
-
-/* mm->numa_scan_seq from our own /proc/self/sched; -1 if absent. */
-static long long self_numa_scan_seq(void)
-{
-        char line[256];
-        long long value = -1;
-        FILE *f = fopen("/proc/self/sched", "re");
-
-        if (!f)
-                return -1;
-        while (fgets(line, sizeof(line), f))
-                if (strncmp(line, "mm->numa_scan_seq", 17) == 0) {
-                        const char *colon = strchr(line, ':');
-                        if (colon)
-                                value = strtoll(colon + 1, NULL, 10);
-                        break;
-                }
-        fclose(f);
-        return value;
 }
 
 static double now_seconds(void)
@@ -355,8 +254,8 @@ static char *build_thp(struct truth *t, size_t len)
         char *p = map_anon(len, THP_SZ, MADV_HUGEPAGE);
         long long huge;
 
-        touch_pages(p, len);
-        huge = self_smaps_kb(p, "AnonHugePages");
+        shape_touch(p, len);
+        huge = proc_smaps_vma_kb(0, (uintptr_t) p, "AnonHugePages");
         if (huge != KB(len)) {
                 truth_skip(t, "THP unavailable: AnonHugePages %lld kB of %lld kB after MADV_HUGEPAGE "
                            "(check /sys/kernel/mm/transparent_hugepage/enabled)", huge, KB(len));
@@ -417,11 +316,11 @@ static void build_memfd(struct truth *t, size_t len, const char *name)
                 die("memfd_create");
         if (ftruncate(fd, (off_t) len) < 0)
                 die("ftruncate memfd");
-        p = map_region(len, PAGE_SZ, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+        p = shape_map_region(len, PAGE_SZ, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
         if (!p)
                 die("mmap memfd");
         close(fd);
-        touch_pages(p, len);
+        shape_touch(p, len);
         truth_region(t, name, p, len, "rw-s",
                      EXPECT({ "Rss", KB(len) }, { "Pss", KB(len) }, { "Anonymous", 0 },
                             { "AnonHugePages", 0 }), NULL);
@@ -438,7 +337,7 @@ static void shape_protnone_4k(struct truth *t, const struct options *o)
 {
         char *p = map_anon(o->size, PAGE_SZ, MADV_NOHUGEPAGE);
 
-        touch_pages(p, o->size);
+        shape_touch(p, o->size);
         if (mprotect(p, o->size, PROT_NONE) < 0)
                 die("mprotect(PROT_NONE)");
         truth_region(t, "protnone-4k", p, o->size, "---p",
@@ -491,8 +390,8 @@ static void spin_until_hinted(const struct options *o, struct numa_spin *s)
         double deadline;
         int r;
 
-        s->huge_before = vmstat_value("numa_huge_pte_updates");
-        s->pte_before = vmstat_value("numa_pte_updates");
+        s->huge_before = proc_vmstat_value("numa_huge_pte_updates");
+        s->pte_before = proc_vmstat_value("numa_pte_updates");
         for (unsigned i = 0; i < N_SPINNERS; i++) {
                 r = pthread_create(&threads[i], NULL, spinner, spin_buf[i]);
                 if (r) {
@@ -506,7 +405,7 @@ static void spin_until_hinted(const struct options *o, struct numa_spin *s)
         deadline = s->start + o->seconds;
         while (now_seconds() < deadline) {
                 usleep(100 * 1000);
-                if (vmstat_value("numa_huge_pte_updates") - s->huge_before >= 1)
+                if (proc_vmstat_value("numa_huge_pte_updates") - s->huge_before >= 1)
                         break;
         }
 
@@ -518,8 +417,8 @@ static void spin_until_hinted(const struct options *o, struct numa_spin *s)
                         pthread_cond_wait(&spin.cond, &spin.lock);
                 pthread_mutex_unlock(&spin.lock);
         }
-        s->huge_after = vmstat_value("numa_huge_pte_updates");
-        s->pte_after = vmstat_value("numa_pte_updates");
+        s->huge_after = proc_vmstat_value("numa_huge_pte_updates");
+        s->pte_after = proc_vmstat_value("numa_pte_updates");
 }
 
 static void truth_numa_spin(struct truth *t, const struct options *o, const struct numa_spin *s)
@@ -531,7 +430,7 @@ static void truth_numa_spin(struct truth *t, const struct options *o, const stru
         truth_int(t, "numa_huge_pte_updates_after", s->huge_after);
         truth_int(t, "numa_pte_updates_before", s->pte_before);
         truth_int(t, "numa_pte_updates_after", s->pte_after);
-        truth_int(t, "numa_scan_seq", self_numa_scan_seq());
+        truth_int(t, "numa_scan_seq", proc_sched_value(0, "mm->numa_scan_seq"));
 }
 
 static void shape_numa_thp(struct truth *t, const struct options *o)
@@ -625,7 +524,7 @@ static void shape_cow_fork(struct truth *t, const struct options *o)
         char *p = map_anon(o->size, PAGE_SZ, MADV_NOHUGEPAGE);
         pid_t parent = getpid(), child;
 
-        touch_pages(p, o->size);
+        shape_touch(p, o->size);
         fflush(NULL);
         child = fork();
         if (child < 0)
@@ -697,7 +596,7 @@ static void shape_many_vmas(struct truth *t, const struct options *o)
         size_t n = o->size / PAGE_SZ;
         char *p = map_anon(o->size, PAGE_SZ, MADV_NOHUGEPAGE);
 
-        touch_pages(p, o->size);
+        shape_touch(p, o->size);
         for (size_t i = 1; i < n; i += 2)
                 if (mprotect(p + i * PAGE_SZ, PAGE_SZ, PROT_READ) < 0)
                         die("mprotect(PROT_READ) of VMA %zu", i);
@@ -716,7 +615,7 @@ static void shape_many_vmas(struct truth *t, const struct options *o)
 static void sparse_region(struct truth *t, const char *name, size_t pages, size_t stride)
 {
         size_t len = pages * stride;
-        char *p = map_region(len, PAGE_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
+        char *p = shape_map_region(len, PAGE_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
 
         if (!p) {
                 truth_skip(t, "cannot map %zu GiB of address space for %s", len >> 30, name);
@@ -750,7 +649,7 @@ static void shape_leader_exit(struct truth *t, const struct options *o)
 {
         char *p = map_anon(o->size, PAGE_SZ, MADV_NOHUGEPAGE);
 
-        touch_pages(p, o->size);
+        shape_touch(p, o->size);
         truth_region(t, "leader-exit", p, o->size, "rw-p",
                      EXPECT({ "Rss", KB(o->size) }, { "Pss", KB(o->size) }, { "Anonymous", KB(o->size) }), NULL);
 }
@@ -777,7 +676,7 @@ static void *stop_waiter(void *arg)
 static void shape_exec_loop(struct truth *t, const struct options *o)
 {
         (void) t;
-        touch_pages(map_anon(o->size, PAGE_SZ, MADV_NOHUGEPAGE), o->size);
+        shape_touch(map_anon(o->size, PAGE_SZ, MADV_NOHUGEPAGE), o->size);
 }
 
 static void exec_again(char **argv)
@@ -807,8 +706,8 @@ static void shape_swap(struct truth *t, const struct options *o)
                 p[off] = (char) (1 + (off / PAGE_SZ) % 251);   /* not zero-filled: zram keeps them */
         if (madvise(p + o->size / 2, o->size / 2, MADV_PAGEOUT) < 0)
                 die("madvise(MADV_PAGEOUT)");
-        swapped = self_smaps_kb(p, "Swap");
-        rss = self_smaps_kb(p, "Rss");
+        swapped = proc_smaps_vma_kb(0, (uintptr_t) p, "Swap");
+        rss = proc_smaps_vma_kb(0, (uintptr_t) p, "Rss");
         if (swapped <= 0) {
                 truth_skip(t, "MADV_PAGEOUT swapped nothing out (no swap?)");
                 return;
@@ -854,7 +753,7 @@ static void shape_file(struct truth *t, const struct options *o)
                 die("fsync %s", cleanup.unlink_path);
         if (fstatfs(fd, &sfs) < 0)
                 die("fstatfs");
-        p = map_region(o->size, PAGE_SZ, PROT_READ, MAP_PRIVATE, fd);
+        p = shape_map_region(o->size, PAGE_SZ, PROT_READ, MAP_PRIVATE, fd);
         if (!p)
                 die("mmap %s", cleanup.unlink_path);
         close(fd);
@@ -870,7 +769,7 @@ static void shape_file(struct truth *t, const struct options *o)
 
 static void shape_hugetlb(struct truth *t, const struct options *o)
 {
-        char *p = map_region(o->size, THP_SZ, PROT_READ | PROT_WRITE,
+        char *p = shape_map_region(o->size, THP_SZ, PROT_READ | PROT_WRITE,
                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1);
 
         if (!p) {
@@ -925,7 +824,7 @@ static void churn(void)
                         char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
                         if (p == MAP_FAILED)
                                 die("mmap");
-                        touch_pages(p, len);
+                        shape_touch(p, len);
                         slot[i].p = p;
                         slot[i].len = len;
                 }
@@ -978,7 +877,7 @@ static void remap_loop(void)
 static void shape_remap(struct truth *t, const struct options *o)
 {
         /* the range and a guard page each side, so the loop's VMA never merges with a neighbour */
-        remap_base = map_region(THP_SZ, THP_SZ, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
+        remap_base = shape_map_region(THP_SZ, THP_SZ, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
         if (!remap_base)
                 die("mmap %zu bytes", THP_SZ);
         (void) o;
@@ -1008,7 +907,7 @@ static void mremap_shrink(size_t len, unsigned pause_ms)
 
                 if (p == MAP_FAILED)
                         die("mmap");
-                touch_pages(p, len);
+                shape_touch(p, len);
                 q = mremap(p, len, PAGE_SZ, 0);
                 if (q == MAP_FAILED)
                         die("mremap");
