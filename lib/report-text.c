@@ -101,12 +101,58 @@ static void print_finding(FILE *f, const struct smapsaudit_finding *fd, const ch
                 fd->field, fd->source, fd->kernel_kb, fd->walk_kb, fd->delta_kb, *tags ? ", tags " : "", tags);
 }
 
-/* An explanation is the figures the finding's line shows already, then after
- * "; " why they disagree; without a why, all of it. */
-static const char *explanation_reason(const struct smapsaudit_finding *fd) {
-        const char *e = fd->explanation ?: "", *why = strstr(e, "; ");
+/* How compare.c ends the explanation of a finding on a VMA: the one part that names the field. */
+#define CHURN_CLAUSE "; not churn: the events around the walk could move "
 
-        return why ? why + 2 : e;
+/*
+ * An explanation is the figures the finding's line shows already, then after
+ * "; " why they disagree (without a why, all of it), then the churn clause.
+ * *len: the why's length, up to that clause.
+ */
+static const char *explanation_reason(const struct smapsaudit_finding *fd, size_t *len) {
+        const char *e = fd->explanation ?: "", *why = strstr(e, "; "), *churn;
+
+        why = why && why != strstr(e, CHURN_CLAUSE) ? why + 2 : e;
+        churn = strstr(why, CHURN_CLAUSE);
+        *len = churn ? (size_t) (churn - why) : strlen(why);
+        return why;
+}
+
+static bool same_reason(const struct smapsaudit_finding *a, const struct smapsaudit_finding *b) {
+        size_t la, lb;
+        const char *ra = explanation_reason(a, &la), *rb = explanation_reason(b, &lb);
+
+        return la == lb && strncmp(ra, rb, la) == 0;
+}
+
+/* The churn clause: the field it names, and what it says of that field after " by ". */
+static const char *churn_rest(const struct smapsaudit_finding *fd) {
+        const char *c = fd->explanation ? strstr(fd->explanation, CHURN_CLAUSE) : NULL, *by;
+
+        by = c ? strstr(c + strlen(CHURN_CLAUSE), " by ") : NULL;
+        return by ? by + 4 : NULL;
+}
+
+static bool same_churn(const struct smapsaudit_finding *a, const struct smapsaudit_finding *b) {
+        const char *ra = churn_rest(a), *rb = churn_rest(b);
+
+        return ra && rb && streq(ra, rb);
+}
+
+/* One churn clause for the fields of a VMA whose clauses say the same of each. */
+static void print_churn(FILE *f, const struct smapsaudit_report *r, size_t first, size_t k) {
+        const struct smapsaudit_finding *fd = &r->findings[k];
+        size_t n = 0, shown = 0;
+
+        for (size_t m = k; m < r->n_findings; m++)
+                n += same_vma(&r->findings[m], &r->findings[first]) && same_churn(&r->findings[m], fd);
+        fprintf(f, "      not churn: the events around the walk could move ");
+        for (size_t m = k; m < r->n_findings; m++)
+                if (same_vma(&r->findings[m], &r->findings[first]) && same_churn(&r->findings[m], fd)) {
+                        shown++;
+                        fprintf(f, "%s%s", shown == 1 ? "" : shown == n ? " and " : ", ", r->findings[m].field);
+                }
+        fprintf(f, " by %s\n", churn_rest(fd));
 }
 
 /*
@@ -139,14 +185,26 @@ static void print_findings(FILE *f, const struct smapsaudit_report *r, bool colo
                 for (size_t k = i; k < r->n_findings; k++) {
                         const struct smapsaudit_finding *fd = &r->findings[k];
                         bool said = false;
+                        size_t len;
+                        const char *why = explanation_reason(fd, &len);
 
                         if (k != i && !same_vma(fd, first))
                                 continue;
                         for (size_t j = i; j < k && !said; j++)
-                                said = same_vma(&r->findings[j], first) &&
-                                       streq(explanation_reason(&r->findings[j]), explanation_reason(fd));
+                                said = same_vma(&r->findings[j], first) && same_reason(&r->findings[j], fd);
                         if (!said)
-                                fprintf(f, "      %s\n", explanation_reason(fd));
+                                fprintf(f, "      %.*s\n", (int) len, why);
+                }
+                for (size_t k = i; k < r->n_findings; k++) {
+                        const struct smapsaudit_finding *fd = &r->findings[k];
+                        bool said = false;
+
+                        if ((k != i && !same_vma(fd, first)) || !churn_rest(fd))
+                                continue;
+                        for (size_t j = i; j < k && !said; j++)
+                                said = same_vma(&r->findings[j], first) && same_churn(&r->findings[j], fd);
+                        if (!said)
+                                print_churn(f, r, i, k);
                 }
         }
 }

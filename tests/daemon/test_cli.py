@@ -599,7 +599,7 @@ class Docs(unittest.TestCase):
             return r.stdout.split()
 
         self.assertEqual(sorted(complete("smapsaudit", "")),
-                         sorted("check capture status findings watch sweep ksm help".split()))
+                         sorted("check capture status findings watch sweep ksm probe help".split()))
         self.assertEqual(complete("smapsaudit", "fi"), ["findings"])
         self.assertIn("--no-pager", complete("smapsaudit", "findings", "--no-p"))
         self.assertEqual(sorted(complete("smapsaudit", "--json=")), ["off", "pretty", "short"])
