@@ -344,11 +344,14 @@ class Attacks(robust.RobustDaemonTestCase):
         self.assertEqual(kinds.get("ok", 0) + kinds.get("AuditFailed", 0), 2, kinds)
 
     def test_caller_leaves(self):
-        (target,) = self.huge_targets(1)
-        flood = self.user.flood([target.pid], 1, timeout=2)
+        # Two Checks whose callers leave after a second: the user's audits run one at a
+        # time, so however fast the first is, the second is still queued or walking then.
+        targets = self.huge_targets(2)
+        flood = self.user.flood([t.pid for t in targets], 2, timeout=1)
         flood.communicate(timeout=60)
-        line = f"Cancelled the audit of process {target.pid}: its caller left the bus."
-        td.wait_for(lambda: line in self.daemon.log_text(), timeout=20, what="the daemon to cancel the audit")
+        lines = [f"Cancelled the audit of process {t.pid}: its caller left the bus." for t in targets]
+        td.wait_for(lambda: any(line in self.daemon.log_text() for line in lines), timeout=20,
+                    what="the daemon to cancel the audit")
         # and its thread is free again: the same user's next Check is answered
         mine = subprocess.Popen(self.user.argv + ["sleep", "1000"])
         self.stack.callback(td.stop_popen, mine)
