@@ -116,6 +116,22 @@ int output_json(struct json_object *o) {
         return 0;
 }
 
+void output_json_failure(const char *schema, pid_t pid, const char *verdict, const char *msg) {
+        struct json_object *o = json_object_new_object();
+
+        if (!o)
+                return;
+        json_object_object_add(o, "schema", json_object_new_string(schema));
+        if (pid > 0)
+                json_object_object_add(o, "pid", json_object_new_int64(pid));
+        if (verdict)
+                json_object_object_add(o, "verdict", json_object_new_string(verdict));
+        json_object_object_add(o, "error", json_object_new_string(msg));
+        pager_open();
+        (void) output_json(o);
+        json_object_put(o);
+}
+
 int output_json_text(const char *text) {
         struct json_object *o;
         int r;

@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 /* Decided once, before a pager takes standard output over. */
 bool output_color(void);
@@ -24,3 +25,9 @@ int output_json(struct json_object *o);
 /* The same for JSON text from the daemon or the library: parsed, so that it
  * comes out in the form asked for whatever form it came in. */
 int output_json_text(const char *text);
+/*
+ * With --json, every outcome is a JSON document on stdout, a failure too: the
+ * schema's object with what is known (pid > 0 and verdict only when given) and
+ * an "error", as the library's own report of a process that exited says it.
+ */
+void output_json_failure(const char *schema, pid_t pid, const char *verdict, const char *msg);

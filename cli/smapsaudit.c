@@ -16,6 +16,7 @@
 
 #include "bus-client.h"
 #include "cli.h"
+#include "output.h"
 #include "macro.h"
 #include "parse-number.h"
 #include "probe-verb.h"
@@ -120,19 +121,27 @@ const char *audit_error(int r) {
 
 int bus_failed(int r, const char *what, const char *message) {
         const char *target = arg.host ?: arg.machine;
+        char text[512];
 
         /* Through ssh or into a container, the connection itself fails in more ways. */
         if (target && (bus_error_is_unreachable(r) || (r == -ENOTCONN || r == -ECONNRESET || r == -ENXIO || r == -EHOSTUNREACH)))
-                fprintf(stderr, "smapsaudit: %s: cannot reach smapsauditd on %s %s (%s); %s\n", what,
-                        arg.host ? "host" : "container", target, message ?: strerror(-r),
-                        arg.host ? "-H needs 'ssh HOST' to log in and run systemd-stdio-bridge there"
-                                 : "-M needs a container that systemd-machined knows (machinectl list)");
+                snprintf(text, sizeof(text), "cannot reach smapsauditd on %s %s (%s); %s",
+                         arg.host ? "host" : "container", target, message ?: strerror(-r),
+                         arg.host ? "-H needs 'ssh HOST' to log in and run systemd-stdio-bridge there"
+                                  : "-M needs a container that systemd-machined knows (machinectl list)");
         else if (bus_error_is_unreachable(r))
-                fprintf(stderr, "smapsaudit: %s: smapsauditd is not reachable on the system bus (%s); start it "
-                                "(systemctl start smapsauditd) or, for check, use --local\n", what,
-                        message ?: strerror(-r));
+                snprintf(text, sizeof(text), "smapsauditd is not reachable on the system bus (%s); start it "
+                         "(systemctl start smapsauditd) or, for check, use --local", message ?: strerror(-r));
         else
-                fprintf(stderr, "smapsaudit: %s: %s\n", what, message ?: strerror(-r));
+                snprintf(text, sizeof(text), "%s", message ?: strerror(-r));
+        fprintf(stderr, "smapsaudit: %s: %s\n", what, text);
+        /* check says it in its report's schema, once per PID */
+        if (arg.json != JSON_OFF && !streq(what, "check")) {
+                _cleanup_free_ char *schema = NULL;
+
+                if (asprintf(&schema, "smapsaudit.%s/1", what) >= 0)
+                        output_json_failure(schema, 0, NULL, text);
+        }
         return EXIT_TROUBLE;
 }
 

@@ -157,29 +157,8 @@ static int output_report(struct smapsaudit_report *rep, bool summary, struct jso
         return report_exit_status(rep);
 }
 
-/* Why the last check failed, for the JSON document that says so. */
+/* Why the last check failed, for the JSON document that says so (output_json_failure). */
 static char failure[600];
-
-/*
- * With --json, every outcome is a JSON document on stdout, a failure too:
- * the schema's object with what is known and an "error", as the library's
- * own report of a process that exited says it. In an array of several PIDs
- * a PID that failed is on stderr only.
- */
-static void output_json_failure(const char *schema, pid_t pid, const char *msg) {
-        struct json_object *o = json_object_new_object();
-
-        if (!o)
-                return;
-        json_object_object_add(o, "schema", json_object_new_string(schema));
-        if (pid > 0)
-                json_object_object_add(o, "pid", json_object_new_int64(pid));
-        json_object_object_add(o, "verdict", json_object_new_string("inconclusive"));
-        json_object_object_add(o, "error", json_object_new_string(msg));
-        pager_open();
-        (void) output_json(o);
-        json_object_put(o);
-}
 
 static int check_local(struct smapsaudit_ctx *ctx, pid_t pid, struct smapsaudit_report **ret) {
         struct smapsaudit_audit_opts opts = {
@@ -223,6 +202,8 @@ static int check_bus(pid_t pid, struct smapsaudit_report **ret) {
         progress_end();
         if (r < 0) {
                 if (bus_error_is_unreachable(r)) {
+                        snprintf(failure, sizeof(failure), "smapsauditd is not reachable on the system bus (%s)",
+                                 msg ?: strerror(-r));
                         (void) bus_failed(r, "check", msg);
                         return r;
                 }
@@ -301,7 +282,7 @@ int verb_check(int argc, char *argv[]) {
                 r = local ? check_local(ctx, pids[i], &rep) : check_bus(pids[i], &rep);
                 if (r < 0) {
                         if (arg.json != JSON_OFF && !array)
-                                output_json_failure("smapsaudit.report/1", pids[i],
+                                output_json_failure("smapsaudit.report/1", pids[i], "inconclusive",
                                                     failure[0] ? failure : audit_error(r));
                         if (bus_error_is_unreachable(r)) {
                                 worst = EXIT_TROUBLE;
@@ -399,7 +380,7 @@ int verb_ksm(int argc, char *argv[]) {
                 smapsaudit_ctx_unref(ctx);
                 fprintf(stderr, "smapsaudit: %s\n", failure);
                 if (arg.json != JSON_OFF)
-                        output_json_failure("smapsaudit.ksm/1", pid, failure);
+                        output_json_failure("smapsaudit.ksm/1", pid, "inconclusive", failure);
                 return EXIT_TROUBLE;
         }
         smapsaudit_ctx_unref(ctx);
