@@ -13,6 +13,8 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "probe-verb.h"
 #include "probe.h"
 #include "smapsaudit.h"
@@ -73,11 +75,40 @@ static void enter_scope(void) {
         sd_bus_flush_close_unref(bus);
 }
 
-static int list_bugs(void) {
+static int list_bugs(bool json) {
+        struct json_object *o, *bugs;
+
+        if (!json) {
+                for (size_t i = 0; i < probe_n_bugs(); i++) {
+                        const struct probe_bug *b = probe_bug_by_index(i);
+                        printf("%-14s #%u %s\n  fixed by %s\n", b->id, b->number, b->title, b->fixed);
+                }
+                return 0;
+        }
+        o = json_object_new_object();
+        bugs = json_object_new_array();
+        if (!o || !bugs) {
+                json_object_put(o);
+                json_object_put(bugs);
+                return EXIT_TROUBLE;
+        }
+        json_object_object_add(o, "schema", json_object_new_string("smapsaudit.probe/1"));
         for (size_t i = 0; i < probe_n_bugs(); i++) {
                 const struct probe_bug *b = probe_bug_by_index(i);
-                printf("%-14s #%u %s\n  fixed by %s\n", b->id, b->number, b->title, b->fixed);
+                struct json_object *e = json_object_new_object();
+
+                json_object_object_add(e, "id", json_object_new_string(b->id));
+                json_object_object_add(e, "number", json_object_new_int(b->number));
+                json_object_object_add(e, "title", json_object_new_string(b->title));
+                json_object_object_add(e, "introduced", json_object_new_string(b->introduced ?: ""));
+                json_object_object_add(e, "fixed", json_object_new_string(b->fixed ?: ""));
+                json_object_object_add(e, "affects", json_object_new_string(b->affects ?: ""));
+                json_object_array_add(bugs, e);
         }
+        json_object_object_add(o, "catalogue", bugs);
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
         return 0;
 }
 
@@ -97,7 +128,7 @@ int verb_probe(int argc, char *argv[], bool json) {
         const char *report = NULL;
         char *report_only[1] = {};
         unsigned flags = 0;
-        bool only = false;
+        bool only = false, list = false;
         int c, r, st;
 
         optind = 0;
@@ -106,7 +137,7 @@ int verb_probe(int argc, char *argv[], bool json) {
                 switch (c) {
                 case 'j': json = true; break;
                 case ARG_ONLY: only = true; break;
-                case ARG_LIST: return list_bugs();
+                case ARG_LIST: list = true; break;
                 case ARG_ALLOW_KNOBS: flags |= PROBE_ALLOW_KNOBS; break;
                 case ARG_REPORT: report = report_only[0] = optarg; break;
                 case 'h': probe_help(); return 0;
@@ -116,6 +147,8 @@ int verb_probe(int argc, char *argv[], bool json) {
                 }
         argc -= optind;
         argv += optind;
+        if (list)
+                return list_bugs(json);
         if ((argc > 0 && !only) || (only && argc == 0) || (report && (only || json))) {
                 fprintf(stderr, "smapsaudit: usage: probe [--json] [--allow-knobs] [--only BUG...] | --report BUG | --list\n");
                 return EXIT_TROUBLE;
