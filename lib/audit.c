@@ -29,6 +29,8 @@
 #define NUMA_BIT (1ULL << 31)
 /* what an audit may spend waiting for an exec or an unmap of the target to end before reading its views */
 #define INFLIGHT_WAIT_USEC (50 * 1000)
+/* how often an audit follows a target that execs again while its new image is read */
+#define FOLLOW_EXEC_TRIES 5
 
 struct views {
         struct sa_smaps smaps;
@@ -1346,6 +1348,19 @@ static int follow_exec(struct audit *a, struct views *A, struct views *B) {
         return 0;
 }
 
+/*
+ * A process that execs in a loop can exec again while its new image is
+ * being read: the read comes back empty or ESRCH although the process
+ * lives on. Follow it again, a few times, before calling it exited.
+ */
+static int follow_exec_again(struct audit *a, struct views *A, struct views *B) {
+        int r = -ESRCH;
+
+        for (unsigned tries = 0; tries < FOLLOW_EXEC_TRIES && r == -ESRCH && !target_gone(a); tries++)
+                r = follow_exec(a, A, B);
+        return r;
+}
+
 static int audit_run(struct audit *a) {
         struct smapsaudit_report *r = a->r;
         unsigned max_passes = a->opts && a->opts->max_passes ? a->opts->max_passes : DEFAULT_PASSES;
@@ -1407,7 +1422,7 @@ static int audit_run(struct audit *a) {
                 ret = run_pass(a, pass, &A, &B);
                 pass_usec = now_usec(CLOCK_MONOTONIC) - t0;
                 if (ret == -ESRCH && a->ctx->live && !target_gone(a)) {
-                        ret = follow_exec(a, &A, &B);
+                        ret = follow_exec_again(a, &A, &B);
                         if (ret == 0)
                                 continue;
                 }
@@ -1424,7 +1439,7 @@ static int audit_run(struct audit *a) {
                  * started on the old one did not see.
                  */
                 if (A.smaps.n == 0) {
-                        ret = a->ctx->live && !target_gone(a) ? follow_exec(a, &A, &B) : -ESRCH;
+                        ret = a->ctx->live && !target_gone(a) ? follow_exec_again(a, &A, &B) : -ESRCH;
                         if (ret < 0)
                                 break;
                 }
