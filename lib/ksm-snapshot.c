@@ -6,7 +6,6 @@
  * rounds that judge, wait for ksmd's full scans and confirm
  * (ksm-invariants.c holds the rules).
  */
-#include <dirent.h>
 #include <time.h>
 
 #include "ksm.h"
@@ -219,55 +218,28 @@ static int cmp_pid(const void *a, const void *b) {
 }
 
 /*
- * Every process, sorted by PID: smapsaudit_list_processes() on a live
- * system (it skips kernel threads and processes without memory); a capture
- * has no libproc2 to ask (that call is -EOPNOTSUPP there), only the PID
- * directories below its proc root.
+ * Every process, sorted by PID, as smapsaudit_list_processes() gives them:
+ * on a live system it skips kernel threads and processes without memory; a
+ * capture has only the PID directories below its proc root.
  */
 static int list_pids(struct smapsaudit_ctx *ctx, pid_t **ret, size_t *n) {
+        _cleanup_free_ struct smapsaudit_proc *list = NULL;
         _cleanup_free_ pid_t *pids = NULL;
-        size_t count = 0;
+        size_t m = 0;
+        int r;
 
-        if (ctx->live) {
-                struct smapsaudit_proc *list = NULL;
-                size_t m = 0;
-                int r = smapsaudit_list_processes(ctx, &list, &m);
-                if (r < 0)
-                        return r;
-                pids = calloc(m ? m : 1, sizeof(*pids));
-                if (!pids) {
-                        free(list);
-                        return -ENOMEM;
-                }
-                for (size_t i = 0; i < m; i++)
-                        pids[count++] = list[i].pid;
-                free(list);
-        } else {
-                DIR *d = opendir(ctx->proc_root);
-                struct dirent *de;
-
-                if (!d)
-                        return negative_errno();
-                while ((de = readdir(d))) {
-                        pid_t *np;
-                        char *end;
-                        long v = strtol(de->d_name, &end, 10);
-                        if (*end || end == de->d_name || v <= 0)
-                                continue;
-                        np = realloc(pids, (count + 1) * sizeof(*np));
-                        if (!np) {
-                                closedir(d);
-                                return -ENOMEM;
-                        }
-                        pids = np;
-                        pids[count++] = (pid_t) v;
-                }
-                closedir(d);
-        }
-        if (count)
-                qsort(pids, count, sizeof(*pids), cmp_pid);
+        r = smapsaudit_list_processes(ctx, &list, &m);
+        if (r < 0)
+                return r;
+        pids = calloc(m ? m : 1, sizeof(*pids));
+        if (!pids)
+                return -ENOMEM;
+        for (size_t i = 0; i < m; i++)
+                pids[i] = list[i].pid;
+        if (m)
+                qsort(pids, m, sizeof(*pids), cmp_pid);
         *ret = TAKE_PTR(pids);
-        *n = count;
+        *n = m;
         return 0;
 }
 

@@ -1,12 +1,65 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Which processes there are to audit (libproc2's pids API). */
+/* Which processes there are to audit: libproc2's pids API on a live system, the PID directories
+ * below a capture's proc root otherwise. */
+#include <dirent.h>
 #include <libproc2/pids.h>
+#include <limits.h>
 
 #include "internal.h"
 
 static int cmp_rss(const void *a, const void *b) {
         const struct smapsaudit_proc *x = a, *y = b;
         return x->rss_kb < y->rss_kb ? 1 : x->rss_kb > y->rss_kb ? -1 : 0;
+}
+
+static int cmp_pid(const void *a, const void *b) {
+        const struct smapsaudit_proc *x = a, *y = b;
+        return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* A capture says nothing of kernel threads or memory sizes: every PID directory, by PID, with the
+ * start time and name its stat file gives when it has one. */
+static int list_captured(struct smapsaudit_ctx *ctx, struct smapsaudit_proc **ret, size_t *n) {
+        _cleanup_free_ struct smapsaudit_proc *list = NULL;
+        struct dirent *de;
+        size_t count = 0;
+        DIR *d;
+
+        d = opendir(ctx->proc_root);
+        if (!d)
+                return negative_errno();
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *stat = NULL;
+                struct smapsaudit_proc *nl;
+                struct sa_stat st;
+                char *end;
+                long v = strtol(de->d_name, &end, 10);
+
+                if (*end || end == de->d_name || v <= 0 || v > INT_MAX)
+                        continue;
+                nl = realloc(list, (count + 1) * sizeof(*nl));
+                if (!nl) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+                list = nl;
+                list[count] = (struct smapsaudit_proc) { .pid = (pid_t) v };
+                if (sa_read_pid_file(ctx, (pid_t) v, "stat", &stat, NULL) >= 0 && sa_stat_parse(stat, &st) >= 0) {
+                        const char *open = strchr(stat, '('), *close = strrchr(stat, ')');
+
+                        list[count].start_time = st.start_time;
+                        if (open && open < close)
+                                        snprintf(list[count].comm, sizeof(list[count].comm), "%.*s",
+                                         (int) (close - open - 1), open + 1);
+                }
+                count++;
+        }
+        closedir(d);
+        if (count)
+                qsort(list, count, sizeof(*list), cmp_pid);
+        *ret = TAKE_PTR(list);
+        *n = count;
+        return 0;
 }
 
 _export_ int smapsaudit_list_processes(struct smapsaudit_ctx *ctx, struct smapsaudit_proc **ret, size_t *n) {
@@ -18,7 +71,7 @@ _export_ int smapsaudit_list_processes(struct smapsaudit_ctx *ctx, struct smapsa
         int r;
 
         if (!ctx->live)
-                return -EOPNOTSUPP;
+                return list_captured(ctx, ret, n);
         r = procps_pids_new(&info, items, (int) ELEMENTSOF(items));
         if (r < 0)
                 return r;

@@ -168,6 +168,8 @@ struct smapsaudit_proc {
         uint64_t anon_huge_kb; /* hints for scheduling: 0 when unknown */
         char comm[64];
 };
+/* Live: the processes that have memory, largest first. Below a capture's proc root: every PID
+ * directory, by PID. */
 int smapsaudit_list_processes(struct smapsaudit_ctx *ctx, struct smapsaudit_proc **ret, size_t *n);
 
 /* Deprecated: it cannot know the caller's groups, so it answers only for root and holders of
