@@ -39,7 +39,8 @@ typedef struct OpenFinding {
         int64_t kernel_kb, walk_kb, delta_kb;
         unsigned tags;
         bool logged;              /* it made a journal entry, so its end makes one too */
-        bool confirmed;           /* a later conclusive audit had it too: counted in the baseline */
+        bool swept;               /* a sweep's audit had it */
+        bool confirmed;           /* a later sweep had it too: counted in the baseline */
 } OpenFinding;
 
 uint64_t finding_key(enum smapsaudit_verdict kind, const char *field, const char *source,

@@ -2,14 +2,17 @@
 /*
  * What the daemon does with an audit's findings: a finding that the last
  * conclusive audit of the same process did not have is new (history line,
- * journal entry, Finding signal, counted in the metrics); once the next
- * conclusive audit of that process has it again it is confirmed, and only
- * then counted in the release's baseline, and a regression if the previous
- * release's baseline lacks its kind: one audit can catch the kernel in the
- * middle of work that leaves its counters behind for a moment. One that a
- * later conclusive audit no longer has, or whose process exited, is
- * resolved (journal entry, Resolved signal). Inconclusive audits change
- * nothing: they cannot say that a finding went away.
+ * journal entry, Finding signal, counted in the metrics); once a second
+ * sweep's conclusive audit of that process has it again it is confirmed, and
+ * only then counted in the release's baseline, and a regression if the
+ * previous release's baseline lacks its kind: one audit can catch the kernel
+ * in the middle of work that leaves its counters behind for a moment. Only
+ * sweeps feed the baseline: a Check audits what its caller picked, when it
+ * picked it, which says nothing of the release as a whole, and a user must
+ * not be able to teach the fleet's baseline. One that a later conclusive
+ * audit no longer has, or whose process exited, is resolved (journal entry,
+ * Resolved signal). Inconclusive audits change nothing: they cannot say that
+ * a finding went away.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -136,7 +139,8 @@ static void announce_new(Manager *m, const Job *job, OpenFinding *f, const char 
                 log_error_errno(ENOMEM, "Failed to count a finding: %m");
 }
 
-/* The second conclusive audit in a row with this finding, by a sweep: now it counts for the release. */
+/* A sweep's conclusive audit has this finding again after an earlier sweep's did: now it counts for the
+ * release. */
 static void confirm(Manager *m, const Job *job, OpenFinding *f, const char *explanation, bool sweep, uint64_t now) {
         JournalProcess p = {
                 .pid = job->pid, .comm = job->comm, .kernel_release = release(m), .unit = job->unit,
@@ -171,7 +175,7 @@ static void announce_resolved(Manager *m, pid_t pid, uid_t uid, const char *comm
         manager_bus_emit_resolved(m, &p, f, reason, json);
 }
 
-void manager_record_audit(Manager *m, const Job *job, bool sweep, bool baseline) {
+void manager_record_audit(Manager *m, const Job *job, bool sweep) {
         uint64_t now = now_usec(CLOCK_REALTIME);
         _cleanup_free_ OpenFinding *found = NULL;
         ProcState *s;
@@ -181,7 +185,7 @@ void manager_record_audit(Manager *m, const Job *job, bool sweep, bool baseline)
                 m->metrics.audits_inconclusive++;
         else
                 m->metrics.processes_audited++;
-        if (m->baseline && baseline)
+        if (m->baseline && sweep)
                 baseline_count_audit(m->baseline, job->verdict == SMAPSAUDIT_INCONCLUSIVE, now);
         manager_metrics_update(m);
 
@@ -218,10 +222,12 @@ void manager_record_audit(Manager *m, const Job *job, bool sweep, bool baseline)
                         /* The same finding again: not new, and it keeps whether it was logged. */
                         found[i].logged = old->logged;
                         found[i].confirmed = old->confirmed;
-                        if (!found[i].confirmed && baseline)
+                        found[i].swept = old->swept || sweep;
+                        if (!found[i].confirmed && sweep && old->swept)
                                 confirm(m, job, &found[i], job->findings[i].explanation, sweep, now);
                         continue;
                 }
+                found[i].swept = sweep;
                 announce_new(m, job, &found[i], job->findings[i].explanation, sweep, now);
         }
 

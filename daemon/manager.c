@@ -283,10 +283,14 @@ int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd, Grant 
         return 0;
 }
 
+/* Captured files do not change by themselves: a daemon that replays them sweeps when asked (Sweep),
+ * not on a timer. */
 static void sweep_schedule(Manager *m) {
         uint64_t next;
         int r;
 
+        if (!m->live)
+                return;
         next = m->last_started_usec == 0 ? now_usec(CLOCK_MONOTONIC)
                                          : m->last_started_usec + m->config.interval_usec;
         r = sd_event_source_set_time(m->sweep_timer, next);
@@ -568,7 +572,7 @@ static void on_job_done(Job *job, void *userdata) {
         /* a fast sweep audit that disagreed is redone in the full tier, which is the one recorded;
          * it did not fail */
         if (job->r >= 0 && !(a->sweep && (job->audit_flags & SMAPSAUDIT_AUDIT_FAST) && job->n_findings > 0))
-                manager_record_audit(m, job, a->sweep, !a->user);
+                manager_record_audit(m, job, a->sweep);
         else if (job->r < 0 && !IN_SET_AUDIT_ERROR_OF_PROCESS(job->r) && !m->stopping)
                 manager_error(m, DAEMON_ERROR_AUDIT, job->r, "Auditing process %d failed: %s%s%m", (int) job->pid,
                               job->error ?: "", job->error ? ": " : "");
@@ -747,6 +751,8 @@ int manager_start(Manager *m) {
                 return log_error_errno(r, "Failed to set up the sweep timer: %m");
         (void) sd_event_source_set_description(m->sweep_timer, "sweep");
         (void) sd_event_source_set_priority(m->sweep_timer, SD_EVENT_PRIORITY_IDLE);
+        if (!m->live)
+                (void) sd_event_source_set_enabled(m->sweep_timer, SD_EVENT_OFF);
 
         r = sd_event_add_time(m->event, &m->progress_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_progress_timer, m);
         if (r < 0)

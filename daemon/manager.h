@@ -132,9 +132,9 @@ int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd, Grant 
                   unsigned audit_flags, unsigned max_passes, unsigned report_flags);
 
 /* manager-findings.c */
-/* baseline: the audit counts for the fleet baseline and may raise a regression (a sweep's, or a
- * Check by root: what a user asks about its own processes never does). */
-void manager_record_audit(Manager *m, const Job *job, bool sweep, bool baseline);
+/* A sweep's audit counts for the fleet baseline and may raise a regression; a Check's, root's too,
+ * never does. */
+void manager_record_audit(Manager *m, const Job *job, bool sweep);
 void manager_on_process_gone(const ProcState *s, void *userdata);
 /* Counts and all, as at the end of a sweep. */
 void manager_save_baseline(Manager *m);

@@ -142,6 +142,20 @@ def wait_for(predicate, timeout=20, interval=0.05, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def sweep_done(after_usec=0):
+    # A sweep audits every process on the machine: give it time on a loaded one.
+    return wait_for(lambda: get_property("LastSweepUSec") > after_usec and
+                    not get_property("StatusText").startswith(("Sweeping", "Listing")),
+                    timeout=240, interval=0.2, what="a sweep to finish")
+
+
+def sweep():
+    """One sweep, asked for and waited for: a daemon that replays a capture sweeps only when asked."""
+    before = get_property("LastSweepUSec")
+    call_ok("Sweep")
+    return sweep_done(before)
+
+
 class Daemon:
     """smapsauditd with its own config file and state directory."""
 
@@ -248,10 +262,7 @@ class DaemonTestCase(unittest.TestCase):
         return s
 
     def wait_sweep_done(self, after_usec=0):
-        # A sweep audits every process on the machine: give it time on a loaded one.
-        return wait_for(lambda: get_property("LastSweepUSec") > after_usec and
-                        not get_property("StatusText").startswith(("Sweeping", "Listing")),
-                        timeout=240, interval=0.2, what="a sweep to finish")
+        return sweep_done(after_usec)
 
 
 class Introspection(DaemonTestCase):
@@ -596,8 +607,8 @@ class ReplayedBug(unittest.TestCase):
         self.stack.callback(daemon.kill)
         daemon.start()
 
-        # Sweeps list processes with libproc2, which reads only the real /proc: ask for the
-        # captured PID with Check, which records and announces findings as a sweep does.
+        # A daemon that replays a capture sweeps only when asked: ask for the captured PID with
+        # Check, which records and announces findings as a sweep does.
         report = json.loads(call_ok("Check", "ua{sv}", pid, 0)[0])
         self.assertEqual(report["verdict"], "under-accounted", daemon.log_text())
         findings = json.loads(call_ok("GetFindings", "t", 0)[0])
