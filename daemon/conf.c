@@ -52,6 +52,8 @@ void config_defaults(Config *c) {
                 .journal_rate_burst = JOURNAL_RATE_BURST_DEFAULT,
                 .checks_per_user = CHECKS_PER_USER_DEFAULT,
                 .check_deadline_usec = CHECK_DEADLINE_DEFAULT_USEC,
+                .check_cpu_per_user_usec = CHECK_CPU_PER_USER_DEFAULT_USEC,
+                .check_cpu_window_usec = CHECK_CPU_WINDOW_DEFAULT_USEC,
         };
 }
 
@@ -356,8 +358,20 @@ static void parse_journal(Config *c, const char *fname, unsigned line, const cha
                 log_warning("%s:%u: unknown key %s= in [Journal], ignoring.", fname, line, key);
 }
 
-static void parse_check(Config *c, const char *fname, unsigned line, const char *key, const char *value) {
+static void parse_check_span(uint64_t *ret, uint64_t min_usec, const char *fname, unsigned line, const char *key,
+                             const char *value) {
+        char min[64];
         uint64_t usec;
+
+        if (parse_time_span(value, &usec) < 0 || usec < min_usec) {
+                log_warning("%s:%u: %s=%s is not a time span of at least %s, ignoring.", fname, line, key, value,
+                            format_time_span(min, sizeof(min), min_usec, 0));
+                return;
+        }
+        *ret = usec;
+}
+
+static void parse_check(Config *c, const char *fname, unsigned line, const char *key, const char *value) {
         unsigned n;
 
         if (streq(key, "MaxPerUser")) {
@@ -367,14 +381,13 @@ static void parse_check(Config *c, const char *fname, unsigned line, const char 
                         return;
                 }
                 c->checks_per_user = n;
-        } else if (streq(key, "DeadlineSec")) {
-                if (parse_time_span(value, &usec) < 0 || usec < UINT64_C(1000000)) {
-                        log_warning("%s:%u: DeadlineSec=%s is not a time span of at least 1s, ignoring.", fname, line,
-                                    value);
-                        return;
-                }
-                c->check_deadline_usec = usec;
-        } else
+        } else if (streq(key, "DeadlineSec"))
+                parse_check_span(&c->check_deadline_usec, UINT64_C(1000000), fname, line, key, value);
+        else if (streq(key, "CPUPerUserSec"))
+                parse_check_span(&c->check_cpu_per_user_usec, 1000, fname, line, key, value);
+        else if (streq(key, "CPUWindowSec"))
+                parse_check_span(&c->check_cpu_window_usec, UINT64_C(1000000), fname, line, key, value);
+        else
                 log_warning("%s:%u: unknown key %s= in [Check], ignoring.", fname, line, key);
 }
 

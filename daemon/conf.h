@@ -27,6 +27,10 @@
 #define CHECK_CALLS_MAX             128u
 #define CHECKS_PER_USER_DEFAULT     2u
 #define CHECK_DEADLINE_DEFAULT_USEC (60 * UINT64_C(1000000))
+/* 10 % of one core on average per uid: one audit that runs to the default deadline, or hundreds of
+ * ordinary ones, in each window. */
+#define CHECK_CPU_PER_USER_DEFAULT_USEC (60 * UINT64_C(1000000))
+#define CHECK_CPU_WINDOW_DEFAULT_USEC   (10 * 60 * UINT64_C(1000000))
 
 typedef struct Config {
         uint64_t interval_usec;            /* [Sweep] Interval= */
@@ -43,6 +47,8 @@ typedef struct Config {
 
         unsigned checks_per_user;          /* [Check] MaxPerUser=: Check calls of one uid other than root at once */
         uint64_t check_deadline_usec;      /* [Check] DeadlineSec=: how long one of their audits may run */
+        uint64_t check_cpu_per_user_usec;  /* [Check] CPUPerUserSec=: CPU time of one uid's audits per window */
+        uint64_t check_cpu_window_usec;    /* [Check] CPUWindowSec= */
 } Config;
 
 /* Fills in the defaults: allocates, so config_done() it. */

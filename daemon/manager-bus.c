@@ -337,6 +337,14 @@ static int method_check(sd_bus_message *message, void *userdata, sd_bus_error *e
                                          "uid %u has %u Check calls waiting or running already (MaxPerUser= in "
                                          "[Check]); try again when one has been answered.",
                                          (unsigned) caller.euid, m->config.checks_per_user);
+        if (r == -EDQUOT) {
+                _cleanup_free_ char *why = NULL;
+
+                (void) manager_user_cpu_refusal(m, caller.euid, &why);
+                if (!why)
+                        return -ENOMEM;
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY, "%s.", why);
+        }
         if (r < 0)
                 return r;
 
@@ -365,6 +373,10 @@ void manager_bus_reply_audit(sd_bus_message *call, const Job *job) {
         else if (job->r == -ESTALE)
                 r = sd_bus_reply_method_errorf(call, BUS_ERROR_AUDIT_FAILED, "%s.",
                                                job->error ?: "The process executed a new program during the audit; check again");
+        else if (job->r == -EDQUOT)
+                r = sd_bus_reply_method_errorf(call, BUS_ERROR_BUSY, "%s.",
+                                               job->error ?: "This uid used its CPU time for Check audits "
+                                                             "(CPUPerUserSec= in [Check]); try again later");
         else if (job->r == -EBUSY)
                 r = sd_bus_reply_method_errorf(call, BUS_ERROR_BUSY, "Process %d could not be frozen: %s.",
                                                (int) job->pid, job->error ?: "it is traced already");

@@ -105,18 +105,60 @@ static size_t users_in_flight(Manager *m) {
         return n;
 }
 
+static uint64_t user_cpu_wait(Manager *m, uid_t uid, uint64_t *ret_used_usec) {
+        uint64_t used_usec;
+
+        return user_cpu_wait_usec(&m->user_cpu, uid, now_usec(CLOCK_MONOTONIC), m->config.check_cpu_per_user_usec,
+                                  m->config.check_cpu_window_usec, ret_used_usec ?: &used_usec);
+}
+
+int manager_user_cpu_refusal(Manager *m, uid_t uid, char **ret) {
+        char used[64], budget[64], window[64], wait[64];
+        uint64_t used_usec, wait_usec;
+
+        wait_usec = user_cpu_wait(m, uid, &used_usec);
+        if (wait_usec == 0)
+                return 0;
+        if (asprintf(ret, "uid %u used %s of CPU time in its Check audits, and CPUPerUserSec=%s in [Check] allows "
+                     "that much in each CPUWindowSec=%s; try again in %s", (unsigned) uid,
+                     format_time_span(used, sizeof(used), used_usec, 1000),
+                     format_time_span(budget, sizeof(budget), m->config.check_cpu_per_user_usec, 1000),
+                     format_time_span(window, sizeof(window), m->config.check_cpu_window_usec, 1000),
+                     format_time_span(wait, sizeof(wait), wait_usec + 999999, 1000000)) < 0)
+                *ret = NULL;
+        return -EDQUOT;
+}
+
+/* A Check audit that will not run: its callers hear why. */
+static void audit_refuse(Manager *m, Audit *a, int r, char *why) {
+        a->job->r = r;
+        a->job->error = why;
+        for (size_t i = 0; i < a->n_calls; i++)
+                manager_bus_reply_audit(a->calls[i], a->job);
+        audit_unlink(m, a);
+        audit_free(m, a);
+}
+
 /*
  * The rules that decide when an audit gets a thread: never while another
  * audit of its PID is in flight, and the Checks of callers that are not root
  * one at a time, whoever they are, so that root's Checks and the sweep
- * always find a thread of their own. Oldest first otherwise.
+ * always find a thread of their own; a Check of a uid that used its CPU
+ * time while it waited is refused. Oldest first otherwise.
  */
 static void submit_ready(Manager *m) {
         size_t users = users_in_flight(m);
 
-        for (Audit *a = m->audits; a; a = a->next) {
+        for (Audit *a = m->audits, *next; a; a = next) {
+                char *why = NULL;
+
+                next = a->next;
                 if (a->submitted || pid_in_flight(m, a->job->pid) || (a->user && users >= USER_AUDIT_THREADS))
                         continue;
+                if (a->user && manager_user_cpu_refusal(m, a->uid, &why) < 0) {
+                        audit_refuse(m, a, -EDQUOT, why);
+                        continue;
+                }
                 a->submitted = true;
                 users += a->user;
                 worker_pool_submit(m->pool, a->job);
@@ -238,6 +280,8 @@ int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd, Grant 
                 r = -EBUSY;
         else if (user && user_calls(m, uid) >= m->config.checks_per_user)
                 r = -EUSERS;
+        else if (user && user_cpu_wait(m, uid, NULL) > 0)
+                r = -EDQUOT;
         if (r < 0) {
                 if (pidfd >= 0)
                         close(pidfd);
@@ -565,9 +609,12 @@ static void on_job_done(Job *job, void *userdata) {
 
         a = job->userdata;
         audit_unlink(m, a);
-        submit_ready(m);
         if (!a->sweep)
                 m->check_cpu_usec += job->cpu_usec;
+        if (a->user && user_cpu_charge(&m->user_cpu, a->uid, job->cpu_usec, now_usec(CLOCK_MONOTONIC),
+                                       m->config.check_cpu_window_usec) < 0)
+                log_error_errno(ENOMEM, "Failed to count the CPU time of uid %u: %m", (unsigned) a->uid);
+        submit_ready(m);
 
         /* a fast sweep audit that disagreed is redone in the full tier, which is the one recorded;
          * it did not fail */
@@ -719,6 +766,7 @@ Manager *manager_free(Manager *m) {
         manager_ksm_unpin(m);
         history_free(m->history);
         proc_table_done(&m->procs);
+        user_cpu_done(&m->user_cpu);
         smapsaudit_ctx_unref(m->ctx);
         free(m->config_path);
         free(m->state_dir);

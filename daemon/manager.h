@@ -18,6 +18,7 @@
 #include "smapsaudit.h"
 #include "sweep.h"
 #include "time-util.h"
+#include "user-cpu.h"
 #include "worker.h"
 
 /* A sweep keeps at most one audit in flight, so with three threads two are
@@ -83,6 +84,7 @@ typedef struct Manager {
         uint64_t debt_usec;
         uint64_t cycle_cpu_usec;  /* the daemon's CPU time when the last sweep started, 0: never */
         uint64_t check_cpu_usec;  /* CPU time of the Check audits that ended: not the sweeps' to pay */
+        UserCPUTable user_cpu;    /* and of each uid's but root's, against [Check] CPUPerUserSec= */
         uint64_t last_started_usec;  /* CLOCK_MONOTONIC, 0: never */
         SweepRun sweep;
 
@@ -127,9 +129,12 @@ int manager_reload(Manager *m);
 int manager_sweep_now(Manager *m);
 /* Queues an audit whose JSON report answers call; it takes pidfd and grant (the caller's opens,
  * unset for root), uid is the caller's. -EBUSY: too many waiting; -EUSERS: uid has as many as
- * [Check] MaxPerUser= allows. */
+ * [Check] MaxPerUser= allows; -EDQUOT: uid used its CPU time (manager_user_cpu_refusal()). */
 int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd, Grant *grant, uid_t uid,
                   unsigned audit_flags, unsigned max_passes, unsigned report_flags);
+/* 0 when uid, not root, may start a Check audit now; -EDQUOT when its audits used their CPU time
+ * in this window, with *ret saying so and when to try again (NULL when out of memory). */
+int manager_user_cpu_refusal(Manager *m, uid_t uid, char **ret);
 
 /* manager-findings.c */
 /* A sweep's audit counts for the fleet baseline and may raise a regression; a Check's, root's too,

@@ -149,6 +149,21 @@ static void test_check(void) {
         c = parse("[Check]\nMaxPerUser=0\nMaxPerUser=129\nDeadlineSec=500ms\nDeadlineSec=soon\n");
         CHECK(c.checks_per_user == CHECKS_PER_USER_DEFAULT && c.check_deadline_usec == CHECK_DEADLINE_DEFAULT_USEC);
         config_done(&c);
+
+        c = parse("");
+        CHECK(c.check_cpu_per_user_usec == CHECK_CPU_PER_USER_DEFAULT_USEC &&
+              c.check_cpu_window_usec == CHECK_CPU_WINDOW_DEFAULT_USEC);
+        config_done(&c);
+
+        c = parse("[Check]\nCPUPerUserSec=1.5s\nCPUWindowSec=1h\n");
+        CHECK(c.check_cpu_per_user_usec == 1500000 && c.check_cpu_window_usec == 3600 * USEC);
+        config_done(&c);
+
+        /* no CPU at all and windows under a second keep the defaults */
+        c = parse("[Check]\nCPUPerUserSec=0\nCPUPerUserSec=often\nCPUWindowSec=10ms\n");
+        CHECK(c.check_cpu_per_user_usec == CHECK_CPU_PER_USER_DEFAULT_USEC &&
+              c.check_cpu_window_usec == CHECK_CPU_WINDOW_DEFAULT_USEC);
+        config_done(&c);
 }
 
 static void test_missing_file(void) {

@@ -19,6 +19,9 @@ acts as it). The daemon must give it what the kernel would, and nothing more:
   Check of a small process is answered promptly and a sweep ends meanwhile; the user gets
   MaxPerUser= of them, each ended within the deadline, and the rest refused;
 - a Check whose caller leaves the bus is cancelled;
+- a user that keeps asking for Checks of a huge process of its own is held to CPUPerUserSec= of
+  CPU in its CPUWindowSec=: then refused (Busy) with when to try again, while root's Check of a
+  small process is answered promptly and a sweep ends;
 - (as root, through the CLI) --freeze of a process with a thread that cannot stop (blocked in
   vfork()) returns within its deadline, with every thread running and none traced;
 - (as root, through the CLI) capture into a directory where the user planted links leaves what
@@ -31,6 +34,7 @@ import json
 import os
 import pwd
 import random
+import re
 import shutil
 import subprocess
 import tempfile
@@ -75,6 +79,9 @@ time.sleep(1000)
 """
 PROMPT_SEC = 1.5   # main took 1.92 s during this flood, this daemon 0.02 s
 DEADLINE_SEC = 20
+# A Check of HUGE costs 1.3 s of CPU here: two of them cross this budget.
+CPU_PER_USER_SEC = 2
+BUSY = "org.smapsaudit.Auditor1.Error.Busy"
 
 NON_DUMPABLE = r"""
 import ctypes, time
@@ -358,6 +365,63 @@ class Attacks(robust.RobustDaemonTestCase):
         td.wait_for(lambda: comm(mine.pid) == "sleep", what="sleep to start")
         kind, name, text = self.user.checks(mine.pid, timeout=60)[0]
         self.assertEqual(kind, "ok", f"{name}: {text[:500]}")
+
+
+class CPUBudget(robust.RobustDaemonTestCase):
+    config = (f"[Sweep]\nInterval=1h\n[Check]\nDeadlineSec={DEADLINE_SEC}\nCPUPerUserSec={CPU_PER_USER_SEC}s\n"
+              "CPUWindowSec=1h\n")
+
+    def test_flooding_user_is_held(self):
+        user = Attacker(self.stack)
+        target = user.start(["/usr/bin/python3", "-c", HUGE], wait_ready=True)
+        self.stack.callback(td.stop_popen, target)
+        small = self.sleeper()
+        before = td.get_property("LastSweepUSec")
+        td.call_ok("Sweep")
+
+        audited, refusal, rounds, slowest = 0, None, 0, 0.0
+        while refusal is None and rounds < 20:
+            rounds += 1
+            flood = user.flood([target.pid], 2)
+            self.stack.callback(td.stop_popen, flood)
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            report = json.loads(td.call_ok("Check", "ua{sv}", small.pid, 0, timeout=120)[0])
+            slowest = max(slowest, time.monotonic() - t0)
+            self.assertEqual(report["pid"], small.pid)
+            for kind, name, text, msec in user.answers(flood, 2):
+                if kind == "ok" or name == AUDIT_FAILED:
+                    audited += 1
+                elif name == BUSY and "CPUPerUserSec=" in text:
+                    refusal = text
+                else:
+                    self.fail(f"{name}: {text[:500]}")
+        print(f"{user.name}: {audited} audits in {rounds} rounds of 2 Checks, then: {refusal}; "
+              f"root's slowest Check meanwhile {slowest:.2f} s")
+        self.assertIsNotNone(refusal, f"{audited} audits in {rounds} rounds and the user was never held to "
+                                      f"CPUPerUserSec={CPU_PER_USER_SEC}s")
+        self.assertLess(slowest, PROMPT_SEC, "root's Check waited behind the user's flood")
+        m = re.search(r"uid (\d+) used (.+) of CPU time .* try again in (.+)\.$", refusal)
+        self.assertIsNotNone(m, refusal)
+        self.assertEqual(int(m.group(1)), user.uid)
+        # The audit that crosses the budget runs to its end (its deadline bounds it); none starts after it.
+        used = sum(float(n) * {"min": 60, "s": 1, "ms": 1e-3, "us": 1e-6}[unit]
+                   for n, unit in re.findall(r"(\d+)(min|ms|us|s)\b", m.group(2)))
+        self.assertGreaterEqual(used, CPU_PER_USER_SEC, refusal)
+        self.assertLess(used, CPU_PER_USER_SEC + DEADLINE_SEC, refusal)
+        wait = m.group(3)
+        self.assertRegex(wait, r"^(\d+min )?\d+s$|^1h$", refusal)
+
+        # Still held: refused at once, whatever it asks.
+        t0 = time.monotonic()
+        kind, name, text = user.checks(target.pid)[0]
+        self.assertEqual((kind, name), ("err", BUSY), text)
+        self.assertIn("CPUPerUserSec=", text)
+        self.assertLess(time.monotonic() - t0, 10)
+
+        # and the sweep went on meanwhile
+        td.wait_for(lambda: td.get_property("LastSweepUSec") > before, timeout=240, interval=0.5,
+                    what="a sweep to end while the user flooded")
 
 
 def task_states(pid):
