@@ -43,6 +43,12 @@ typedef struct OpenFinding {
         bool confirmed;           /* a later sweep had it too: counted in the baseline */
 } OpenFinding;
 
+/* A finding as an audit reported it: as the daemon keeps it, and the library's explanation. */
+typedef struct JobFinding {
+        OpenFinding f;
+        char *explanation;
+} JobFinding;
+
 uint64_t finding_key(enum smapsaudit_verdict kind, const char *field, const char *source,
                      uint64_t vma_start, uint64_t vma_end);
 

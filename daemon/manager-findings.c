@@ -1,18 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * What the daemon does with an audit's findings: a finding that the last
- * conclusive audit of the same process did not have is new (history line,
- * journal entry, Finding signal, counted in the metrics); once a second
- * sweep's conclusive audit of that process has it again it is confirmed, and
- * only then counted in the release's baseline, and a regression if the
- * previous release's baseline lacks its kind: one audit can catch the kernel
- * in the middle of work that leaves its counters behind for a moment. Only
- * sweeps feed the baseline: a Check audits what its caller picked, when it
- * picked it, which says nothing of the release as a whole, and a user must
- * not be able to teach the fleet's baseline. One that a later conclusive
- * audit no longer has, or whose process exited, is resolved (journal entry,
- * Resolved signal). Inconclusive audits change nothing: they cannot say that
- * a finding went away.
+ * What the daemon does with the events of an audit's findings
+ * (finding-events.c decides them): a new finding makes a history line, a
+ * journal entry and a Finding signal, and is counted in the metrics; a
+ * confirmed one counts in the release's baseline, and is a regression
+ * (journal entry, Regression signal, metric) if the previous release's
+ * baseline lacks its kind; a resolved one makes a Resolved signal, and a
+ * journal entry if its beginning made one. Only sweeps confirm: a Check
+ * audits what its caller picked, when it picked it, which says nothing of
+ * the release as a whole, and no user may teach the fleet's baseline. This
+ * file calls only the outputs (journal.c, history.c, bus-signals.c,
+ * manager-metrics.c, baseline.c), never back into the manager.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -20,39 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "finding.h"
+#include "finding-events.h"
+#include "bus-signals.h"
 #include "journal.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
-#include "manager-bus.h"
 
 static const char *release(Manager *m) {
         return smapsaudit_ctx_get_kernel_release(m->ctx);
-}
-
-void manager_error(Manager *m, DaemonError what, int error, const char *format, ...) {
-        char message[1024];
-        unsigned suppressed;
-        int saved = errno;
-        va_list ap;
-
-        m->metrics.errors[what]++;
-        /* The metrics show it with their next write; a failed write itself must not ask for
-         * another, or a textfile that cannot be written would be retried (and counted) forever. */
-        if (what != DAEMON_ERROR_TEXTFILE)
-                manager_metrics_update(m);
-
-        errno = error < 0 ? -error : error;
-        va_start(ap, format);
-        vsnprintf(message, sizeof(message), format, ap);
-        va_end(ap);
-        errno = saved;
-
-        if (ratelimit_below(&m->error_limit, now_usec(CLOCK_MONOTONIC), &suppressed))
-                (void) journal_error(daemon_error_to_string(what), error, "%s", message);
-        if (suppressed > 0)
-                log_warning("%u more errors of smapsauditd were not logged (rate limit).", suppressed);
 }
 
 /* Whether this finding may make a journal entry now. */
@@ -96,7 +70,7 @@ static void regression(Manager *m, const JournalProcess *p, const OpenFinding *f
                 return;
 
         (void) journal_regression(p, f, baseline_previous(m->baseline), sig);
-        manager_bus_emit_regression(m, baseline_previous(m->baseline), release(m), sig, p, f, json);
+        bus_emit_regression(m->bus, baseline_previous(m->baseline), release(m), sig, p, f, json);
         manager_metrics_update(m);
 }
 
@@ -134,21 +108,19 @@ static void announce_new(Manager *m, const Job *job, OpenFinding *f, const char 
         r = history_append(m->history, now, job->owner_uid, json);
         if (r < 0)
                 manager_error(m, DAEMON_ERROR_HISTORY, r, "Failed to save a finding to %s: %m", m->state_dir);
-        manager_bus_emit_finding(m, &p, f, json);
+        bus_emit_finding(m->bus, &p, f, json);
         if (finding_groups_add(&m->metrics.found, f, job->unit) < 0)
                 log_error_errno(ENOMEM, "Failed to count a finding: %m");
 }
 
-/* A sweep's conclusive audit has this finding again after an earlier sweep's did: now it counts for the
- * release. */
-static void confirm(Manager *m, const Job *job, OpenFinding *f, const char *explanation, bool sweep, uint64_t now) {
+/* Only sweeps confirm: the finding counts for the release now. */
+static void confirmed(Manager *m, const Job *job, const OpenFinding *f, const char *explanation, uint64_t now) {
         JournalProcess p = {
                 .pid = job->pid, .comm = job->comm, .kernel_release = release(m), .unit = job->unit,
                 .object_pid = m->live,
         };
-        _cleanup_free_ char *json = format_finding(m, job, f, explanation, sweep, now);
+        _cleanup_free_ char *json = format_finding(m, job, f, explanation, true, now);
 
-        f->confirmed = true;
         if (json)
                 regression(m, &p, f, json);
 }
@@ -172,12 +144,31 @@ static void announce_resolved(Manager *m, pid_t pid, uid_t uid, const char *comm
         /* Only what was logged is logged as ended: no ending without a beginning. */
         if (f->logged && journal_allows(m))
                 (void) journal_resolved(&p, f, reason);
-        manager_bus_emit_resolved(m, &p, f, reason, json);
+        bus_emit_resolved(m->bus, &p, f, reason, json);
+}
+
+static void emit(Manager *m, const Job *job, bool sweep, FindingEvent *events, size_t n, uint64_t now) {
+        for (size_t i = 0; i < n; i++) {
+                FindingEvent *e = &events[i];
+
+                switch (e->type) {
+                case FINDING_EVENT_NEW:
+                        announce_new(m, job, e->open, e->explanation, sweep, now);
+                        break;
+                case FINDING_EVENT_CONFIRMED:
+                        confirmed(m, job, e->open, e->explanation, now);
+                        break;
+                case FINDING_EVENT_RESOLVED:
+                        announce_resolved(m, job->pid, job->owner_uid, job->comm, job->unit, &e->ended, e->reason);
+                        break;
+                }
+        }
 }
 
 void manager_record_audit(Manager *m, const Job *job, bool sweep) {
         uint64_t now = now_usec(CLOCK_REALTIME);
-        _cleanup_free_ OpenFinding *found = NULL;
+        _cleanup_free_ FindingEvent *events = NULL;
+        size_t n_events;
         ProcState *s;
         int r;
 
@@ -199,56 +190,27 @@ void manager_record_audit(Manager *m, const Job *job, bool sweep) {
         snprintf(s->comm, sizeof(s->comm), "%s", job->comm);
         snprintf(s->unit, sizeof(s->unit), "%s", job->unit);
 
-        /* Too much churn to decide: what was open stays open. */
-        if (job->verdict == SMAPSAUDIT_INCONCLUSIVE) {
-                save_baseline(m, false);
-                return;
+        if (job->verdict != SMAPSAUDIT_INCONCLUSIVE) {
+                r = finding_events_record(s, job->findings, job->n_findings, sweep, &events, &n_events);
+                if (r < 0)
+                        log_error_errno(r, "Failed to record findings: %m");
+                else
+                        emit(m, job, sweep, events, n_events, now);
         }
-
-        if (job->n_findings > 0) {
-                found = calloc(job->n_findings, sizeof(OpenFinding));
-                if (!found) {
-                        log_error_errno(ENOMEM, "Failed to record findings: %m");
-                        return;
-                }
-        }
-
-        for (size_t i = 0; i < job->n_findings; i++) {
-                const OpenFinding *old;
-
-                found[i] = job->findings[i].f;
-                old = proc_state_find(s, found[i].key);
-                if (old) {
-                        /* The same finding again: not new, and it keeps whether it was logged. */
-                        found[i].logged = old->logged;
-                        found[i].confirmed = old->confirmed;
-                        found[i].swept = old->swept || sweep;
-                        if (!found[i].confirmed && sweep && old->swept)
-                                confirm(m, job, &found[i], job->findings[i].explanation, sweep, now);
-                        continue;
-                }
-                found[i].swept = sweep;
-                announce_new(m, job, &found[i], job->findings[i].explanation, sweep, now);
-        }
-
-        for (size_t i = 0; i < s->n_findings; i++) {
-                bool still = false;
-
-                for (size_t j = 0; j < job->n_findings && !still; j++)
-                        still = found[j].key == s->findings[i].key;
-                if (!still)
-                        announce_resolved(m, job->pid, job->owner_uid, job->comm, job->unit, &s->findings[i], "gone");
-        }
-
-        proc_state_set_findings(s, TAKE_PTR(found), job->n_findings);
         save_baseline(m, false);
 }
 
 void manager_on_process_gone(const ProcState *s, void *userdata) {
+        _cleanup_free_ FindingEvent *events = NULL;
         Manager *m = userdata;
+        size_t n;
 
-        for (size_t i = 0; i < s->n_findings; i++)
-                announce_resolved(m, s->pid, (uid_t) -1, s->comm, s->unit, &s->findings[i], "exited");
-        if (s->n_findings > 0)
+        if (finding_events_exited(s, &events, &n) < 0) {
+                log_error_errno(ENOMEM, "Failed to resolve the findings of process %d: %m", (int) s->pid);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                announce_resolved(m, s->pid, (uid_t) -1, s->comm, s->unit, &events[i].ended, events[i].reason);
+        if (n > 0)
                 manager_metrics_update(m);
 }

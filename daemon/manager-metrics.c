@@ -3,9 +3,13 @@
  * The manager's metrics going out: rendered on the loop shortly after
  * something changed (many audits finishing together make one write), into
  * the node_exporter textfile (atomically: node_exporter never reads half a
- * file) and for the HTTP endpoint when there is one.
+ * file) and for the HTTP endpoint when there is one. And the daemon's own
+ * errors, counted there and logged: every part of the manager reports them
+ * here, and nothing here calls back into those parts.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,6 +17,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "atomic-file.h"
+#include "journal.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -109,6 +114,30 @@ void manager_metrics_update(Manager *m) {
                 return;
         (void) sd_event_source_set_time(m->metrics_timer, now + METRICS_DELAY_USEC);
         (void) sd_event_source_set_enabled(m->metrics_timer, SD_EVENT_ONESHOT);
+}
+
+void manager_error(Manager *m, DaemonError what, int error, const char *format, ...) {
+        char message[1024];
+        unsigned suppressed;
+        int saved = errno;
+        va_list ap;
+
+        m->metrics.errors[what]++;
+        /* The metrics show it with their next write; a failed write itself must not ask for
+         * another, or a textfile that cannot be written would be retried (and counted) forever. */
+        if (what != DAEMON_ERROR_TEXTFILE)
+                manager_metrics_update(m);
+
+        errno = error < 0 ? -error : error;
+        va_start(ap, format);
+        vsnprintf(message, sizeof(message), format, ap);
+        va_end(ap);
+        errno = saved;
+
+        if (ratelimit_below(&m->error_limit, now_usec(CLOCK_MONOTONIC), &suppressed))
+                (void) journal_error(daemon_error_to_string(what), error, "%s", message);
+        if (suppressed > 0)
+                log_warning("%u more errors of smapsauditd were not logged (rate limit).", suppressed);
 }
 
 static const char *http_text(void *userdata, size_t *ret_size) {

@@ -15,7 +15,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
-#include "manager-bus.h"
+#include "bus-signals.h"
 #include "strv.h"
 
 /* Failures that say something about the process, not about us. */
@@ -134,7 +134,7 @@ static void audit_refuse(Manager *m, Audit *a, int r, char *why) {
         a->job->r = r;
         a->job->error = why;
         for (size_t i = 0; i < a->n_calls; i++)
-                manager_bus_reply_audit(a->calls[i], a->job);
+                bus_reply_audit(a->calls[i], a->job);
         audit_unlink(m, a);
         audit_free(m, a);
 }
@@ -252,7 +252,7 @@ static int on_progress_timer(sd_event_source *s, uint64_t usec, void *userdata) 
                 if (!a->submitted || total == 0 || (done == a->progress_sent && pass == a->pass_sent))
                         continue;
                 for (size_t i = 0; i < a->n_calls; i++)
-                        manager_bus_emit_check_progress(m, a->calls[i], a->job->pid, pass, done, total);
+                        bus_emit_check_progress(m->bus, a->calls[i], a->job->pid, pass, done, total);
                 a->progress_sent = done;
                 a->pass_sent = pass;
         }
@@ -392,7 +392,7 @@ static void sweep_finish(Manager *m) {
 
         free(s->plan);
         m->sweep = (SweepRun) {};
-        manager_bus_emit_sweep_changed(m);
+        bus_emit_sweep_changed(m->bus);
         manager_save_baseline(m);
         manager_metrics_update(m);
         manager_ksm_check(m);
@@ -624,7 +624,7 @@ static void on_job_done(Job *job, void *userdata) {
                 manager_error(m, DAEMON_ERROR_AUDIT, job->r, "Auditing process %d failed: %s%s%m", (int) job->pid,
                               job->error ?: "", job->error ? ": " : "");
         for (size_t i = 0; i < a->n_calls; i++)
-                manager_bus_reply_audit(a->calls[i], job);
+                bus_reply_audit(a->calls[i], job);
         if (a->sweep)
                 sweep_on_audited(m, job);
 
@@ -660,7 +660,7 @@ int manager_reload(Manager *m) {
                         sweep_schedule(m);
         }
         if (m->bus)
-                manager_bus_emit_sweep_changed(m);
+                bus_emit_sweep_changed(m->bus);
         manager_metrics_reconfigure(m);
         return 0;
 }
@@ -783,10 +783,6 @@ int manager_start(Manager *m) {
         r = worker_pool_new(m->event, AUDIT_THREADS, m->proc_root, m->sys_root, on_job_done, m, &m->pool);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the audit threads: %m");
-
-        r = manager_bus_connect(m);
-        if (r < 0)
-                return r;
 
         r = manager_metrics_start(m);
         if (r < 0)

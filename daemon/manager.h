@@ -121,7 +121,7 @@ typedef struct Manager {
 
 int manager_new(const ManagerOptions *o, Manager **ret);
 Manager *manager_free(Manager *m);
-/* Connects to the bus, takes the name and schedules the first sweep. */
+/* Starts the threads, the metrics and the timers; manager_bus_connect() then takes the name. */
 int manager_start(Manager *m);
 
 int manager_reload(Manager *m);
@@ -143,10 +143,10 @@ void manager_record_audit(Manager *m, const Job *job, bool sweep);
 void manager_on_process_gone(const ProcState *s, void *userdata);
 /* Counts and all, as at the end of a sweep. */
 void manager_save_baseline(Manager *m);
-/* Counts the error for the metrics and logs it (rate-limited) with the daemon-error MESSAGE_ID. */
-void manager_error(Manager *m, DaemonError what, int error, const char *format, ...) _printf_(4, 5);
 
 /* manager-metrics.c */
+/* Counts the error for the metrics and logs it (rate-limited) with the daemon-error MESSAGE_ID. */
+void manager_error(Manager *m, DaemonError what, int error, const char *format, ...) _printf_(4, 5);
 int manager_metrics_start(Manager *m);
 void manager_metrics_stop(Manager *m);
 /* Something changed: render and write soon. */

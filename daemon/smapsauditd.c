@@ -12,7 +12,7 @@
 #include "log.h"
 #include "macro.h"
 #include "capabilities.h"
-#include "manager.h"
+#include "manager-bus.h"
 
 static const char *arg_config;
 static const char *arg_state_dir;
@@ -150,7 +150,10 @@ static int run(int argc, char *argv[]) {
                 goto finish;
         }
 
+        /* The bus last: the first call may come at once, and finds everything it needs. */
         r = manager_start(m);
+        if (r >= 0)
+                r = manager_bus_connect(m);
         if (r < 0)
                 goto finish;
 

@@ -28,13 +28,6 @@ typedef enum JobType {
         JOB_KSM,                /* KSM's global invariants: r is the verdict, json the library's answer */
 } JobType;
 
-/* A finding, copied out of the report so the report can stay in its thread:
- * as the daemon keeps it, and the library's explanation. */
-typedef struct JobFinding {
-        OpenFinding f;
-        char *explanation;
-} JobFinding;
-
 typedef struct Job {
         struct Job *next;
         JobType type;

@@ -13,7 +13,6 @@
  * which leaves every thread running.
  */
 #include <dirent.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -21,6 +20,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "pidfd-util.h"
 #include "time-util.h"
 
 /* The longest all of the target's threads may take to stop. */
@@ -42,11 +42,10 @@ struct sa_freeze {
 
 /* The audit's process is still the one the PID names, and tid is still one of its threads. */
 static bool still_ours(const struct sa_freeze *f, pid_t tid) {
-        struct pollfd pfd = { .fd = f->pidfd, .events = POLLIN };
         char path[64];
         struct stat st;
 
-        if (f->pidfd < 0 || poll(&pfd, 1, 0) != 0)
+        if (f->pidfd < 0 || pidfd_exited(f->pidfd))
                 return false;
         if (tid == 0)
                 return true;
