@@ -45,15 +45,22 @@ static bool no_capabilities(void) {
 /*
  * In the forked child of a threaded process: system calls only. Setting
  * all three uids away from 0 clears the permitted and effective
- * capabilities (the kernel's setuid fixup); it is checked rather than
- * assumed. The change of credentials also makes the helper non-dumpable,
- * so the caller cannot ptrace it into sending something else.
+ * capabilities only when one of them was 0 (the kernel's setuid fixup,
+ * cap_task_fix_setuid()): a daemon that runs as its own user, with ambient
+ * capabilities, keeps them across setresuid(), so the helper gives them all
+ * up itself (capset() to nothing, which takes the ambient ones along), and
+ * checks that it has none. The change of credentials also makes the helper
+ * non-dumpable, so the caller cannot ptrace it into sending something else.
  */
 static bool become_caller(const CallerCreds *c) {
+        struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct none[2] = {};
+
         /* raw calls: glibc's wrappers would signal the threads this child does not have */
         return syscall(SYS_setgroups, c->n_groups, c->groups) >= 0 &&
                syscall(SYS_setresgid, c->gid, c->gid, c->gid) >= 0 &&
-               syscall(SYS_setresuid, c->uid, c->uid, c->uid) >= 0 && no_capabilities();
+               syscall(SYS_setresuid, c->uid, c->uid, c->uid) >= 0 && syscall(SYS_capset, &hdr, none) >= 0 &&
+               no_capabilities();
 }
 
 typedef struct GrantJob {

@@ -4,11 +4,11 @@
  * while it reads files callers point it at: drop the rest, from the bounding
  * set too, before the first request is served.
  *
- * Under its unit, systemd has already done this (CapabilityBoundingSet=
- * leaves a root service exactly the kept set, with no inheritable or
- * ambient ones), and the unit's SystemCallFilter= refuses capset() with
- * EPERM as a member of @privileged. So nothing is changed when there is
- * nothing to drop: the filter stays as tight as the unit wants it.
+ * Under its unit, systemd has already done this: the daemon runs as its
+ * own user with exactly the kept set as ambient capabilities (so they are
+ * inheritable too), and CapabilityBoundingSet= bounds it to them. Nothing
+ * is changed when there is nothing to drop, so the daemon never calls
+ * capset() itself (only its access helper does, to drop everything).
  */
 #include <errno.h>
 #include <linux/capability.h>
@@ -53,8 +53,8 @@ int drop_capabilities(void) {
                 return -errno;
         permitted = (uint64_t) data[0].permitted | (uint64_t) data[1].permitted << 32;
         inheritable = (uint64_t) data[0].inheritable | (uint64_t) data[1].inheritable << 32;
-        /* no inheritable capability: no ambient one either (it must be in both sets) */
-        if (!(permitted & ~keep) && inheritable == 0 && bounding_set_kept())
+        /* ambient capabilities are inheritable ones too: none beyond the kept set either */
+        if (!(permitted & ~keep) && !(inheritable & ~keep) && bounding_set_kept())
                 return 0;
 
         /* the bounding set first, while CAP_SETPCAP is still ours */

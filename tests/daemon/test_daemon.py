@@ -159,8 +159,10 @@ def sweep():
 class Daemon:
     """smapsauditd with its own config file and state directory."""
 
-    def __init__(self, directory, config="", args=(), listen_socket=None):
+    def __init__(self, directory, config="", args=(), listen_socket=None, wrapper=()):
         self.directory = directory
+        # What runs the daemon (setpriv, as another user), or nothing: as root.
+        self.wrapper = list(wrapper)
         # A listening socket handed over as systemd's socket activation does (fd 3, LISTEN_*).
         self.listen_socket = listen_socket
         self.config = os.path.join(directory, "smapsauditd.conf")
@@ -179,8 +181,8 @@ class Daemon:
             f.write(text)
 
     def start(self):
-        argv = [env_path("SMAPSAUDITD"), f"--config={self.config}", f"--state-dir={self.state}", "--debug",
-                *self.args]
+        argv = [*self.wrapper, env_path("SMAPSAUDITD"), f"--config={self.config}", f"--state-dir={self.state}",
+                "--debug", *self.args]
         extra = {}
         if self.listen_socket:
             # LISTEN_PID is the daemon's own PID: the shell's, which exec keeps.

@@ -12,12 +12,21 @@
   (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH) and those its access helper needs to
   become the caller (CAP_SETUID, CAP_SETGID), as the unit's CapabilityBoundingSet= says:
   effective, permitted and bounding, none inheritable or ambient.
+- Run as its unit runs it (its own user "smapsaudit", those five capabilities ambient), it works
+  the same: it sweeps, root's Check sees frame numbers, a user's Check of its own process is
+  answered and of others' refused, and the access helper, which setresuid() no longer strips
+  (no uid 0 to leave), gives up every capability itself.
 """
 
+import contextlib
 import json
 import os
+import pwd
 import re
+import shutil
 import subprocess
+import tempfile
+import unittest
 
 import robust
 from robust import td
@@ -134,6 +143,82 @@ class Privilege(robust.RobustDaemonTestCase):
         for which, mask in (("CapEff", eff), ("CapPrm", prm), ("CapBnd", bnd)):
             self.assertEqual(sorted(robust.cap_names(mask) - NEEDED_CAPS), [], f"{which} keeps more than the walk needs")
         self.assertEqual((inh, amb), (0, 0), "inheritable or ambient capabilities")
+
+
+class OwnUser(unittest.TestCase):
+    """The daemon as smapsauditd.service runs it: User=smapsaudit with the needed capabilities as
+    ambient ones (setpriv does what systemd does). The user is the unit's (the bus policy lets it
+    own the name); created for the test and removed after when the machine has none."""
+
+    USER = "smapsaudit"
+
+    def setUp(self):
+        self.stack = contextlib.ExitStack()
+        try:
+            pwd.getpwnam(self.USER)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                            "--user-group", self.USER], check=True, capture_output=True)
+            self.stack.callback(subprocess.run, ["userdel", self.USER], capture_output=True)
+            # the bus read its policy before the user was there: let it know the user now
+            r = td.busctl("call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                          "ReloadConfig")
+            self.assertEqual(r.returncode, 0, r.stderr)
+        self.uid = pwd.getpwnam(self.USER).pw_uid
+        tmp = tempfile.mkdtemp(prefix="smapsauditd-own-user-")
+        self.stack.callback(shutil.rmtree, tmp, ignore_errors=True)
+        os.chmod(tmp, 0o755)
+        caps = ",".join(f"+{c}" for c in sorted(NEEDED_CAPS))
+        self.daemon = td.Daemon(tmp, "[Sweep]\nInterval=1h\nCPUBudgetPercent=100\n[Metrics]\nTextfilePath=\n",
+                                wrapper=["setpriv", f"--reuid={self.USER}", f"--regid={self.USER}", "--clear-groups",
+                                         f"--bounding-set=-all,{caps}", f"--inh-caps={caps}",
+                                         f"--ambient-caps={caps}"])
+        os.makedirs(self.daemon.state, mode=0o700)
+        shutil.chown(self.daemon.state, self.USER, self.USER)
+        self.stack.callback(self.daemon.kill)
+        self.daemon.start()
+
+    def tearDown(self):
+        try:
+            self.daemon.stop()
+            report = robust.sanitizer_report(self.daemon.log_text())
+            self.assertIsNone(report, f"smapsauditd's log has a sanitizer report:\n{report}")
+        finally:
+            self.stack.close()
+
+    def sleeper(self, argv=()):
+        p = subprocess.Popen([*argv, "sleep", "1000"])
+        self.stack.callback(td.stop_popen, p)
+        td.wait_for(lambda: robust.status_field(p.pid, "Name") == "sleep", what="sleep to start")
+        return p.pid
+
+    def test_capabilities(self):
+        pid = self.daemon.proc.pid
+        self.assertEqual(robust.status_field(pid, "Uid").split(), [str(self.uid)] * 4)
+        for which in ("CapEff", "CapPrm", "CapAmb", "CapBnd"):
+            self.assertEqual(robust.cap_names(robust.caps(pid, which)), NEEDED_CAPS, which)
+
+    def test_works_as_its_own_user(self):
+        td.sweep()
+        status = td.get_property("StatusText")
+        print(f"as {self.USER}: {status}")
+        self.assertRegex(status, r"\(([1-9][0-9]*) audited")
+
+        mine, roots, others = self.sleeper(td.NOBODY), self.sleeper(), self.sleeper(OTHER_USER)
+        report = json.loads(td.call_ok("Check", "ua{sv}", others, 0)[0])
+        self.assertTrue(report["mode"]["pfns"], "root's Check saw no frame numbers: CAP_SYS_ADMIN did not work")
+        self.assertTrue(report["mode"]["kpageflags"], "root's Check read no kpageflags: CAP_DAC_READ_SEARCH did not work")
+
+        # The helper must hold no capability once it is the caller: with any, the kernel would let
+        # nobody read others' processes, and with the check that it has none but no capset(),
+        # nobody could read even its own.
+        kind, name, text = check_as("nobody", mine)
+        self.assertEqual(kind, "ok", f"nobody's Check of its own process: {name}: {text[:500]}")
+        self.assertEqual(json.loads(text)["pid"], mine)
+        for pid in (roots, others):
+            kind, name, text = check_as("nobody", pid)
+            self.assertEqual((kind, name), ("err", ACCESS_DENIED), f"nobody's Check of {pid}: {text[:500]}")
+            self.assertIn(f"uid 65534 cannot read the memory of process {pid}", text)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,27 @@ check_stays_active() {
         [ "$restarts" = 0 ] || { journal_tail; die "smapsauditd was restarted $restarts time(s) since its start"; }
 }
 
+# The daemon runs as its own user (sysusers.d/smapsaudit.conf), its capabilities exactly the
+# unit's ambient ones: CAP_DAC_READ_SEARCH (2), CAP_SETGID (6), CAP_SETUID (7), CAP_SYS_PTRACE
+# (19) and CAP_SYS_ADMIN (21); and with them it sees frame numbers (a root check's report says
+# "pfns": true).
+check_own_user() {
+        local pid uid want=00000000002800c4 field out="$WORK/check-pfns.json"
+
+        pid=$(in_container systemctl show -P MainPID smapsauditd)
+        uid=$(in_container id -u smapsaudit) || die "no user smapsaudit in the container"
+        in_container cat "/proc/$pid/status" >"$WORK/daemon-status.txt"
+        grep -Eq "^Uid:[[:space:]]+$uid[[:space:]]+$uid[[:space:]]+$uid[[:space:]]+$uid\$" "$WORK/daemon-status.txt" ||
+                die "smapsauditd does not run as smapsaudit ($uid): $(grep '^Uid:' "$WORK/daemon-status.txt")"
+        for field in CapPrm CapEff CapAmb CapBnd; do
+                grep -q "^$field:[[:space:]]*$want\$" "$WORK/daemon-status.txt" ||
+                        die "smapsauditd's $field is not $want: $(grep "^$field:" "$WORK/daemon-status.txt")"
+        done
+        in_container smapsaudit check --json 1 >"$out" || true
+        grep -Eq '"pfns": *true' "$out" || die "the daemon's report shows no frame numbers: $(head -c 2000 "$out")"
+        say "smapsauditd runs as smapsaudit ($uid) with capabilities $want, and sees frame numbers"
+}
+
 # check_through_daemon WHO PID: WHO (root or user) audits PID through the daemon, whose report
 # must be PID's. Without --local the CLI only asks the bus, so an answer is the daemon's.
 check_through_daemon() {

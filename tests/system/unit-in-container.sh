@@ -14,6 +14,8 @@
 # run works on a copy), installs the build into the copy, boots it and checks what an
 # administrator and a user would do (tests/system/daemon-checks.sh):
 #   - systemctl start smapsauditd: active, and still active with no restart a few seconds later;
+#   - it runs as the user smapsaudit with exactly the unit's ambient capabilities, and sees frame
+#     numbers;
 #   - smapsaudit check 1 as root through the daemon; a user's check of the main PID of its own
 #     service through the daemon, and the same user refused PID 1;
 #   - a sweep finishes (LastSweepUSec);
@@ -62,8 +64,11 @@ if chroot "$ROOT" ldd /usr/sbin/smapsauditd /usr/bin/smapsaudit | grep "not foun
         die "libraries missing in the container although their packages were derived from ldd"
 fi
 [ -f "$ROOT/usr/share/dbus-1/system.d/org.smapsaudit.Auditor1.conf" ] || die "policy file not in /usr/share/dbus-1/system.d"
-# What a package's trigger does after installing a catalog file.
+# What a package's trigger does after installing a catalog file, and its postinst after
+# installing sysusers.d and tmpfiles.d files (dh_installsysusers, dh_installtmpfiles).
 chroot "$ROOT" journalctl --update-catalog
+chroot "$ROOT" systemd-sysusers smapsaudit.conf
+chroot "$ROOT" systemd-tmpfiles --create smapsaudit.conf
 chroot "$ROOT" useradd --create-home auditor-user
 
 container_boot
@@ -71,6 +76,7 @@ container_boot
 in_container systemctl start smapsauditd || { journal_tail; die "systemctl start smapsauditd failed"; }
 check_stays_active
 say "systemctl start smapsauditd: active"
+check_own_user
 
 check_through_daemon root 1
 user_pid=$(start_user_unit auditor-sleep.service)
