@@ -67,8 +67,8 @@ fi
 # What a package's trigger does after installing a catalog file, and its postinst after
 # installing sysusers.d and tmpfiles.d files (dh_installsysusers, dh_installtmpfiles).
 chroot "$ROOT" journalctl --update-catalog
-chroot "$ROOT" systemd-sysusers smapsaudit.conf
-chroot "$ROOT" systemd-tmpfiles --create smapsaudit.conf
+systemd-sysusers --root="$ROOT" smapsaudit.conf
+systemd-tmpfiles --root="$ROOT" --create smapsaudit.conf
 chroot "$ROOT" useradd --create-home auditor-user
 
 container_boot
