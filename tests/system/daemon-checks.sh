@@ -15,8 +15,8 @@ check_stays_active() {
         [ "$restarts" = 0 ] || { journal_tail; die "smapsauditd was restarted $restarts time(s) since its start"; }
 }
 
-# The daemon runs as its own user (sysusers.d/smapsaudit.conf), its capabilities exactly the
-# unit's ambient ones: CAP_DAC_READ_SEARCH (2), CAP_SETGID (6), CAP_SETUID (7), CAP_SYS_PTRACE
+# With run-as-user.conf, the daemon runs as its own user (sysusers.d/smapsaudit.conf), its
+# capabilities exactly the unit's, as ambient ones: CAP_DAC_READ_SEARCH (2), CAP_SETGID (6), CAP_SETUID (7), CAP_SYS_PTRACE
 # (19) and CAP_SYS_ADMIN (21); and with them it sees frame numbers (a root check's report says
 # "pfns": true).
 check_own_user() {

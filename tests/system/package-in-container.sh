@@ -10,9 +10,8 @@
 # included), gives the container the packages they depend on (debootstrapped once and cached by
 # tests/system/container.sh), boots it, installs libsmapsaudit0, libsmapsaudit-dev and smapsaudit
 # with dpkg and checks (tests/system/daemon-checks.sh):
-#   - the package enabled and started smapsauditd (dh_installsystemd), and it stays active,
-#     running as the user the package created (dh_installsysusers) with exactly the unit's
-#     ambient capabilities;
+#   - the package enabled and started smapsauditd (dh_installsystemd), and it stays active;
+#     it created the user smapsaudit (preinst, dh_installsysusers) that run-as-user.conf needs;
 #     it read /etc/smapsaudit/smapsauditd.conf, which the package installed as a conffile, and
 #     on reload a drop-in in /etc/smapsaudit/smapsauditd.conf.d;
 #   - smapsaudit status, and smapsaudit check 1 as root through the daemon;
@@ -82,10 +81,10 @@ for page in smapsaudit.1 smapsauditd.8 smapsauditd.conf.5; do
         done
 done
 
+in_container id smapsaudit >/dev/null || die "the package did not create the user smapsaudit"
 [ "$(in_container systemctl is-enabled smapsauditd)" = enabled ] || die "the package did not enable smapsauditd"
 in_container systemctl is-active smapsauditd >/dev/null || { journal_tail; die "the package did not start smapsauditd"; }
 check_stays_active
-check_own_user
 # shellcheck disable=SC2016 # a dpkg-query format, not the shell's
 in_container dpkg-query -W -f='${Conffiles}\n' smapsaudit | grep -c ' /etc/smapsaudit/smapsauditd.conf ' >/dev/null ||
         die "/etc/smapsaudit/smapsauditd.conf is not a conffile of smapsaudit"
