@@ -15,6 +15,7 @@
 #define BUS_ERROR_NO_SUCH_PROCESS "org.smapsaudit.Auditor1.Error.NoSuchProcess"
 #define BUS_ERROR_BUSY            "org.smapsaudit.Auditor1.Error.Busy"
 #define BUS_ERROR_AUDIT_FAILED    "org.smapsaudit.Auditor1.Error.AuditFailed"
+#define BUS_ERROR_NO_PROBE        "org.smapsaudit.Auditor1.Error.NoProbe"
 
 int manager_bus_connect(Manager *m);
 /* Answers one Check call with the job's report, or with why there is none. */
@@ -28,5 +29,7 @@ void manager_bus_emit_regression(Manager *m, const char *previous, const char *c
 /* How far the audit that will answer call got, to the caller alone. */
 void manager_bus_emit_check_progress(Manager *m, sd_bus_message *call, pid_t pid, unsigned pass, uint64_t pages_done,
                                      uint64_t pages_total);
+/* ProbeState and LastProbeUSec changed. */
+void manager_bus_emit_probe_changed(Manager *m);
 /* The sweep statistics, interval and StatusText changed. */
 void manager_bus_emit_sweep_changed(Manager *m);
