@@ -672,16 +672,6 @@ void manager_bus_emit_check_progress(Manager *m, sd_bus_message *call, pid_t pid
                 log_debug_errno(r, "Failed to send a CheckProgress signal: %m");
 }
 
-void manager_bus_emit_probe_changed(Manager *m) {
-        int r;
-
-        if (!m->bus)
-                return;
-        r = sd_bus_emit_properties_changed(m->bus, BUS_PATH, BUS_INTERFACE, "ProbeState", "LastProbeUSec", NULL);
-        if (r < 0)
-                log_debug_errno(r, "Failed to announce the probe's state: %m");
-}
-
 void manager_bus_emit_sweep_changed(Manager *m) {
         int r;
 

@@ -29,7 +29,5 @@ void manager_bus_emit_regression(Manager *m, const char *previous, const char *c
 /* How far the audit that will answer call got, to the caller alone. */
 void manager_bus_emit_check_progress(Manager *m, sd_bus_message *call, pid_t pid, unsigned pass, uint64_t pages_done,
                                      uint64_t pages_total);
-/* ProbeState and LastProbeUSec changed. */
-void manager_bus_emit_probe_changed(Manager *m);
 /* The sweep statistics, interval and StatusText changed. */
 void manager_bus_emit_sweep_changed(Manager *m);

@@ -61,9 +61,15 @@ bool manager_probe_running(const Manager *m) {
 }
 
 static void set_state(Manager *m, ProbeBootState s) {
+        int r;
+
         m->probe.state = s;
-        manager_bus_emit_probe_changed(m);
         manager_metrics_update(m);
+        if (!m->bus)
+                return;
+        r = sd_bus_emit_properties_changed(m->bus, BUS_PATH, BUS_INTERFACE, "ProbeState", "LastProbeUSec", NULL);
+        if (r < 0)
+                log_debug_errno(r, "Failed to announce the probe's state: %m");
 }
 
 /* ---------------------------------------------------------------- the state file */
