@@ -57,6 +57,8 @@ static int map_error(const sd_bus_error *error, int r) {
                 return -EACCES;
         if (sd_bus_error_has_name(error, SD_BUS_ERROR_INVALID_ARGS))
                 return -EINVAL;
+        if (sd_bus_error_has_name(error, "org.smapsaudit.Auditor1.Error.NoProbe"))
+                return -ENODATA;
         return r < 0 ? r : -EIO;
 }
 
@@ -206,7 +208,8 @@ int bus_check(pid_t pid, const BusCheckOptions *o, char **ret_json, char **ret_e
         return read_string_reply(reply, ret_json);
 }
 
-static int call_string(const char *member, char **ret_json, const char *types, ...) {
+/* ret_error_message, when not NULL, gets the daemon's reason on failure (or NULL). */
+static int call_string(const char *member, char **ret_json, char **ret_error_message, const char *types, ...) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -229,21 +232,28 @@ static int call_string(const char *member, char **ret_json, const char *types, .
         }
 
         r = sd_bus_call(bus, m, 0, &error, &reply);
-        if (r < 0)
-                return map_error(&error, r);
+        if (r < 0) {
+                int k = take_message(&error, ret_error_message);
+
+                return k < 0 ? k : map_error(&error, r);
+        }
         return ret_json ? read_string_reply(reply, ret_json) : 0;
 }
 
 int bus_findings(uint64_t since_usec, char **ret_json) {
-        return call_string("GetFindings", ret_json, "t", since_usec);
+        return call_string("GetFindings", ret_json, NULL, "t", since_usec);
 }
 
 int bus_sweep(void) {
-        return call_string("Sweep", NULL, NULL);
+        return call_string("Sweep", NULL, NULL, NULL);
 }
 
 int bus_ksm_status(char **ret_json) {
-        return call_string("GetKSMStatus", ret_json, NULL);
+        return call_string("GetKSMStatus", ret_json, NULL, NULL);
+}
+
+int bus_probe(char **ret_json, char **ret_error_message) {
+        return call_string("GetProbe", ret_json, ret_error_message, NULL);
 }
 
 static int read_property(sd_bus_message *reply, const char *name, BusStatus *s) {

@@ -68,6 +68,9 @@ void bus_status_done(BusStatus *s);
 int bus_findings(uint64_t since_usec, char **ret_json);
 int bus_sweep(void);
 int bus_ksm_status(char **ret_json);
+/* The daemon's probe of the running kernel (schema smapsaudit.probe/1); -ENODATA when it has none,
+ * *ret_error_message saying why (ProbeOnBoot=no, still running, failed). */
+int bus_probe(char **ret_json, char **ret_error_message);
 
 /* Calls cb with each Finding signal's JSON as it arrives, until cb returns
  * non-zero (negative: that error) or a signal interrupts the wait (0).

@@ -15,15 +15,17 @@
 
 #include <json-c/json.h>
 
+#include "bus-client.h"
+#include "cli.h"
+#include "macro.h"
 #include "probe-verb.h"
 #include "probe.h"
 #include "smapsaudit.h"
 
-#define EXIT_TROUBLE 2
-
 static void probe_help(void) {
         printf("Usage: smapsaudit probe [--json] [--allow-knobs] [--only BUG...]\n"
                "       smapsaudit probe --report BUG [--allow-knobs]\n"
+               "       smapsaudit probe --daemon [--json]\n"
                "       smapsaudit probe --list\n"
                "\n"
                "Provoke each catalogued kernel accounting bug in a child process, audit it, and say\n"
@@ -35,6 +37,8 @@ static void probe_help(void) {
                "     --allow-knobs   switch THP, NUMA balancing and ksmd on where a probe needs it\n"
                "                     (restored at the end, whatever ends the probe)\n"
                "     --report BUG    probe BUG and print a report for the kernel's mm list\n"
+               "     --daemon        what smapsauditd's probe of the running kernel found\n"
+               "                     (ProbeOnBoot=): no probe here, any user may ask\n"
                "\n"
                "Exit status: 0 no bug present, 1 a bug present, 2 trouble.\n");
 }
@@ -75,6 +79,33 @@ static void enter_scope(void) {
         sd_bus_flush_close_unref(bus);
 }
 
+/* The daemon's probe, printed as a local one is; its exit status too. */
+static int daemon_probe(bool json) {
+        _cleanup_free_ char *doc = NULL, *message = NULL;
+        struct probe_result *res = NULL;
+        int r, st;
+
+        r = bus_probe(&doc, &message);
+        if (r < 0)
+                return bus_failed(r, "probe", message);
+        r = probe_result_from_json(doc, &res);
+        if (r < 0) {
+                fprintf(stderr, "smapsaudit: probe: smapsauditd's answer is not a %s document: %s\n", PROBE_SCHEMA,
+                        strerror(-r));
+                return EXIT_TROUBLE;
+        }
+        if (json) {
+                struct json_object *o = json_tokener_parse(doc);
+
+                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+                json_object_put(o);
+        } else
+                (void) probe_result_print_text(res, stdout);
+        st = probe_result_exit_status(res);
+        probe_result_free(res);
+        return st;
+}
+
 static int list_bugs(bool json) {
         struct json_object *o, *bugs;
 
@@ -92,7 +123,7 @@ static int list_bugs(bool json) {
                 json_object_put(bugs);
                 return EXIT_TROUBLE;
         }
-        json_object_object_add(o, "schema", json_object_new_string("smapsaudit.probe/1"));
+        json_object_object_add(o, "schema", json_object_new_string(PROBE_SCHEMA));
         for (size_t i = 0; i < probe_n_bugs(); i++) {
                 const struct probe_bug *b = probe_bug_by_index(i);
                 struct json_object *e = json_object_new_object();
@@ -113,13 +144,14 @@ static int list_bugs(bool json) {
 }
 
 int verb_probe(int argc, char *argv[], bool json) {
-        enum { ARG_ONLY = 0x100, ARG_LIST, ARG_ALLOW_KNOBS, ARG_REPORT };
+        enum { ARG_ONLY = 0x100, ARG_LIST, ARG_ALLOW_KNOBS, ARG_REPORT, ARG_DAEMON };
         static const struct option options[] = {
                 { "json", no_argument, NULL, 'j' },
                 { "only", no_argument, NULL, ARG_ONLY },
                 { "list", no_argument, NULL, ARG_LIST },
                 { "allow-knobs", no_argument, NULL, ARG_ALLOW_KNOBS },
                 { "report", required_argument, NULL, ARG_REPORT },
+                { "daemon", no_argument, NULL, ARG_DAEMON },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -128,7 +160,7 @@ int verb_probe(int argc, char *argv[], bool json) {
         const char *report = NULL;
         char *report_only[1] = {};
         unsigned flags = 0;
-        bool only = false, list = false;
+        bool only = false, list = false, daemon = false;
         int c, r, st;
 
         optind = 0;
@@ -140,6 +172,7 @@ int verb_probe(int argc, char *argv[], bool json) {
                 case ARG_LIST: list = true; break;
                 case ARG_ALLOW_KNOBS: flags |= PROBE_ALLOW_KNOBS; break;
                 case ARG_REPORT: report = report_only[0] = optarg; break;
+                case ARG_DAEMON: daemon = true; break;
                 case 'h': probe_help(); return 0;
                 default:
                         fprintf(stderr, "smapsaudit: probe: unknown option or missing argument: %s\n", argv[optind - 1]);
@@ -149,10 +182,14 @@ int verb_probe(int argc, char *argv[], bool json) {
         argv += optind;
         if (list)
                 return list_bugs(json);
-        if ((argc > 0 && !only) || (only && argc == 0) || (report && (only || json))) {
-                fprintf(stderr, "smapsaudit: usage: probe [--json] [--allow-knobs] [--only BUG...] | --report BUG | --list\n");
+        if ((argc > 0 && !only) || (only && argc == 0) || (report && (only || json)) ||
+            (daemon && (only || report || flags))) {
+                fprintf(stderr, "smapsaudit: usage: probe [--json] [--allow-knobs] [--only BUG...] | --report BUG | "
+                        "--daemon [--json] | --list\n");
                 return EXIT_TROUBLE;
         }
+        if (daemon)
+                return daemon_probe(json);
         if (report) {
                 argv = report_only;
                 argc = 1;

@@ -167,8 +167,10 @@ int verb_watch(void) {
         return r < 0 ? bus_failed(r, "watch", NULL) : 0;
 }
 
+/* A sweep asked for while the kernel's probe runs starts when the probe ends. */
 static bool sweeping(const BusStatus *st) {
-        return st->status_text && (startswith(st->status_text, "Sweeping") || startswith(st->status_text, "Listing"));
+        return st->status_text && (startswith(st->status_text, "Sweeping") || startswith(st->status_text, "Listing") ||
+                                   startswith(st->status_text, "Probing"));
 }
 
 /* Until a sweep that ended after `after` is the daemon's last: its state on a terminal

@@ -17,6 +17,7 @@
 #define BUS_ERROR_NO_SUCH_PROCESS "org.smapsaudit.Auditor1.Error.NoSuchProcess"
 #define BUS_ERROR_BUSY            "org.smapsaudit.Auditor1.Error.Busy"
 #define BUS_ERROR_AUDIT_FAILED    "org.smapsaudit.Auditor1.Error.AuditFailed"
+#define BUS_ERROR_NO_PROBE        "org.smapsaudit.Auditor1.Error.NoProbe"
 
 /* Answers one Check call with the job's report, or with why there is none. */
 void bus_reply_audit(sd_bus_message *call, const Job *job);

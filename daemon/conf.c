@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf.h"
 #include "log.h"
@@ -46,6 +47,7 @@ void config_defaults(Config *c) {
                 .interval_usec = SWEEP_INTERVAL_DEFAULT_USEC,
                 .cpu_budget_percent = CPU_BUDGET_PERCENT_DEFAULT,
                 .max_processes_per_sweep = MAX_PROCESSES_DEFAULT,
+                .probe_on_boot = true,
                 .textfile_path = strdup(METRICS_TEXTFILE_DEFAULT),
                 .textfile_path_is_default = true,
                 .journal_rate_interval_usec = JOURNAL_RATE_INTERVAL_DEFAULT_USEC,
@@ -245,6 +247,19 @@ static char *strip(char *s) {
         return s;
 }
 
+/* systemd's spellings of a boolean. */
+static int parse_boolean(const char *s, bool *ret) {
+        static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" },
+                          *const no[] = { "0", "no", "n", "false", "f", "off" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
+                        *ret = strcasecmp(s, yes[i]) == 0;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
 static int parse_percent(const char *s, double *ret) {
         char *end;
         double v;
@@ -302,6 +317,10 @@ static void parse_sweep(Config *c, const char *fname, unsigned line, const char 
                         c->full_tier = streq(value, "full");
                 else
                         log_warning("%s:%u: Tier=%s is neither fast nor full, ignoring.", fname, line, value);
+        } else if (streq(key, "ProbeOnBoot")) {
+                r = parse_boolean(value, &c->probe_on_boot);
+                if (r < 0)
+                        log_warning("%s:%u: ProbeOnBoot=%s is not a boolean, ignoring.", fname, line, value);
         } else if (streq(key, "MaxProcessesPerSweep")) {
                 r = parse_unsigned(value, &c->max_processes_per_sweep);
                 if (r < 0)

@@ -37,6 +37,7 @@ typedef struct Config {
         double cpu_budget_percent;         /* [Sweep] CPUBudgetPercent=, of one core */
         unsigned max_processes_per_sweep;  /* [Sweep] MaxProcessesPerSweep=, 0: no limit */
         bool full_tier;                    /* [Sweep] Tier=full; default fast, full on a discrepancy */
+        bool probe_on_boot;                /* [Sweep] ProbeOnBoot=: probe each kernel release once */
 
         char *textfile_path;               /* [Metrics] TextfilePath=, NULL: none */
         bool textfile_path_is_default;     /* not set in the file: a missing directory is no error */

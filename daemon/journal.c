@@ -170,6 +170,22 @@ int journal_ksm(const char *status, const char *previous_status, const char *ker
         return send_entry(&e, broken ? LOG_WARNING : LOG_NOTICE);
 }
 
+int journal_kernel_bug(const char *message_id, const char *bug, const char *title, const char *release,
+                       const char *evidence, const char *fixed_by) {
+        Entry e = {};
+
+        add(&e, "MESSAGE_ID=%s", message_id);
+        add(&e, "MESSAGE=Kernel %s has accounting bug %s: %s%s%s.", release, bug, title, evidence ? ": " : "",
+            evidence ?: "");
+        add(&e, "KIND=kernel-bug");
+        add(&e, "BUG=%s", bug);
+        add(&e, "RELEASE=%s", release);
+        if (evidence)
+                add(&e, "EVIDENCE=%s", evidence);
+        add(&e, "FIXED_BY=%s", fixed_by);
+        return send_entry(&e, LOG_ERR);
+}
+
 int journal_error(const char *what, int error, const char *format, ...) {
         char message[1024];
         int saved = errno;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Structured journal entries: one per finding, per resolved finding, per
- * regression, per change of the KSM invariants and per daemon error, each
+ * regression, per change of the KSM invariants, per kernel bug the probe
+ * found (each bug with a MESSAGE_ID of its own) and per daemon error, each
  * kind with its own MESSAGE_ID (systemd/smapsaudit.catalog explains them to
  * journalctl -x) and the finding's facts as fields, so that
  *   journalctl MESSAGE_ID=7ddd7618abbe4d7a918fd3e2dd9de5fb -o json
@@ -49,5 +50,9 @@ int journal_regression(const JournalProcess *p, const OpenFinding *f, const char
  * violated invariant, or NULL. */
 int journal_ksm(const char *status, const char *previous_status, const char *kernel_release,
                 const char *first);
+/* The probe found a catalogued kernel bug: message_id is the bug's own (probe/catalog.c), evidence
+ * the probe's one line, NULL if it said none. */
+int journal_kernel_bug(const char *message_id, const char *bug, const char *title, const char *release,
+                       const char *evidence, const char *fixed_by);
 /* what: the part that failed ("history", "baseline", "textfile", ...). */
 int journal_error(const char *what, int error, const char *format, ...) _printf_(3, 4);

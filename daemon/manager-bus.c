@@ -418,6 +418,34 @@ static int method_get_ksm_status(sd_bus_message *message, void *userdata, sd_bus
         return sd_bus_reply_method_return(message, "s", json);
 }
 
+/*
+ * Anyone may read the probe: it says which known bugs the running kernel has, which is about the
+ * kernel (its release is no secret either), not about anyone's processes. The only processes it
+ * names are the probe's own shapes, gone since, and their reports were made without frame numbers.
+ */
+static int method_get_probe(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *why;
+
+        if (m->probe.json)
+                return sd_bus_reply_method_return(message, "s", m->probe.json);
+        switch (m->probe.state) {
+        case PROBE_BOOT_RUNNING:
+                why = "it is running";
+                break;
+        case PROBE_BOOT_DISABLED:
+                why = "ProbeOnBoot=no";
+                break;
+        case PROBE_BOOT_UNAVAILABLE:
+                why = "this daemon reads captured files, not a running kernel";
+                break;
+        default:
+                why = "it failed (the journal says why); the next start of smapsauditd tries again";
+        }
+        return sd_bus_error_setf(error, BUS_ERROR_NO_PROBE, "No probe of kernel %s: %s.", m->probe.release ?: "unknown",
+                                 why);
+}
+
 static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         int r;
@@ -438,6 +466,13 @@ static int property_get_kernel_release(sd_bus *bus, const char *path, const char
         Manager *m = userdata;
 
         return sd_bus_message_append(reply, "s", smapsaudit_ctx_get_kernel_release(m->ctx) ?: "");
+}
+
+static int property_get_probe_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return sd_bus_message_append(reply, "s", probe_boot_state_to_string(m->probe.state));
 }
 
 static int property_get_sweep_covered(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -480,6 +515,9 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("SweepCovered", "b", property_get_sweep_covered, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("SweepIntervalUSec", "t", property_get_interval, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("StatusText", "s", property_get_status_text, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ProbeState", "s", property_get_probe_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastProbeUSec", "t", NULL, offsetof(Manager, probe.realtime_usec),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 
         SD_BUS_METHOD_WITH_ARGS("Check",
                                 SD_BUS_ARGS("u", pid, "a{sv}", options),
@@ -496,6 +534,11 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("s", ksm_json),
                                 method_get_ksm_status,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetProbe",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("s", probe_json),
+                                method_get_probe,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload, 0),
 

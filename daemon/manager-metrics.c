@@ -37,6 +37,10 @@ static void view(Manager *m, MetricsView *v) {
                 .interval_usec = m->config.interval_usec,
                 .sweep_covered = m->sweep_covered,
                 .ksm = m->ksm_status,
+                .probe_release = m->probe.result ? m->probe.release : NULL,
+                .probe_usec = m->probe.realtime_usec,
+                .kernel_bugs = m->probe.samples,
+                .n_kernel_bugs = m->probe.n_samples,
         };
 
         for (size_t i = 0; i < m->procs.n; i++) {

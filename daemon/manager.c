@@ -548,6 +548,11 @@ int manager_sweep_now(Manager *m) {
 
         if (m->sweep.running)
                 return 1;
+        if (manager_probe_running(m)) {
+                m->probe.sweep_waiting = true;
+                set_status(m, "Probing kernel %s; the sweep starts when the probe ends.", m->probe.release);
+                return 1;
+        }
 
         job = job_new(JOB_LIST_PROCESSES);
         if (!job)
@@ -745,6 +750,7 @@ Manager *manager_free(Manager *m) {
          * and nothing new may start meanwhile. */
         m->stopping = true;
         m->pool = worker_pool_free(m->pool);
+        manager_probe_stop(m);
         free(m->sweep.plan);
 
         /* The last counts, to disk. */
@@ -785,6 +791,10 @@ int manager_start(Manager *m) {
                 return log_error_errno(r, "Failed to start the audit threads: %m");
 
         r = manager_metrics_start(m);
+        if (r < 0)
+                return r;
+
+        r = manager_probe_start(m);
         if (r < 0)
                 return r;
 

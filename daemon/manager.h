@@ -14,6 +14,7 @@
 #include "history.h"
 #include "metrics.h"
 #include "metrics-http.h"
+#include "probe-boot.h"
 #include "ratelimit.h"
 #include "smapsaudit.h"
 #include "sweep.h"
@@ -116,6 +117,8 @@ typedef struct Manager {
         KSMProcess *ksm_procs;       /* the processes it names, pinned */
         size_t n_ksm_procs;
         uint64_t ksm_checked_usec;   /* CLOCK_REALTIME */
+
+        ProbeBoot probe;             /* ProbeOnBoot=: probe-boot.c */
 } Manager;
 
 
@@ -125,7 +128,8 @@ Manager *manager_free(Manager *m);
 int manager_start(Manager *m);
 
 int manager_reload(Manager *m);
-/* Starts a sweep unless one is running; either way > 0 says one is. */
+/* Starts a sweep unless one is running; either way > 0 says one is. While the kernel's probe runs,
+ * the sweep waits for it to end. */
 int manager_sweep_now(Manager *m);
 /* Queues an audit whose JSON report answers call; it takes pidfd and grant (the caller's opens,
  * unset for root), uid is the caller's. -EBUSY: too many waiting; -EUSERS: uid has as many as

@@ -16,6 +16,7 @@ static const char *const daemon_error_names[_DAEMON_ERROR_MAX] = {
         [DAEMON_ERROR_HTTP] = "http",
         [DAEMON_ERROR_KSM] = "ksm",
         [DAEMON_ERROR_AUDIT] = "audit",
+        [DAEMON_ERROR_PROBE] = "probe",
 };
 
 static const char *const ksm_status_names[_KSM_STATUS_MAX] = {
@@ -225,6 +226,18 @@ int metrics_render(const Metrics *m, const MetricsView *v, char **ret, size_t *r
                 sample(f, "smapsaudit_regression", (const char *const[]) { "release", v->release ?: "unknown",
                                                                            "previous_release", v->previous_release,
                                                                            NULL }, "1");
+
+        family(f, "smapsaudit_kernel_bug", "gauge",
+               "1 when the probe found the catalogued kernel bug (label bug) in the running release, 0 when it "
+               "found it absent; a bug it could not test has no sample.");
+        for (size_t i = 0; v->probe_release && i < v->n_kernel_bugs; i++)
+                sample(f, "smapsaudit_kernel_bug", (const char *const[]) { "bug", v->kernel_bugs[i].bug,
+                                                                           "release", v->probe_release, NULL },
+                       v->kernel_bugs[i].present ? "1" : "0");
+        family(f, "smapsaudit_probe_timestamp_seconds", "gauge",
+               "When the probe of the running kernel release ended (ProbeOnBoot=; once per release).");
+        if (v->probe_release)
+                sample_seconds(f, "smapsaudit_probe_timestamp_seconds", NULL, v->probe_usec);
 
         family(f, "smapsaudit_sweep_interval_seconds", "gauge", "Interval= between sweeps.");
         sample_seconds(f, "smapsaudit_sweep_interval_seconds", NULL, v->interval_usec);

@@ -7,7 +7,9 @@
  * source, tag set and unit (at most METRICS_UNITS_MAX units). The kernel release is a label of one info metric,
  * smapsaudit_kernel_info{release,previous_release} 1, to be joined on
  * (instance, job) as node_uname_info is: every other series stays the same
- * series across a reboot into a new kernel.
+ * series across a reboot into a new kernel. The exception is what the probe
+ * says of a release, smapsaudit_kernel_bug{bug,release}: a fact about that
+ * release, which the fleet counts hosts by.
  */
 #pragma once
 
@@ -24,6 +26,7 @@ typedef enum DaemonError {
         DAEMON_ERROR_HTTP,        /* the /metrics endpoint could not start */
         DAEMON_ERROR_KSM,         /* the KSM check failed */
         DAEMON_ERROR_AUDIT,       /* an audit failed for another reason than the process */
+        DAEMON_ERROR_PROBE,       /* the kernel's probe failed, or could not be kept */
         _DAEMON_ERROR_MAX,
 } DaemonError;
 
@@ -70,6 +73,12 @@ typedef struct Metrics {
         uint64_t errors[_DAEMON_ERROR_MAX];
 } Metrics;
 
+/* A catalogued kernel bug the probe tested: present or absent. */
+typedef struct KernelBugSample {
+        const char *bug;
+        bool present;
+} KernelBugSample;
+
 /* What holds now. */
 typedef struct MetricsView {
         const char *release;
@@ -81,6 +90,12 @@ typedef struct MetricsView {
         size_t processes_with_findings;
         FindingGroups open;               /* open findings */
         KSMStatus ksm;
+        /* The probe of the running release (probe-boot.c): its release, when it ran, and what it
+         * found; NULL and 0 before there is one. */
+        const char *probe_release;
+        uint64_t probe_usec;
+        const KernelBugSample *kernel_bugs;
+        size_t n_kernel_bugs;
 } MetricsView;
 
 void metrics_done(Metrics *m);

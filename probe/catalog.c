@@ -18,6 +18,7 @@ static const char *const cfg_lag[] = { "CONFIG_SPLIT_PTLOCK_CPUS", "CONFIG_NR_CP
 static const struct probe_bug bugs[] = {
         {
                 .id = "thp-protnone", .number = 1,
+                .message_id = "7fa6f284b01f4a59a08e8850b07ca000",
                 .title = "smaps skips PROT_NONE PMD-mapped THPs",
                 .introduced = "474098edac26 \"mm/gup: replace FOLL_NUMA by gup_can_follow_protnone()\" (6.1)",
                 .fixed = "d74943a2f3cd \"mm/gup: reintroduce FOLL_NUMA as FOLL_HONOR_NUMA_FAULT\" and 8b9c1cc0418a "
@@ -33,6 +34,7 @@ static const struct probe_bug bugs[] = {
         },
         {
                 .id = "numa-thp", .number = 2,
+                .message_id = "b0968560671646d59aa33dafeefeff7f",
                 .title = "smaps skips NUMA-hinted PMD-mapped THPs",
                 .introduced = "474098edac26 \"mm/gup: replace FOLL_NUMA by gup_can_follow_protnone()\" (6.1)",
                 .fixed = "d74943a2f3cd and 8b9c1cc0418a (6.5)",
@@ -46,6 +48,7 @@ static const struct probe_bug bugs[] = {
         },
         {
                 .id = "ksm-protnone", .number = 3,
+                .message_id = "bbffad840ccd412da3a909e6f422839e",
                 .title = "KSM never merges pages of a PROT_NONE VMA",
                 .introduced = "474098edac26 (6.1): KSM's follow_page() refuses protnone PTEs",
                 .fixed = "d74943a2f3cd \"mm/gup: reintroduce FOLL_NUMA as FOLL_HONOR_NUMA_FAULT\" (6.5)",
@@ -58,6 +61,7 @@ static const struct probe_bug bugs[] = {
         },
         {
                 .id = "ksm-fork", .number = 4,
+                .message_id = "6284a829cd374f2aae30e95b225be7c7",
                 .title = "KSM counters inherited on fork",
                 .introduced = "7609385337a4 \"ksm: count ksm merging pages for each process\" and cb4df4cae4f2 "
                               "\"ksm: count allocated ksm rmap_items for each process\"",
@@ -72,6 +76,7 @@ static const struct probe_bug bugs[] = {
         },
         {
                 .id = "rollup-skip", .number = 5,
+                .message_id = "b7b6e8123f594ed39790e7eaa8462bc7",
                 .title = "smaps_rollup skips VMAs after dropping a contended mmap_lock",
                 .introduced = "c4c84f06285e (the maple tree conversion of fs/proc/task_mmu.c, 6.1) on top of "
                               "ff9f47f6f00c (5.10)",
@@ -86,6 +91,7 @@ static const struct probe_bug bugs[] = {
         },
         {
                 .id = "kpf-ksm", .number = 6,
+                .message_id = "c1e4b1d3f7ad46c2958eb645439542fd",
                 .title = "/proc/kpageflags sets KPF_KSM on every anonymous page",
                 .introduced = "dee3d0bef2b0 \"proc: rewrite stable_page_flags()\"",
                 .fixed = "\"fs/proc: fix KPF_KSM reported for all anonymous pages\" (2026, Cc stable)",

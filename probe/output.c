@@ -7,8 +7,6 @@
 #include "config.h"
 #include "probe-result.h"
 
-#define SCHEMA "smapsaudit.probe/1"
-
 static json_object *bug_json(const struct probe_bug *b, const struct probe_outcome *o) {
         json_object *j = json_object_new_object();
 
@@ -31,7 +29,7 @@ int probe_result_to_json(const struct probe_result *r, bool pretty, char **ret) 
         unsigned present = 0;
         char *s;
 
-        json_object_object_add(o, "schema", json_object_new_string(SCHEMA));
+        json_object_object_add(o, "schema", json_object_new_string(PROBE_SCHEMA));
         json_object_object_add(o, "version", json_object_new_string(PACKAGE_VERSION));
         json_object_object_add(o, "kernel", json_object_new_string(r->release));
         json_object_object_add(o, "started", json_object_new_int64((int64_t) r->started));

@@ -4,11 +4,14 @@
  * and whatever happens the shapes killed and the knobs restored before the probe returns or
  * dies of SIGINT, SIGTERM or SIGHUP.
  */
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "probe-internal.h"
 #include "probe-result.h"
@@ -185,6 +188,21 @@ static bool wanted(const char *id, const char *const *only, size_t n_only) {
         return false;
 }
 
+/*
+ * The probes read their shapes' pagemap with frame numbers, which takes CAP_SYS_ADMIN, and
+ * /proc/kpageflags (0400 root), which takes root or CAP_DAC_READ_SEARCH: root has both, and so
+ * does smapsauditd running as a user of its own with them as ambient capabilities.
+ */
+static bool may_probe(void) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[2] = {};
+
+        if (syscall(SYS_capget, &h, d) < 0)
+                return geteuid() == 0;
+        return (d[0].effective & (1u << CAP_SYS_ADMIN)) &&
+               (geteuid() == 0 || (d[0].effective & (1u << CAP_DAC_READ_SEARCH)));
+}
+
 static uint64_t peak_rss_kb(void) {
         struct rusage self = {}, children = {};
 
@@ -230,9 +248,10 @@ int probe_run(struct smapsaudit_ctx *ctx, unsigned flags, const char *const *onl
                 if (!wanted(b->id, only, n_only))
                         continue;
                 res->bugs[n++] = b;
-                if (geteuid() != 0) {
-                        outcome_set(o, PROBE_NOT_TESTABLE, "not root: the probes read other processes' "
-                                    "pagemap with PFNs and /proc/kpageflags");
+                if (!may_probe()) {
+                        outcome_set(o, PROBE_NOT_TESTABLE, "not root, nor holding CAP_SYS_ADMIN and "
+                                    "CAP_DAC_READ_SEARCH: the probes read other processes' pagemap with PFNs "
+                                    "and /proc/kpageflags");
                         continue;
                 }
                 env.deadline = MIN(t0 + PROBE_BUDGET_SEC, start + PROBE_RUN_BUDGET_SEC);

@@ -13,6 +13,8 @@
 struct smapsaudit_ctx;
 struct probe_result;
 
+#define PROBE_SCHEMA "smapsaudit.probe/1"
+
 enum probe_state {
         PROBE_ABSENT,
         PROBE_PRESENT,
@@ -35,6 +37,8 @@ struct probe_bug {
         const char *symptom;      /* one paragraph, for the report */
         const char *const *config; /* kernel config items that matter, NULL-terminated */
         const char *repro;        /* the standalone reproducer, relative to the repository */
+        const char *message_id;   /* smapsauditd's journal entry when a probe finds it (systemd/smapsaudit.catalog);
+                                   * NULL for a bound */
 };
 
 size_t probe_n_bugs(void);
@@ -55,6 +59,14 @@ struct probe_result *probe_result_free(struct probe_result *r);
 int probe_result_exit_status(const struct probe_result *r);
 /* JSON, schema smapsaudit.probe/1; *ret is malloc()ed. */
 int probe_result_to_json(const struct probe_result *r, bool pretty, char **ret);
+/* The JSON read back; bugs this catalogue does not have are left out. -EBADMSG: not such a document. */
+int probe_result_from_json(const char *json, struct probe_result **ret);
+const char *probe_result_release(const struct probe_result *r);
+size_t probe_result_n(const struct probe_result *r);
+const struct probe_bug *probe_result_bug(const struct probe_result *r, size_t i);
+enum probe_state probe_result_state(const struct probe_result *r, size_t i);
+/* The evidence in one line, or why the bug could not be tested; NULL when neither was said. */
+const char *probe_result_summary(const struct probe_result *r, size_t i);
 int probe_result_print_text(const struct probe_result *r, FILE *f);
 /* The plain-text report for the mm list about one bug of this run. */
 int probe_result_print_bug_report(const struct probe_result *r, const char *id, FILE *f);

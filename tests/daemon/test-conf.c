@@ -166,6 +166,26 @@ static void test_check(void) {
         config_done(&c);
 }
 
+static void test_probe_on_boot(void) {
+        Config c;
+
+        c = parse("");
+        CHECK(c.probe_on_boot);
+        config_done(&c);
+
+        c = parse("[Sweep]\nProbeOnBoot=no\n");
+        CHECK(!c.probe_on_boot);
+        config_done(&c);
+
+        /* systemd's spellings, any case; what is none of them keeps what was there */
+        c = parse("[Sweep]\nProbeOnBoot=OFF\nProbeOnBoot=maybe\n");
+        CHECK(!c.probe_on_boot);
+        config_done(&c);
+        c = parse("[Sweep]\nProbeOnBoot=0\nProbeOnBoot=True\n");
+        CHECK(c.probe_on_boot);
+        config_done(&c);
+}
+
 static void test_missing_file(void) {
         Config c;
 
@@ -254,6 +274,7 @@ int main(void) {
         test_parse();
         test_metrics_and_journal();
         test_check();
+        test_probe_on_boot();
         test_missing_file();
         test_dropins();
         return test_summary("conf");

@@ -60,12 +60,19 @@ int main(void) {
         /* Before any sweep: no last-sweep samples. */
         CHECK(metrics_render(&m, &v, &text, &size) == 0 && strlen(text) == size);
         CHECK(!strstr(text, "\nsmapsaudit_last_sweep_timestamp_seconds "));
+        /* Before the probe: its families, without samples. */
+        CHECK(strstr(text, "# TYPE smapsaudit_kernel_bug gauge\n") && !strstr(text, "\nsmapsaudit_kernel_bug{"));
+        CHECK(!strstr(text, "\nsmapsaudit_probe_timestamp_seconds "));
         CHECK(strstr(text, "# TYPE smapsaudit_last_sweep_timestamp_seconds gauge\n"));
 
         v.last_sweep_usec = 1700000300500000;
         v.sweep_usec = 2500000;
         v.sweep_processes_audited = 42;
         v.sweep_covered = true;
+        v.probe_release = "6.1.0-13-amd64";
+        v.probe_usec = 1700000012250000;
+        v.kernel_bugs = (const KernelBugSample[]) { { "thp-protnone", true }, { "kpf-ksm", false } };
+        v.n_kernel_bugs = 2;
         CHECK(metrics_render(&m, &v, &text2, &size) == 0);
         fputs(text2, stdout);
 
@@ -99,6 +106,11 @@ int main(void) {
         CHECK(strstr(text2, "\nsmapsaudit_last_sweep_processes_audited 42\n"));
         CHECK(strstr(text2, "\nsmapsaudit_last_sweep_covered 1\n"));
         CHECK(strstr(text2, "\nsmapsaudit_daemon_errors_total{what=\"textfile\"} 3\n"));
+        /* Each tested bug of the probed release, present or not; the release labelled as on
+         * smapsaudit_kernel_info. */
+        CHECK(strstr(text2, "\nsmapsaudit_kernel_bug{bug=\"thp-protnone\",release=\"6.1.0-13-amd64\"} 1\n"));
+        CHECK(strstr(text2, "\nsmapsaudit_kernel_bug{bug=\"kpf-ksm\",release=\"6.1.0-13-amd64\"} 0\n"));
+        CHECK(strstr(text2, "\nsmapsaudit_probe_timestamp_seconds 1700000012.250000\n"));
         /* No PID, no address anywhere. */
         CHECK(!strstr(text2, "pid="));
 

@@ -159,10 +159,12 @@ def sweep():
 class Daemon:
     """smapsauditd with its own config file and state directory."""
 
-    def __init__(self, directory, config="", args=(), listen_socket=None, wrapper=()):
+    def __init__(self, directory, config="", args=(), listen_socket=None, wrapper=(), env=None):
         self.directory = directory
         # What runs the daemon (setpriv, as another user), or nothing: as root.
         self.wrapper = list(wrapper)
+        # Variables added to the daemon's environment.
+        self.env = dict(env or {})
         # A listening socket handed over as systemd's socket activation does (fd 3, LISTEN_*).
         self.listen_socket = listen_socket
         self.config = os.path.join(directory, "smapsauditd.conf")
@@ -177,6 +179,10 @@ class Daemon:
         # its own directory unless its configuration says where.
         if "TextfilePath=" not in text:
             text = f"{text.rstrip()}\n[Metrics]\nTextfilePath={os.path.join(self.directory, 'smapsaudit.prom')}\n"
+        # The kernel's probe (ProbeOnBoot=) runs for seconds and defers the first sweep: only the
+        # tests of the probe want it.
+        if "ProbeOnBoot=" not in text:
+            text = f"{text.rstrip()}\n[Sweep]\nProbeOnBoot=no\n"
         with open(self.config, "w") as f:
             f.write(text)
 
@@ -190,7 +196,8 @@ class Daemon:
             fd = self.listen_socket.fileno()
             extra = {"pass_fds": (3,), "preexec_fn": lambda: os.dup2(fd, 3)}
         with open(self.log, "a") as log:
-            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, **extra)
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                         env=dict(os.environ, **self.env), **extra)
         wait_for(self._owns_name, what="smapsauditd to own its bus name")
         return self
 

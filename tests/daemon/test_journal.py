@@ -11,12 +11,14 @@ says why.
 
 Then, on test_daemon.py's private bus with its Daemon and Capture (the replayed under-accounting
 bug): the finding, its resolution and a regression are each one entry with their MESSAGE_ID and
-the documented fields.
+the documented fields. And the kernel's probe (ProbeOnBoot=) makes one entry per bug it found
+present, with that bug's own MESSAGE_ID (probe/catalog.c), and none for the others.
 """
 
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +37,15 @@ REGRESSION = "df96abcee88d4e4f8ff9167138373133"
 
 FIELDS = ("PID", "COMM", "FIELD", "SOURCE", "VMA_START", "VMA_END", "KERNEL_KB", "WALK_KB", "DELTA_KB", "TAGS",
           "KERNEL_RELEASE")
+
+
+CATALOGUE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "probe", "catalog.c")
+
+
+def bug_message_ids():
+    """{bug id: MESSAGE_ID} of the probe's catalogue."""
+    with open(CATALOGUE) as f:
+        return dict(re.findall(r'\.id = "([a-z-]+)".*?\n\s*\.message_id = "([0-9a-f]{32})"', f.read()))
 
 
 def skip(why):
@@ -134,6 +145,31 @@ class Journal(unittest.TestCase):
         self.assertEqual(len(resolved), len(found), resolved)
         self.assertEqual({e["REASON"] for e in resolved}, {"gone"})
         self.assertIn("AnonHugePages", {e["FIELD"] for e in resolved})
+        d.stop()
+
+
+    def test_kernel_bugs(self):
+        ids = bug_message_ids()
+        self.assertEqual(len(ids), 6, ids)
+        d = td.Daemon(self.tmp, "[Sweep]\nInterval=1h\nProbeOnBoot=yes\n[Metrics]\nTextfilePath=\n",
+                      env={"SMAPSAUDITD_PROBE_RELEASE": "6.99.9-journal"})
+        self.stack.callback(d.kill)
+        d.start()
+        td.wait_for(lambda: td.get_property("ProbeState") == "done", timeout=120, interval=0.2,
+                    what="the probe to end")
+        probe = json.loads(td.call_ok("GetProbe")[0])
+        present = {b["id"] for b in probe["bugs"] if b["state"] == "present" and b["kind"] == "bug"}
+        for bug, message_id in ids.items():
+            found = entries(message_id, self.since)
+            self.assertEqual(len(found), bug in present, found)
+            for e in found:
+                self.assertEqual((e["BUG"], e["RELEASE"], e["KIND"], e["PRIORITY"]),
+                                 (bug, "6.99.9-journal", "kernel-bug", "3"))
+                self.assertIn(f"Kernel 6.99.9-journal has accounting bug {bug}: ", e["MESSAGE"])
+        r = subprocess.run(["journalctl", "-o", "json", "--no-pager", "--since", self.since, "KIND=kernel-bug"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(len([line for line in r.stdout.splitlines() if line.startswith("{")]), len(present))
+        print(f"kernel-bug entries: {len(present)} ({', '.join(sorted(present)) or 'no bug present here'})")
         d.stop()
 
 

@@ -180,6 +180,22 @@ class ProbeTest(harness.AuditTestCase):
             self.assertEqual(b["state"], "not-testable", json.dumps(b))
             self.assertIn("not root", b["reason"])
 
+    def test_capabilities_instead_of_root(self):
+        """A user that is not root but holds CAP_SYS_ADMIN and CAP_DAC_READ_SEARCH (as smapsauditd
+        does when it runs as a user of its own) probes: its shapes' frame numbers and kpageflags
+        are readable to it."""
+        if not shutil.which("setpriv"):
+            self.skipTest("no setpriv")
+        caps = "+sys_admin,+dac_read_search"
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", f"--inh-caps={caps}",
+                               f"--ambient-caps={caps}", os.environ["SMAPSAUDIT"], "probe", "--json", "--only",
+                               "thp-protnone", "kpf-ksm"], capture_output=True, text=True, timeout=60)
+        self.assertIn(proc.returncode, (0, 1), proc.stderr)
+        doc = json.loads(proc.stdout)
+        self.assertEqual([b["id"] for b in doc["bugs"]], ["thp-protnone", "kpf-ksm"])
+        for b in doc["bugs"]:
+            self.assertIn(b["state"], ("present", "absent"), json.dumps(b))
+
     def test_only_and_text(self):
         r = probe("--only", "thp-protnone", "kpf-ksm")
         self.assertEqual(r.rc, 0, r.describe())

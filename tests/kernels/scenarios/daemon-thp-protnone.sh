@@ -3,6 +3,8 @@
 # PROT_NONE), swept by smapsauditd on a dbus-daemon of our own, without systemd. On 6.1 the sweep
 # must raise a Finding signal on the PROT_NONE VMA and the under-accounted metric; elsewhere
 # neither. busctl monitor records the daemon's signals; the metrics come from its textfile.
+# ProbeOnBoot= is left at its default: before its first sweep the daemon probes the kernel, and
+# its smapsaudit_kernel_bug samples and log lines are held to what the probe scenario measured.
 #
 # Environment besides lib.sh's: SAD (smapsauditd), SA_BUS_CONF (tests/daemon/
 # private-system-bus.conf) and SA_BUS_POLICY (systemd/org.smapsaudit.Auditor1.conf); dbus-daemon
