@@ -15,11 +15,15 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "ctx.h"
+#include "freeze.h"
 #include "inflight.h"
-#include "internal.h"
 #include "judge.h"
+#include "ksm.h"
 #include "missing.h"
+#include "pass.h"
 #include "pidfd-util.h"
+#include "procfs.h"
 #include "rollup-record.h"
 #include "time-util.h"
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include "internal.h"
+#include "pass.h"
+#include "report.h"
 
 /*
  * The pass that settled smaps_rollup (it agreed, or its finding was
