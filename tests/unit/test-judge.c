@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The event budget (lib/judge.c): which walk-vs-kernel differences the
+ * The event budget (lib/judge/judge.c): which walk-vs-kernel differences the
  * events of a window can explain, in the shapes the integration tests and
  * the kernel catalogue produce, and when what stays undecided leaves a
  * process inconclusive.
