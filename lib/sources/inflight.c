@@ -268,6 +268,10 @@ static void log_pass(struct sa_inflight_log *log, unsigned pass, const char *why
                 log->e[i].passes |= 1U << (pass - 1);
 }
 
+bool sa_inflight_keeps_status(const struct sa_inflight_thread *w) {
+        return w->kind == SA_INFLIGHT_EXEC || w->kind == SA_INFLIGHT_VFORK || w->kind == SA_INFLIGHT_UNMAP;
+}
+
 bool sa_inflight_status_comparable(struct sa_inflight_log *log, unsigned pass, const struct sa_inflight_thread *w) {
         char why[256];
 

@@ -60,6 +60,9 @@ struct sa_inflight_log {
         } e[SA_INFLIGHT_LOG_MAX];
 };
 
+/* A thread in such work through the window keeps the status counters from being compared. */
+bool sa_inflight_keeps_status(const struct sa_inflight_thread *w);
+
 /*
  * Whether the status counters may be compared in this pass at all; if not,
  * logs why. An unknown thread does not keep them from being compared.
