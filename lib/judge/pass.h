@@ -135,3 +135,4 @@ int sa_judge_totals(struct sa_judge *j, const struct sa_pass *p);
 
 /* verdict.c */
 void sa_judge_verdict(struct sa_judge *j);
+void sa_judge_describe_mode(const struct sa_judge *j);

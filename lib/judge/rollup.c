@@ -102,7 +102,7 @@ static void rollup_window(const struct sa_judge *j, const struct sa_views *A, co
                 if (!sa_smaps_find(&A->smaps, B->smaps.vmas[i].start, B->smaps.vmas[i].end))
                         add_vma_allowance(w, NULL, &B->smaps.vmas[i]);
         w->stable = ~0ULL;
-        if (sa_views_population_moved(A, B) && total->shareable_pages)
+        if (sa_views_population_moved(A, B) && total->shareable_pages && !B->smaps_borrowed)
                 for (unsigned f = 0; f < _SA_FIELD_MAX && f < 64; f++)
                         if (rollup_sensitive(f))
                                 w->stable &= ~(1ULL << f);

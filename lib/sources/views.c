@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Every kernel view of one process that a pass reads, through the table of
- * per-process files that capture.c copies too. Reading only: what the views
+ * per-process files that capture.c copies too (in the table's order). Reading only: what the views
  * say is judged elsewhere (judge/).
  */
 #include <inttypes.h>
@@ -10,8 +10,8 @@
 
 const struct sa_pid_file sa_pid_files[_SA_VIEW_MAX] = {
         [SA_VIEW_SMAPS] = { "smaps", SA_VIEW_AROUND },
-        [SA_VIEW_STATUS] = { "status", SA_VIEW_AROUND | SA_VIEW_SETTLED },
         [SA_VIEW_ROLLUP] = { "smaps_rollup", SA_VIEW_MIDDLE | SA_VIEW_SETTLED },
+        [SA_VIEW_STATUS] = { "status", SA_VIEW_AROUND | SA_VIEW_SETTLED },
         [SA_VIEW_NUMA_MAPS] = { "numa_maps", SA_VIEW_MIDDLE },
         [SA_VIEW_KSM_STAT] = { "ksm_stat", 0 },
         [SA_VIEW_KSM_MERGING] = { "ksm_merging_pages", 0 },
@@ -51,6 +51,34 @@ const struct sa_smaps_vma *sa_smaps_find(const struct sa_smaps *s, uint64_t star
 
 static const char *file(enum sa_pid_view v) {
         return sa_pid_files[v].name;
+}
+
+int sa_views_read_stat(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_stat *ret) {
+        _cleanup_free_ char *buf = NULL;
+        int r;
+
+        r = sa_read_pid_file(ctx, pid, file(SA_VIEW_STAT), &buf, NULL);
+        return r < 0 ? r : sa_stat_parse(buf, ret);
+}
+
+int sa_views_read_sched(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_sched_numa *ret) {
+        _cleanup_free_ char *buf = NULL;
+        int r;
+
+        r = sa_read_pid_file(ctx, pid, file(SA_VIEW_SCHED), &buf, NULL);
+        return r < 0 ? r : sa_sched_parse(buf, ret);
+}
+
+int sa_views_read_comm(struct smapsaudit_ctx *ctx, pid_t pid, char *buf, size_t size) {
+        _cleanup_free_ char *comm = NULL;
+        int r;
+
+        r = sa_read_pid_file(ctx, pid, file(SA_VIEW_COMM), &comm, NULL);
+        if (r < 0)
+                return r;
+        comm[strcspn(comm, "\n")] = 0;
+        snprintf(buf, size, "%s", comm);
+        return 0;
 }
 
 /*
@@ -161,9 +189,8 @@ int sa_views_read_middle(struct sa_view_src *s, struct sa_views *v, bool rollup,
         } else if (rollup)
                 sa_report_note(s->r, "smaps_rollup not readable: the rollup is not compared");
         free(TAKE_PTR(buf));
-        if (sa_read_pid_file(s->ctx, s->mm_pid, file(SA_VIEW_STAT), &buf, NULL) >= 0 && sa_stat_parse(buf, &st) >= 0)
+        if (sa_views_read_stat(s->ctx, s->mm_pid, &st) >= 0)
                 v->rollup_faults_after = st.faults;
-        free(TAKE_PTR(buf));
 
         /* nothing to hold numa_maps against without the PFN → node map */
         if (!numa || !(s->r->walk_mode & SA_WALK_NODES))
