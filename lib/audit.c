@@ -157,6 +157,7 @@ static int run_pass(struct audit *a, unsigned pass, struct sa_views *A, struct s
         sa_judge_note_churn(&a->j, &p);
         if (p.need_totals)
                 ret = sa_judge_totals(&a->j, &p);
+        sa_judge_unmapped(&a->j, &p);
         r->walk_stats = *sa_walker_stats(a->walker);
 out:
         /* only what was walked holds anything: the rest of a large array is never touched */
