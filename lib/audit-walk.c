@@ -7,6 +7,7 @@
 #include <inttypes.h>
 
 #include "audit.h"
+#include "ctx.h"
 
 static bool skip_walk(const struct sa_smaps_vma *k) {
         /* [vsyscall] lies above TASK_SIZE, outside pagemap */
@@ -81,7 +82,7 @@ static int walk_one(struct audit *a, const struct sa_smaps_vma *k, struct sa_acc
                 return -ESRCH;
         if (r < 0)
                 return sa_error(a->ctx, r, "PID %d: walking VMA %" PRIx64 "-%" PRIx64 " in %s/%d/pagemap failed: %s%s",
-                                (int) a->pid, k->start, k->end, a->ctx->proc_root, (int) a->src.mm_pid, strerror(-r),
+                                (int) a->pid, k->start, k->end, smapsaudit_ctx_get_proc_root(a->ctx), (int) a->src.mm_pid, strerror(-r),
                                 r == -EBADMSG ? " (the file ends inside the VMA, or the kernel's answer made no sense)" : "");
         return 0;
 }

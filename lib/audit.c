@@ -23,6 +23,9 @@
 #include <time.h>
 
 #include "audit.h"
+#include "ctx.h"
+#include "freeze.h"
+#include "ksm.h"
 #include "missing.h"
 #include "pidfd-util.h"
 #include "time-util.h"
@@ -41,7 +44,7 @@ bool sa_audit_target_gone(struct audit *a) {
 
         if (pidfd_exited(a->pidfd))
                 return true;
-        if (!a->ctx->live)
+        if (!sa_ctx_live(a->ctx))
                 return false;
         return sa_views_read_stat(a->ctx, a->pid, &st) < 0 || st.start_time != a->start_time;
 }
@@ -71,7 +74,7 @@ static int no_address_space(struct audit *a) {
                 return sa_error(a->ctx, -ENODATA, "PID %d is a kernel thread: it has no address space to audit",
                                 (int) a->pid);
         /* with bound files the mm they were opened on is gone while the process lives on: an exec */
-        if (a->ctx->bound_pid != 0 && !(flags & SA_PF_EXITING))
+        if (sa_ctx_bound_pid(a->ctx) != 0 && !(flags & SA_PF_EXITING))
                 return exec_refused(a);
         return sa_error(a->ctx, -ESRCH, "PID %d is exiting: its address space is already gone", (int) a->pid);
 }
@@ -197,7 +200,7 @@ static int settle_frozen(struct audit *a, struct sa_views *A, struct sa_views *B
         unsigned n = 0;
         int r;
 
-        if (!a->opts || !(a->opts->flags & SMAPSAUDIT_AUDIT_FREEZE_AUTO) || !a->ctx->live || a->r->frozen ||
+        if (!a->opts || !(a->opts->flags & SMAPSAUDIT_AUDIT_FREEZE_AUTO) || !sa_ctx_live(a->ctx) || a->r->frozen ||
             !sa_judge_undecided(&a->j))
                 return 0;
         if (2 * pass_usec > FREEZE_AUTO_BUDGET_USEC) {
@@ -295,7 +298,7 @@ static int audit_run(struct audit *a) {
          * an mm going away, an exec, or the thread we read it through gone
          * while the process runs on in others.
          */
-        for (unsigned tries = 0; A.smaps.n == 0 && a->ctx->live && !no_follow_exec(a) && tries < 3 &&
+        for (unsigned tries = 0; A.smaps.n == 0 && sa_ctx_live(a->ctx) && !no_follow_exec(a) && tries < 3 &&
                                  !sa_audit_target_gone(a); tries++) {
                 /* a smaps read that began on an mm an exec then replaced comes back empty */
                 a->src.mm_pid = sa_mm_pid(a->ctx, a->pid);
@@ -324,7 +327,7 @@ static int audit_run(struct audit *a) {
 
         ret = sa_walker_new(a->ctx, a->src.mm_pid, a->opts ? a->opts->flags : 0, &a->walker);
         if (ret < 0) {
-                ret = sa_error(a->ctx, ret, "PID %d: cannot open %s/%d/pagemap: %s", (int) a->pid, a->ctx->proc_root,
+                ret = sa_error(a->ctx, ret, "PID %d: cannot open %s/%d/pagemap: %s", (int) a->pid, smapsaudit_ctx_get_proc_root(a->ctx),
                                (int) a->src.mm_pid, strerror(-ret));
                 goto out;
         }
@@ -337,7 +340,7 @@ static int audit_run(struct audit *a) {
                 pass_usec = now_usec(CLOCK_MONOTONIC) - t0;
                 if (ret >= 0)
                         ret = next_views(a, &A, &B);
-                if (ret == -ESRCH && a->ctx->live && !sa_audit_target_gone(a)) {
+                if (ret == -ESRCH && sa_ctx_live(a->ctx) && !sa_audit_target_gone(a)) {
                         ret = follow_exec_again(a, &A, &B);
                         if (ret == 0)
                                 continue;
@@ -352,7 +355,7 @@ static int audit_run(struct audit *a) {
                  * started on the old one did not see.
                  */
                 if (A.smaps.n == 0) {
-                        ret = a->ctx->live && !sa_audit_target_gone(a) ? follow_exec_again(a, &A, &B) : -ESRCH;
+                        ret = sa_ctx_live(a->ctx) && !sa_audit_target_gone(a) ? follow_exec_again(a, &A, &B) : -ESRCH;
                         if (ret < 0)
                                 break;
                 }
@@ -396,10 +399,10 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
         pid_t stuck = 0;
         int r;
 
-        ctx->last_error[0] = 0;
+        sa_ctx_clear_error(ctx);
         if (pid <= 0)
                 return sa_error(ctx, -EINVAL, "%d is not a process ID", (int) pid);
-        if (ctx->live) {
+        if (sa_ctx_live(ctx)) {
                 struct sa_stat st = {};
 
                 r = sa_views_read_stat(ctx, pid, &st);
@@ -407,7 +410,7 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
                 if (r == -ENOENT || r == -ESRCH)
                         return sa_error(ctx, -ESRCH, "PID %d: no such process", (int) pid);
                 if (r < 0)
-                        return sa_error(ctx, r, "PID %d: cannot read %s/%d/stat: %s", (int) pid, ctx->proc_root,
+                        return sa_error(ctx, r, "PID %d: cannot read %s/%d/stat: %s", (int) pid, smapsaudit_ctx_get_proc_root(ctx),
                                         (int) pid, strerror(-r));
                 a.pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
                 a.src.mm_pid = sa_mm_pid(ctx, pid);
@@ -421,9 +424,9 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
         a.r->mapcount = sa_kernel_get(ctx)->mapcount;
 
         if (opts && (opts->flags & SMAPSAUDIT_AUDIT_FREEZE)) {
-                if (!ctx->live) {
+                if (!sa_ctx_live(ctx)) {
                         r = sa_error(ctx, -EINVAL, "PID %d: freezing needs a live process, not files below %s",
-                                     (int) pid, ctx->proc_root);
+                                     (int) pid, smapsaudit_ctx_get_proc_root(ctx));
                         goto out;
                 }
                 /* the pidfd names the process whose start time was read, or nothing is stopped */

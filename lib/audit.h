@@ -2,9 +2,10 @@
 /* One audit, shared by the pass loop (audit.c) and the pass's walks (audit-walk.c). */
 #pragma once
 
-#include "internal.h"
+#include "account.h"
 #include "pass.h"
 #include "views.h"
+#include "walk.h"
 
 struct audit {
         struct smapsaudit_ctx *ctx;

@@ -8,8 +8,10 @@
  */
 #include <sys/stat.h>
 
-#include "internal.h"
+#include "account.h"
+#include "macro.h"
 #include "missing.h"
+#include "procfs.h"
 
 /*
  * Swap types at and above this are the kernel's special entries

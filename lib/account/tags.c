@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Tags explain a finding: what kind of memory the VMA holds. */
-#include "internal.h"
+#include "account.h"
+#include "macro.h"
+#include "smapsaudit.h"
 
 static const char *const tag_names[] = {
         "prot_none", "numa_hinted", "thp", "ksm", "ksm_mergeable", "shmem", "file", "hugetlb",

@@ -7,8 +7,8 @@
  */
 #include <inttypes.h>
 
-#include "internal.h"
 #include "judge.h"
+#include "pass.h"
 
 /* A capture is any file anyone wrote: its numbers may be as large as u64 goes, so sums saturate
  * rather than wrap, and kB values cross into the signed finding fields clamped. */

@@ -4,54 +4,7 @@
  * between the walk and the kernel's reads is churn only if the events of the
  * window could have produced it. No I/O here.
  */
-#include <stddef.h>
-
 #include "judge.h"
-
-/*
- * The vmstat events that change PMD mappings (mm/vmstat.c vmstat_text,
- * 6.1–6.18). Faults map a PMD folio with thp_fault_alloc (anonymous),
- * thp_file_alloc (shmem) or thp_file_mapped (do_set_pmd); khugepaged and
- * MADV_COLLAPSE with thp_collapse_alloc; splits, migration and swap-out
- * have their own. Fallbacks and failures change nothing.
- */
-static const char *const thp_fault_events[] = { "thp_fault_alloc", "thp_file_alloc", "thp_file_mapped" };
-static const char *const thp_other_events[] = {
-        "thp_collapse_alloc", "thp_split_pmd", "thp_split_pud", "thp_split_page", "thp_underused_split_page",
-        "thp_migration_success", "thp_migration_split", "thp_swpout",
-};
-/* base pages moved under the target without it faulting: swap and migration */
-static const char *const moved_events[] = { "pswpin", "pswpout", "pgmigrate_success" };
-
-static bool in_list(const char *key, size_t len, const char *const *list, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (strlen(list[i]) == len && strncmp(key, list[i], len) == 0)
-                        return true;
-        return false;
-}
-
-void sa_events_parse_vmstat(const char *buf, struct sa_events *ret) {
-        ret->thp_fault = ret->thp_other = ret->moved_pages = 0;
-        ret->have_vmstat = false;
-        for (const char *p = buf; p && *p;) {
-                const char *eol = strchr(p, '\n'), *sp = strchr(p, ' ');
-                uint64_t v;
-
-                if (sp && (!eol || sp < eol) && parse_u64_prefix(sp + 1, &v) >= 0) {
-                        size_t len = (size_t) (sp - p);
-
-                        if (in_list(p, len, thp_fault_events, ELEMENTSOF(thp_fault_events)))
-                                ret->thp_fault += v;
-                        else if (in_list(p, len, thp_other_events, ELEMENTSOF(thp_other_events)))
-                                ret->thp_other += v;
-                        else if (in_list(p, len, moved_events, ELEMENTSOF(moved_events)))
-                                ret->moved_pages += v;
-                        if (len == strlen("thp_fault_alloc") && strncmp(p, "thp_fault_alloc", len) == 0)
-                                ret->have_vmstat = true;
-                }
-                p = eol ? eol + 1 : NULL;
-        }
-}
 
 static uint64_t moved_by(uint64_t a, uint64_t b) {
         /* counters only grow; one that went back was reset (a capture, a reload): say it moved */

@@ -2,25 +2,18 @@
 /*
  * What churn can explain: the events a window between two reads of a
  * process's memory may contain, the budget they give each field, and the
- * verdicts drawn from it. Pure functions, no I/O (source-events.c reads the
- * counters), unit-tested in tests/unit/test-judge.c.
+ * verdicts drawn from it (judge.c); and the kernel's numbers held against
+ * the walk's, field by field (compare.c). Pure functions, no I/O
+ * (source-events.c reads the counters), unit-tested in tests/unit/.
  */
 #pragma once
 
-#include "internal.h"
-
-/* Counters that say what could have changed a process's pages, read at one moment. */
-struct sa_events {
-        uint64_t faults;      /* the target's minflt + majflt */
-        uint64_t thp_fault;   /* vmstat: PMD-sized folios mapped by a fault */
-        uint64_t thp_other;   /* vmstat: PMD mappings made, split, moved or swapped without a fault */
-        uint64_t moved_pages; /* vmstat: base pages swapped in or out, or migrated */
-        uint64_t ksm_pages;   /* KSM's pages_shared + pages_sharing */
-        bool have_faults, have_vmstat, have_ksm;
-};
-
-/* The vmstat part of struct sa_events, from /proc/vmstat's text. */
-void sa_events_parse_vmstat(const char *buf, struct sa_events *ret);
+#include "account.h"
+#include "events.h"
+#include "fields.h"
+#include "kernel.h"
+#include "report.h"
+#include "sources.h"
 
 /* What happened between two reads of struct sa_events. */
 struct sa_window {
@@ -29,13 +22,6 @@ struct sa_window {
         bool known;        /* and vmstat too: without it (a capture), a base page per fault, for every field */
 };
 void sa_window_between(const struct sa_events *a, const struct sa_events *b, struct sa_window *ret);
-
-/* The most one fault maps at once. */
-struct sa_fault_units {
-        uint64_t anon_kb; /* anonymous: 4 kB, or the largest mTHP size enabled below the PMD */
-        uint64_t file_kb; /* file and shmem: a whole large folio may be mapped at once, up to a PMD */
-        uint64_t pmd_kb;
-};
 
 /* How far churn in a window can move a VMA's fields, either way, kB. */
 struct sa_budget {
@@ -74,6 +60,36 @@ void sa_coverage_add(struct sa_coverage *c, uint64_t rss_kb, uint64_t size_kb, b
 /* The undecided part could hold a disagreement of the size the catalogue's bugs produce. */
 bool sa_coverage_open(const struct sa_coverage *c);
 
-/* source-events.c: the counters above, read now; the fault sizes of this kernel, read once per audit. */
-void sa_events_read(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_events *ret);
-void sa_fault_units_read(struct smapsaudit_ctx *ctx, struct sa_fault_units *ret);
+/* compare.c: the kernel's numbers held against the walk's, field by field. */
+
+/*
+ * Exact fields that only the target's own page tables move. The
+ * mapcount-derived ones (Pss, the shared/private split, Locked) also move
+ * whenever any other process maps or unmaps a shared page, which on a busy
+ * machine is all the time: their instability says nothing about the target.
+ */
+#define CORE_FIELDS ((1ULL << SA_RSS) | (1ULL << SA_ANONYMOUS) | (1ULL << SA_KSM) | (1ULL << SA_ANON_HUGE) | \
+                     (1ULL << SA_SHMEM_PMD) | (1ULL << SA_FILE_PMD) | (1ULL << SA_SHARED_HUGETLB) |            \
+                     (1ULL << SA_PRIVATE_HUGETLB) | (1ULL << SA_SWAP))
+#define MAPCOUNT_FIELDS ((1ULL << SA_PSS) | (1ULL << SA_SHARED) | (1ULL << SA_PRIVATE) | (1ULL << SA_LOCKED))
+/* and every field whose range the shared/private decision moves */
+#define MAPCOUNT_SENSITIVE (MAPCOUNT_FIELDS | (1ULL << SA_PSS_DIRTY) | (1ULL << SA_SHARED_CLEAN) |              \
+                            (1ULL << SA_SHARED_DIRTY) | (1ULL << SA_PRIVATE_CLEAN) | (1ULL << SA_PRIVATE_DIRTY) | \
+                            (1ULL << SA_SWAP_PSS))
+
+/* A field as smaps printed it (kB), Shared and Private summed from their parts. */
+uint64_t sa_smaps_value(const struct sa_smaps_vma *k, enum sa_field f, bool *have);
+/* The fields a smaps entry printed, with the Shared/Private sums. */
+uint64_t sa_smaps_printed(const struct sa_smaps_vma *k);
+/* Same VMA, and its core fields held still between the two reads. */
+bool sa_smaps_core_stable(const struct sa_smaps_vma *a, const struct sa_smaps_vma *b);
+uint64_t sa_stable_fields(const struct sa_smaps_vma *a, const struct sa_smaps_vma *b);
+void sa_compare_vma(struct sa_vma_report *v, uint64_t stable, bool nodes);
+/* A disagreement mask: bit f under-, bit f+32 over-accounted; bit 31 numa_maps. */
+uint64_t sa_disagreements(const struct sa_field_cmp *cmp, size_t n);
+struct sa_rollup_window;
+/* status is NULL when its counters moved around the walk. */
+void sa_compare_totals(struct smapsaudit_report *r, const struct sa_rollup_window *w, const struct sa_acc *walk,
+                       const struct sa_status *st, const struct sa_kernel *k);
+int sa_findings_from_vma(struct smapsaudit_report *r, const struct sa_vma_report *v, uint64_t confirmed);
+int sa_findings_from_totals(struct smapsaudit_report *r, uint64_t confirmed_rollup, uint64_t confirmed_status);

@@ -39,38 +39,21 @@
  * takes the pages' KSM state from the captured pagemap and kpageflags.
  *
  * This file reads: the pages, their content, and which are identical.
- * ksm-coverage-judge.c decides; ksm-hashes.c keeps a capture's readings.
+ * ksm-coverage-set.c holds what is read; ksm-coverage-judge.c decides;
+ * ksm-hashes.c keeps a capture's readings.
  */
 #include <fcntl.h>
 
+#include "ctx.h"
 #include "ksm-coverage.h"
 #include "missing.h"
+#include "procfs.h"
 
 #define RUN_PAGES 64u           /* pages per /proc/PID/mem read */
 #define CAPTURE_WAIT_MSEC 30000u
-#define DEFAULT_MAX_PAGES (1ULL << 18)   /* pages hashed per run, unless opts says */
 #define DEFAULT_WAIT_MSEC 60000u
 
 /* ================================================================ content */
-
-static inline uint64_t rotl(uint64_t x, int r) {
-        return (x << r) | (x >> (64 - r));
-}
-
-/* A fast 64-bit hash of a page; equal hashes are then compared byte for byte. */
-static uint64_t page_hash(const void *page) {
-        const uint64_t *w = page;
-        uint64_t h = 0x9e3779b97f4a7c15ULL;
-
-        for (size_t i = 0; i < SA_PAGE_SIZE / 8; i++) {
-                h ^= w[i] * 0x87c37b91114253d5ULL;
-                h = rotl(h, 31) * 0x4cf5ad432745937fULL + i;
-        }
-        h ^= h >> 33;
-        h *= 0xff51afd7ed558ccdULL;
-        h ^= h >> 33;
-        return h;
-}
 
 static int read_page(int fd, uint64_t addr, void *buf) {
         ssize_t n = sa_pread_full(fd, buf, SA_PAGE_SIZE, (off_t) addr);
@@ -81,36 +64,6 @@ static int read_page(int fd, uint64_t addr, void *buf) {
 }
 
 /* ================================================================ setup */
-
-static void cov_proc_done(struct sa_cov_proc *p) {
-        free(p->vmas);
-        if (p->mem_fd >= 0)
-                close(p->mem_fd);
-        p->vmas = NULL;
-        p->mem_fd = -1;
-}
-
-void sa_ksm_coverage_free(struct sa_ksm_coverage *c) {
-        if (!c)
-                return;
-        for (size_t i = 0; i < c->n_procs; i++)
-                cov_proc_done(&c->procs[i]);
-        free(c->procs);
-        free(c->pages);
-        free(c);
-}
-
-int sa_cov_add_vma(struct sa_cov_proc *p, uint64_t start, uint64_t end, const char *perms, uint64_t vmflags) {
-        struct sa_cov_vma *nv = realloc(p->vmas, (p->n_vmas + 1) * sizeof(*nv));
-
-        if (!nv)
-                return -ENOMEM;
-        p->vmas = nv;
-        p->vmas[p->n_vmas] = (struct sa_cov_vma) { .start = start, .end = end, .vmflags = vmflags };
-        snprintf(p->vmas[p->n_vmas].perms, sizeof(p->vmas[p->n_vmas].perms), "%s", perms);
-        p->n_vmas++;
-        return 0;
-}
 
 static int open_proc(struct sa_ksm_coverage *c, struct sa_cov_proc *p) {
         _cleanup_free_ char *buf = NULL;
@@ -131,7 +84,7 @@ static int open_proc(struct sa_ksm_coverage *c, struct sa_cov_proc *p) {
         if (r < 0)
                 return r;
         sa_ksm_read_comm(c->ctx, p->pid, p->comm, sizeof(p->comm));
-        if (p->n_vmas && c->ctx->live) {
+        if (p->n_vmas && sa_ctx_live(c->ctx)) {
                 p->mem_fd = sa_open_pid_file(c->ctx, p->pid, "mem", O_RDONLY);
                 if (p->mem_fd < 0)
                         return p->mem_fd == -ENOENT ? -ESRCH : p->mem_fd;
@@ -148,19 +101,6 @@ struct reading_ctx {
         size_t cursor, hi;           /* reading 2: this VMA's records not passed yet */
         uint8_t *buf;
 };
-
-int sa_cov_push_page(struct sa_ksm_coverage *c, const struct sa_cov_page *pg) {
-        if (c->n_pages == c->cap_pages) {
-                size_t nc = c->cap_pages ? c->cap_pages * 2 : 4096;
-                struct sa_cov_page *np = realloc(c->pages, nc * sizeof(*np));
-                if (!np)
-                        return -ENOMEM;
-                c->pages = np;
-                c->cap_pages = nc;
-        }
-        c->pages[c->n_pages++] = *pg;
-        return 0;
-}
 
 /* A page with content to read in that reading: present, and not the zero page. */
 static bool readable(const struct sa_cov_page *p, unsigned which) {
@@ -196,10 +136,10 @@ static void hash_records(struct reading_ctx *rc, size_t from, size_t to) {
                                 ok = read_page(fd, q->addr, rc->buf + k * SA_PAGE_SIZE) >= 0;
                         if (rc->which == 1) {
                                 q->read1 = ok;
-                                q->h1 = ok ? page_hash(rc->buf + k * SA_PAGE_SIZE) : 0;
+                                q->h1 = ok ? sa_cov_page_hash(rc->buf + k * SA_PAGE_SIZE) : 0;
                         } else {
                                 q->read2 = ok;
-                                q->h2 = ok ? page_hash(rc->buf + k * SA_PAGE_SIZE) : 0;
+                                q->h2 = ok ? sa_cov_page_hash(rc->buf + k * SA_PAGE_SIZE) : 0;
                         }
                 }
                 i = j;
@@ -419,7 +359,7 @@ static int assign_classes(struct sa_ksm_coverage *c, bool all) {
                                 break;
                         }
                 rp = &c->pages[refs[ri].idx];
-                if (read_page(c->procs[rp->proc].mem_fd, rp->addr, ref) < 0 || page_hash(ref) != refs[ri].h) {
+                if (read_page(c->procs[rp->proc].mem_fd, rp->addr, ref) < 0 || sa_cov_page_hash(ref) != refs[ri].h) {
                         c->unverified += j - i;
                         i = j;
                         continue;
@@ -451,27 +391,6 @@ static int assign_classes(struct sa_ksm_coverage *c, bool all) {
 }
 
 /* ================================================================ live run */
-
-int sa_cov_new(struct smapsaudit_ctx *ctx, const pid_t *pids, size_t n, const struct smapsaudit_ksm_opts *o,
-               struct sa_ksm_coverage **ret) {
-        struct sa_ksm_coverage *c = calloc(1, sizeof(*c));
-        uint8_t zero[SA_PAGE_SIZE] = {};
-
-        if (!c)
-                return -ENOMEM;
-        c->ctx = ctx;
-        c->max_pages = o && o->max_pages ? o->max_pages : DEFAULT_MAX_PAGES;
-        c->zero_hash = page_hash(zero);
-        c->procs = calloc(n ? n : 1, sizeof(*c->procs));
-        if (!c->procs) {
-                free(c);
-                return -ENOMEM;
-        }
-        for (size_t i = 0; i < n; i++)
-                c->procs[c->n_procs++] = (struct sa_cov_proc) { .pid = pids[i], .mem_fd = -1 };
-        *ret = c;
-        return 0;
-}
 
 static void forget_reading2(struct sa_ksm_coverage *c) {
         for (size_t i = 0; i < c->n_pages; i++) {
@@ -662,7 +581,7 @@ int sa_ksm_coverage_run(struct smapsaudit_ctx *ctx, const pid_t *pids, size_t n_
         r = sa_cov_new(ctx, pids, n_pids, opts, &c);
         if (r < 0)
                 return r;
-        if (ctx->live)
+        if (sa_ctx_live(ctx))
                 r = live_run(c, opts && opts->max_wait_msec ? opts->max_wait_msec : DEFAULT_WAIT_MSEC, false);
         else {
                 r = replay_run(c);
@@ -684,7 +603,7 @@ _export_ int smapsaudit_ksm_capture(struct smapsaudit_ctx *ctx, pid_t pid, const
         unsigned wait = opts && opts->max_wait_msec ? opts->max_wait_msec : CAPTURE_WAIT_MSEC;
         int r;
 
-        if (!ctx->live || pid <= 0 || !dir)
+        if (!sa_ctx_live(ctx) || pid <= 0 || !dir)
                 return -EINVAL;
         r = sa_cov_new(ctx, &pid, 1, opts, &c);
         if (r < 0)

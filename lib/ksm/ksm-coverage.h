@@ -2,7 +2,7 @@
 /*
  * Merge coverage, shared by its files: ksm-coverage.c reads the pages of
  * mergeable VMAs twice (live through /proc/PID/mem, or from a capture) and
- * groups identical content; ksm-coverage-judge.c decides which pages ksmd
+ * groups identical content into what ksm-coverage-set.c holds; ksm-coverage-judge.c decides which pages ksmd
  * should have merged; ksm-hashes.c keeps a reading in a capture;
  * ksm-report.c prints the result.
  */
@@ -94,6 +94,10 @@ struct sa_ksm_coverage {
 /* ksm-coverage.c */
 int sa_ksm_coverage_run(struct smapsaudit_ctx *ctx, const pid_t *pids, size_t n_pids,
                         const struct smapsaudit_ksm_opts *opts, struct sa_ksm_coverage **ret);
+
+/* ksm-coverage-set.c */
+/* A fast 64-bit hash of a page; equal hashes are then compared byte for byte. */
+uint64_t sa_cov_page_hash(const void *page);
 int sa_cov_new(struct smapsaudit_ctx *ctx, const pid_t *pids, size_t n, const struct smapsaudit_ksm_opts *o,
                struct sa_ksm_coverage **ret);
 void sa_ksm_coverage_free(struct sa_ksm_coverage *c);

@@ -27,7 +27,10 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
+#include "capture.h"
 #include "ksm-coverage.h"
+#include "parse-number.h"
+#include "procfs.h"
 
 #define HASHES_MAGIC "smapsaudit-ksm-hashes 1"
 #define MAX_WORDS 24

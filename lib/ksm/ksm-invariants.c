@@ -25,26 +25,11 @@
  * again (strict), and for settling ones only after a complete full scan with
  * no KSM page copied on write in between (ksm-snapshot.c reads the rounds).
  */
+#include "ctx.h"
 #include "ksm.h"
 
-static const char *const verdict_names[_SA_KSM_VERDICT_MAX] = {
-        [SA_KSM_HOLDS] = "holds", [SA_KSM_VIOLATED] = "violated", [SA_KSM_LAG] = "lag", [SA_KSM_STALE] = "stale",
-        [SA_KSM_NOT_JUDGED] = "not-judged", [SA_KSM_INCONCLUSIVE] = "inconclusive",
-};
-
-const char *sa_ksm_verdict_to_string(enum sa_ksm_verdict v) {
-        return v >= 0 && v < _SA_KSM_VERDICT_MAX ? verdict_names[v] : NULL;
-}
-
-int sa_ksm_verdict_from_string(const char *s) {
-        for (int v = 0; s && v < _SA_KSM_VERDICT_MAX; v++)
-                if (streq(s, verdict_names[v]))
-                        return v;
-        return -EINVAL;
-}
-
 void sa_ksm_env_init(struct smapsaudit_ctx *ctx, struct sa_ksm_env *env) {
-        long ps = ctx->live ? sysconf(_SC_PAGESIZE) : (long) SA_PAGE_SIZE;
+        long ps = sa_ctx_live(ctx) ? sysconf(_SC_PAGESIZE) : (long) SA_PAGE_SIZE;
 
         env->page_size = ps > 0 ? ps : (int64_t) SA_PAGE_SIZE;
         env->rmap_item_size = sizeof(void *) == 8 ? SA_KSM_RMAP_ITEM_SIZE : 36;

@@ -9,8 +9,10 @@
 #include <dirent.h>
 #include <time.h>
 
+#include "ctx.h"
 #include "ksm.h"
 #include "missing.h"
+#include "procfs.h"
 
 #define MAX_ROUNDS 6
 
@@ -228,7 +230,7 @@ static int list_pids(struct smapsaudit_ctx *ctx, pid_t **ret, size_t *n) {
         _cleanup_free_ pid_t *pids = NULL;
         size_t count = 0;
 
-        if (ctx->live) {
+        if (sa_ctx_live(ctx)) {
                 struct smapsaudit_proc *list = NULL;
                 size_t m = 0;
                 int r = smapsaudit_list_processes(ctx, &list, &m);
@@ -243,7 +245,7 @@ static int list_pids(struct smapsaudit_ctx *ctx, pid_t **ret, size_t *n) {
                         pids[count++] = list[i].pid;
                 free(list);
         } else {
-                DIR *d = opendir(ctx->proc_root);
+                DIR *d = opendir(smapsaudit_ctx_get_proc_root(ctx));
                 struct dirent *de;
 
                 if (!d)
@@ -335,7 +337,7 @@ static int take_snapshot(struct sa_ksm_run *run, pid_t pid, struct sa_ksm_snap *
                 r = list_pids(run->ctx, &pids, &n);
                 if (r < 0)
                         return r;
-                s->all_processes = run->ctx->live;
+                s->all_processes = sa_ctx_live(run->ctx);
         }
         s->complete = s->all_processes;
         s->procs = calloc(n ? n : 1, sizeof(*s->procs));
@@ -509,7 +511,7 @@ int sa_ksm_run_rounds(struct sa_ksm_run *run, pid_t pid, struct sa_ksm_result *r
                                 snap_done(&s);
                                 free(invs);
                         }
-                        if (!run->ctx->live || sa_ksm_now_usec() >= run->deadline)
+                        if (!sa_ctx_live(run->ctx) || sa_ksm_now_usec() >= run->deadline)
                                 break;
                         nanosleep(&(struct timespec) { 0, 100 * 1000 * 1000 }, NULL);
                         continue;
@@ -522,11 +524,11 @@ int sa_ksm_run_rounds(struct sa_ksm_run *run, pid_t pid, struct sa_ksm_result *r
                         for (size_t i = 0; i < n; i++)
                                 sa_ksm_inv_confirm(&invs[i], find_inv(prev_invs, n_prev, &invs[i]), scanned, cow);
                 }
-                if (!run->ctx->live)
+                if (!sa_ctx_live(run->ctx))
                         confirm_from_capture(run, &s, invs, n);
                 pending = any_candidate(invs, n, &settling);
                 result_keep(res, &s, invs, n);
-                if (!pending || !run->ctx->live)
+                if (!pending || !sa_ctx_live(run->ctx))
                         break;
                 /* keep this round to confirm against */
                 snap_done(&prev);

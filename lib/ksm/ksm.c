@@ -5,10 +5,9 @@
  * and what the walk sees (KPF_KSM pages, their kpagecount, zero-page PTEs);
  * and merge coverage, the identical pages ksmd left unmerged.
  *
- * This file is the API on top: `smapsaudit ksm` (smapsaudit_ksm_check*),
- * the KSM part of an audit (sa_ksm_audit), and the wait for ksmd's full
- * scans that both make (sa_ksm_wait_full_scans). The work is done by
- * source-ksm.c (reading), ksm-snapshot.c (the rounds), ksm-invariants.c
+ * This file is the API on top: `smapsaudit ksm` (smapsaudit_ksm_check*)
+ * and the KSM part of an audit (sa_ksm_audit). The work is done by
+ * source-ksm.c (reading, and the wait for ksmd's full scans), ksm-snapshot.c (the rounds), ksm-invariants.c
  * (the rules), ksm-coverage*.c (coverage) and ksm-report.c (output).
  */
 #include <inttypes.h>
@@ -217,34 +216,4 @@ int sa_ksm_audit(struct smapsaudit_ctx *ctx, pid_t pid, struct smapsaudit_report
                         report_check(&r->ksm, v);
         }
         return 0;
-}
-
-int sa_ksm_wait_full_scans(struct smapsaudit_ctx *ctx, int64_t target, uint64_t deadline_usec,
-                           struct sa_ksm_globals *ret) {
-        const struct timespec tick = { 0, 20 * 1000 * 1000 };
-        struct sa_ksm_globals g;
-        uint64_t now, told = 0;
-        int r;
-
-        for (;;) {
-                r = sa_ksm_globals_read(ctx, &g);
-                if (r < 0)
-                        return r;
-                if (ret)
-                        *ret = g;
-                /* run=2 resets full_scans to 0 (unmerge_and_remove_all_rmap_items) */
-                if (g.sys.full_scans >= target || !ctx->live || !sa_ksm_running(&g))
-                        return g.sys.full_scans >= target;
-                now = sa_ksm_now_usec();
-                if (now >= deadline_usec)
-                        return 0;
-                /* a full scan takes seconds to minutes: whoever waits may want to know for what */
-                if (now - told >= 1000000) {
-                        sa_notice(ctx, "waiting for ksmd's full scan %" PRId64 " (it finished %" PRId64
-                                  "), at most %" PRIu64 " s more", target, g.sys.full_scans,
-                                  (deadline_usec - now + 999999) / 1000000);
-                        told = now;
-                }
-                nanosleep(&tick, NULL);
-        }
 }

@@ -9,7 +9,16 @@
  */
 #pragma once
 
-#include "internal.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "report.h"
+#include "sources.h"
+#include "walk.h"
+
+struct json_object;
 
 /* sizeof(struct ksm_rmap_item) on 64-bit kernels, 6.1 to 6.18 (mm/ksm.c) */
 #define SA_KSM_RMAP_ITEM_SIZE 64
@@ -183,3 +192,8 @@ struct json_object *sa_ksm_result_json(struct smapsaudit_ctx *ctx, const struct 
                                        struct json_object *coverage, struct json_object *findings);
 /* The same document for people. */
 int sa_ksm_result_text(struct json_object *doc, char **ret);
+
+/* ---------------------------------------------------------------- the audit's part (ksm.c) */
+
+/* Unless SMAPSAUDIT_AUDIT_NO_KSM: fills r->ksm, adds findings and notes. */
+int sa_ksm_audit(struct smapsaudit_ctx *ctx, pid_t pid, struct smapsaudit_report *r);

@@ -7,31 +7,10 @@
 #include <json-c/json.h>
 #include <json-c/printbuf.h>
 
-#include "internal.h"
+#include "json-util.h"
+#include "report.h"
 
 #define SCHEMA "smapsaudit.report/1"
-
-/* Addresses as "0x..." strings: JSON numbers lose precision past 2^53. */
-json_object *sa_json_hex(uint64_t v) {
-        char buf[32];
-
-        snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
-        return json_object_new_string(buf);
-}
-
-json_object *sa_json_tags(unsigned tags) {
-        json_object *a = json_object_new_array();
-
-        for (unsigned b = 0; b < 32; b++)
-                if ((tags & (1u << b)) && sa_tag_name(b))
-                        json_object_array_add(a, json_object_new_string(sa_tag_name(b)));
-        return a;
-}
-
-/* json-c's integers are signed: clamp rather than wrap. */
-void sa_json_add_u64(json_object *o, const char *k, uint64_t v) {
-        json_object_object_add(o, k, json_object_new_int64((int64_t) MIN(v, (uint64_t) INT64_MAX)));
-}
 
 static json_object *field_cmp(const struct sa_field_cmp *c, enum sa_field f, const struct sa_acc *walk) {
         json_object *o = json_object_new_object();

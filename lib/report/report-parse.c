@@ -7,7 +7,8 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 
-#include "internal.h"
+#include "json-util.h"
+#include "report.h"
 
 static const char *str(json_object *o, const char *k) {
         json_object *v;

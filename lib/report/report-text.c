@@ -5,7 +5,7 @@
  */
 #include <inttypes.h>
 
-#include "internal.h"
+#include "report.h"
 
 #define RED "\033[1;31m"
 #define GREEN "\033[1;32m"

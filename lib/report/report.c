@@ -2,7 +2,7 @@
 /* The report object: what an audit found, owned and reference counted. */
 #include <stdarg.h>
 
-#include "internal.h"
+#include "report.h"
 
 int sa_report_new(pid_t pid, struct smapsaudit_report **ret) {
         struct smapsaudit_report *r = calloc(1, sizeof(*r));
@@ -169,4 +169,21 @@ _export_ int smapsaudit_verdict_to_exit_status(enum smapsaudit_verdict v) {
         default:
                 return 3;
         }
+}
+
+/* A KSM check's verdict, as the report writes and reads it. */
+static const char *const verdict_names[_SA_KSM_VERDICT_MAX] = {
+        [SA_KSM_HOLDS] = "holds", [SA_KSM_VIOLATED] = "violated", [SA_KSM_LAG] = "lag", [SA_KSM_STALE] = "stale",
+        [SA_KSM_NOT_JUDGED] = "not-judged", [SA_KSM_INCONCLUSIVE] = "inconclusive",
+};
+
+const char *sa_ksm_verdict_to_string(enum sa_ksm_verdict v) {
+        return v >= 0 && v < _SA_KSM_VERDICT_MAX ? verdict_names[v] : NULL;
+}
+
+int sa_ksm_verdict_from_string(const char *s) {
+        for (int v = 0; s && v < _SA_KSM_VERDICT_MAX; v++)
+                if (streq(s, verdict_names[v]))
+                        return v;
+        return -EINVAL;
 }

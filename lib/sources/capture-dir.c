@@ -8,9 +8,11 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <sys/stat.h>
 
-#include "internal.h"
+#include "capture.h"
+#include "macro.h"
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 

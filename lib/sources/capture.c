@@ -10,8 +10,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "internal.h"
+#include "capture.h"
+#include "ctx.h"
+#include "judge.h"
 #include "missing.h"
+#include "procfs.h"
 #include "views.h"
 
 #define CHUNK 32768u
@@ -164,8 +167,8 @@ static int copy_frames(struct smapsaudit_ctx *ctx, const uint64_t *pme, size_t n
                 r = blocks_add(done, block);
                 if (r < 0)
                         return r;
-                a = sa_pread_full(ctx->kpageflags_fd, flags, sizeof(flags), off);
-                b = sa_pread_full(ctx->kpagecount_fd, counts, sizeof(counts), off);
+                a = sa_kpage_pread(ctx, SA_KPAGEFLAGS, flags, sizeof(flags), off);
+                b = sa_kpage_pread(ctx, SA_KPAGECOUNT, counts, sizeof(counts), off);
                 if (a <= 0 || b <= 0)
                         continue;
                 r = pwrite_all(kpf_out, flags, (size_t) a, off);
@@ -252,7 +255,7 @@ static int frames_settled(struct smapsaudit_ctx *ctx, int dfd, const struct bloc
                 return fd;
         for (size_t i = 0; i < b->n; i++) {
                 off_t off = (off_t) (b->v[i] * SA_PMD_PAGES * sizeof(uint64_t));
-                ssize_t x = sa_pread_full(ctx->kpagecount_fd, now, sizeof(now), off);
+                ssize_t x = sa_kpage_pread(ctx, SA_KPAGECOUNT, now, sizeof(now), off);
                 ssize_t y = sa_pread_full(fd, then, sizeof(then), off);
                 if (x != y || (x > 0 && memcmp(now, then, (size_t) x) != 0))
                         return 0;
@@ -412,8 +415,7 @@ static int capture_races(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir)
         r = smapsaudit_ctx_new(&replay);
         if (r < 0)
                 return r;
-        smapsaudit_ctx_set_log_fn(replay, ctx->log_fn, ctx->log_userdata);
-        smapsaudit_ctx_set_log_priority(replay, ctx->log_priority);
+        sa_ctx_copy_log(replay, ctx);
         r = smapsaudit_ctx_set_proc_root(replay, proc);
         if (r >= 0)
                 r = smapsaudit_ctx_set_sys_root(replay, sys);

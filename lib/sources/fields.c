@@ -4,7 +4,8 @@
  * them in and whether a userspace walk can reproduce them exactly
  * (docs/accounting.md).
  */
-#include "internal.h"
+#include "fields.h"
+#include "macro.h"
 
 #define EXACT(n, u) { .name = (n), .unit = (u), .exact = SA_EXACT }
 #define APPROX(n, u, why) { .name = (n), .unit = (u), .exact = SA_APPROX, .why_approx = (why) }

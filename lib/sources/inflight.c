@@ -25,8 +25,10 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "ctx.h"
 #include "inflight.h"
-#include "internal.h"
+#include "procfs.h"
+#include "report.h"
 
 #define SETTLE_TICK_USEC 1000
 
@@ -173,7 +175,7 @@ void sa_inflight_sample(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_infligh
 
         memset(ret, 0, sizeof(*ret));
         /* a capture has no threads to look at */
-        if (!ctx->live || sa_proc_path(ctx, pid, "task", &path) < 0 || !(d = opendir(path)))
+        if (!sa_ctx_live(ctx) || sa_proc_path(ctx, pid, "task", &path) < 0 || !(d = opendir(path)))
                 return;
         ret->sampled = true;
         while ((de = readdir(d))) {

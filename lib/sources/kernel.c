@@ -6,7 +6,9 @@
 #include <sys/utsname.h>
 #include <zlib.h>
 
-#include "internal.h"
+#include "ctx.h"
+#include "kernel.h"
+#include "procfs.h"
 
 int sa_kernel_parse_release(const char *release, unsigned *major, unsigned *minor, unsigned *patch) {
         unsigned a = 0, b = 0, c = 0;
@@ -63,7 +65,7 @@ static void detect_mapcount(struct smapsaudit_ctx *ctx, struct sa_kernel *k) {
                 return;
         if (sa_proc_path(ctx, 0, "config.gz", &p) >= 0 && read_mapcount_config(p, k))
                 return;
-        if (!ctx->live || !k->release[0])
+        if (!sa_ctx_live(ctx) || !k->release[0])
                 return;
         snprintf(boot, sizeof(boot), "/boot/config-%s", k->release);
         (void) read_mapcount_config(boot, k);
@@ -75,7 +77,7 @@ static unsigned count_cpus(struct smapsaudit_ctx *ctx) {
         const char *s;
 
         if (sa_read_sys_file(ctx, "devices/system/cpu/possible", &buf, NULL) < 0)
-                return ctx->live ? (unsigned) MAX(1L, sysconf(_SC_NPROCESSORS_CONF)) : 1;
+                return sa_ctx_live(ctx) ? (unsigned) MAX(1L, sysconf(_SC_NPROCESSORS_CONF)) : 1;
         for (s = buf; *s;) {
                 int used = 0;
                 if (sscanf(s, "%u-%u%n", &a, &b, &used) == 2 && used > 0 && b >= a)
@@ -92,17 +94,26 @@ static unsigned count_cpus(struct smapsaudit_ctx *ctx) {
         return MAX(n, 1u);
 }
 
+/* Without memory to keep what was read, the rules assume the least. */
+static const struct sa_kernel unknown_kernel = {
+        .release = "unknown",
+        .mapcount = SA_MAPCOUNT_PRECISE,
+        .nr_cpus = 1,
+};
+
 const struct sa_kernel *sa_kernel_get(struct smapsaudit_ctx *ctx) {
-        struct sa_kernel *k = &ctx->kernel;
+        struct sa_kernel *k = sa_ctx_slot(ctx, SA_CTX_KERNEL);
         _cleanup_free_ char *buf = NULL;
 
-        if (ctx->kernel_loaded)
+        if (k)
                 return k;
-        memset(k, 0, sizeof(*k));
+        k = calloc(1, sizeof(*k));
+        if (!k)
+                return &unknown_kernel;
         if (sa_read_proc_file(ctx, "sys/kernel/osrelease", &buf, NULL) >= 0) {
                 buf[strcspn(buf, "\n")] = 0;
                 snprintf(k->release, sizeof(k->release), "%s", buf);
-        } else if (ctx->live) {
+        } else if (sa_ctx_live(ctx)) {
                 struct utsname u;
                 if (uname(&u) == 0)
                         snprintf(k->release, sizeof(k->release), "%s", u.release);
@@ -112,8 +123,12 @@ const struct sa_kernel *sa_kernel_get(struct smapsaudit_ctx *ctx) {
         (void) sa_kernel_parse_release(k->release, &k->major, &k->minor, &k->patch);
         detect_mapcount(ctx, k);
         k->nr_cpus = count_cpus(ctx);
-        ctx->kernel_loaded = true;
+        sa_ctx_set_slot(ctx, SA_CTX_KERNEL, k, free);
         return k;
+}
+
+_export_ const char *smapsaudit_ctx_get_kernel_release(struct smapsaudit_ctx *ctx) {
+        return sa_kernel_get(ctx)->release;
 }
 
 /*

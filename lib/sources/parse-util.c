@@ -2,7 +2,9 @@
 /* The line-oriented helpers every procfs parser uses. */
 #include <ctype.h>
 
-#include "internal.h"
+#include "macro.h"
+#include "parse-number.h"
+#include "sources.h"
 
 static int parse_i64(const char *s, int64_t *ret) {
         bool neg = false;

@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
-#include "internal.h"
+#include "ctx.h"
+#include "parse-number.h"
+#include "procfs.h"
 
 /* smaps of a process with a million VMAs is ~1 GiB; refuse beyond that. */
 #define READ_LIMIT (1024ULL * 1024 * 1024)
@@ -75,12 +77,12 @@ static int join(char **ret, const char *fmt, ...) {
 
 int sa_proc_path(const struct smapsaudit_ctx *ctx, pid_t pid, const char *name, char **ret) {
         if (pid > 0)
-                return join(ret, "%s/%d/%s", ctx->proc_root, (int) pid, name);
-        return join(ret, "%s/%s", ctx->proc_root, name);
+                return join(ret, "%s/%d/%s", smapsaudit_ctx_get_proc_root(ctx), (int) pid, name);
+        return join(ret, "%s/%s", smapsaudit_ctx_get_proc_root(ctx), name);
 }
 
 int sa_sys_path(const struct smapsaudit_ctx *ctx, const char *name, char **ret) {
-        return join(ret, "%s/%s", ctx->sys_root, name);
+        return join(ret, "%s/%s", smapsaudit_ctx_get_sys_root(ctx), name);
 }
 
 /* The files whose open is the kernel's access check for the address space they show
@@ -91,12 +93,13 @@ static const char *const mm_files[] = {
 };
 
 int sa_bound_fd(const struct smapsaudit_ctx *ctx, pid_t pid, const char *name) {
-        if (ctx->bound_pid == 0)
+        int fd;
+
+        if (sa_ctx_bound_pid(ctx) == 0)
                 return -ENOENT;
-        if (pid == ctx->bound_pid)
-                for (size_t i = 0; i < ctx->n_bound; i++)
-                        if (streq(ctx->bound[i].name, name))
-                                return ctx->bound[i].fd;
+        fd = sa_ctx_bound_file(ctx, pid, name);
+        if (fd >= 0)
+                return fd;
         for (size_t i = 0; i < ELEMENTSOF(mm_files); i++)
                 if (streq(mm_files[i], name))
                         return -EACCES;
@@ -228,7 +231,7 @@ pid_t sa_mm_pid(struct smapsaudit_ctx *ctx, pid_t pid) {
         struct dirent *de;
 
         /* bound files are the process's own: another thread's directory would not be */
-        if (!ctx->live || ctx->bound_pid != 0 || sa_proc_path(ctx, pid, "stat", &path) < 0 || sa_stat_state(path) != 'Z' ||
+        if (!sa_ctx_live(ctx) || sa_ctx_bound_pid(ctx) != 0 || sa_proc_path(ctx, pid, "stat", &path) < 0 || sa_stat_state(path) != 'Z' ||
             sa_proc_path(ctx, pid, "task", &task) < 0 || !(d = opendir(task)))
                 return pid;
         while ((de = readdir(d))) {

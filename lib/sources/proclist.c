@@ -2,7 +2,8 @@
 /* Which processes there are to audit (libproc2's pids API). */
 #include <libproc2/pids.h>
 
-#include "internal.h"
+#include "ctx.h"
+#include "procfs.h"
 
 static int cmp_rss(const void *a, const void *b) {
         const struct smapsaudit_proc *x = a, *y = b;
@@ -17,7 +18,7 @@ _export_ int smapsaudit_list_processes(struct smapsaudit_ctx *ctx, struct smapsa
         size_t count = 0;
         int r;
 
-        if (!ctx->live)
+        if (!sa_ctx_live(ctx))
                 return -EOPNOTSUPP;
         r = procps_pids_new(&info, items, (int) ELEMENTSOF(items));
         if (r < 0)

@@ -10,8 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
 #include "macro.h"
+#include "procfs.h"
+#include "sources.h"
 
 /* The unit types a process's cgroup can be named after. */
 static bool is_unit_name(const char *s, size_t n) {

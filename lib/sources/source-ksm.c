@@ -3,13 +3,18 @@
  * KSM's own books, and the one place that reads them: /proc/PID/ksm_stat
  * (fs/proc/base.c proc_pid_ksm_stat), the files of /sys/kernel/mm/ksm
  * (mm/ksm.c), and cow_ksm of /proc/vmstat. Lines and files appeared over
- * several releases (docs/accounting.md, KSM): absent ones stay out of the have
- * mask, or read -1.
+ * several releases (docs/accounting.md, KSM): absent ones stay out of the
+ * have mask, or read -1. And the wait for ksmd's full scans, which the KSM
+ * rounds and merge coverage both make.
  */
 #include <inttypes.h>
 #include <stddef.h>
+#include <time.h>
 
-#include "internal.h"
+#include "ctx.h"
+#include "parse-number.h"
+#include "procfs.h"
+#include "sources.h"
 #include "time-util.h"
 
 /* ---------------------------------------------------------------- ksm_stat */
@@ -136,3 +141,32 @@ uint64_t sa_ksm_now_usec(void) {
         return now_usec(CLOCK_MONOTONIC);
 }
 
+int sa_ksm_wait_full_scans(struct smapsaudit_ctx *ctx, int64_t target, uint64_t deadline_usec,
+                           struct sa_ksm_globals *ret) {
+        const struct timespec tick = { 0, 20 * 1000 * 1000 };
+        struct sa_ksm_globals g;
+        uint64_t now, told = 0;
+        int r;
+
+        for (;;) {
+                r = sa_ksm_globals_read(ctx, &g);
+                if (r < 0)
+                        return r;
+                if (ret)
+                        *ret = g;
+                /* run=2 resets full_scans to 0 (unmerge_and_remove_all_rmap_items) */
+                if (g.sys.full_scans >= target || !sa_ctx_live(ctx) || !sa_ksm_running(&g))
+                        return g.sys.full_scans >= target;
+                now = sa_ksm_now_usec();
+                if (now >= deadline_usec)
+                        return 0;
+                /* a full scan takes seconds to minutes: whoever waits may want to know for what */
+                if (now - told >= 1000000) {
+                        sa_notice(ctx, "waiting for ksmd's full scan %" PRId64 " (it finished %" PRId64
+                                  "), at most %" PRIu64 " s more", target, g.sys.full_scans,
+                                  (deadline_usec - now + 999999) / 1000000);
+                        told = now;
+                }
+                nanosleep(&tick, NULL);
+        }
+}

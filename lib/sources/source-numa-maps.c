@@ -8,7 +8,9 @@
  */
 #include <ctype.h>
 
-#include "internal.h"
+#include "macro.h"
+#include "parse-number.h"
+#include "sources.h"
 
 void sa_numa_maps_done(struct sa_numa_maps *m) {
         for (size_t i = 0; i < m->n; i++)

@@ -6,7 +6,8 @@
  */
 #include <stddef.h>
 
-#include "internal.h"
+#include "macro.h"
+#include "sources.h"
 
 #define K(name, field, m) { name, offsetof(struct sa_sched_numa, field), m }
 static const struct sa_keyed sched_keys[] = {

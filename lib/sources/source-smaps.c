@@ -7,7 +7,9 @@
 #include <ctype.h>
 #include <inttypes.h>
 
-#include "internal.h"
+#include "macro.h"
+#include "parse-number.h"
+#include "sources.h"
 
 static const char vmflag_names[_SA_VM_MAX - 1][3] = {
         "rd", "wr", "ex", "sh", "mr", "mw", "me", "ms", "gd", "pf", "lo", "io",

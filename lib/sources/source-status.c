@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <libproc2/pids.h>
 
-#include "internal.h"
+#include "ctx.h"
+#include "procfs.h"
+#include "sources.h"
 
 #define K(name, field, m) { name, offsetof(struct sa_status, field), m }
 static const struct sa_keyed status_keys[] = {
@@ -93,7 +95,7 @@ int sa_status_read(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_status *ret)
         if (len == 0 || buf[len - 1] != '\n' || (st.have & always) != always)
                 return -EBADMSG;
         /* A kernel thread has no mm and no counters: nothing to take from libproc2. */
-        if (ctx->live && (st.have & SA_STATUS_VM_RSS)) {
+        if (sa_ctx_live(ctx) && (st.have & SA_STATUS_VM_RSS)) {
                 struct sa_status lp = st;
                 if (status_from_libproc2(pid, &lp) >= 0)
                         st = lp;

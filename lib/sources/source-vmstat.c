@@ -6,7 +6,10 @@
  */
 #include <stddef.h>
 
-#include "internal.h"
+#include "macro.h"
+#include "parse-number.h"
+#include "procfs.h"
+#include "sources.h"
 
 #define K(name, m) { #name, offsetof(struct sa_vmstat_numa, name), m }
 static const struct sa_keyed vmstat_keys[] = {

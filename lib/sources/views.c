@@ -6,6 +6,8 @@
  */
 #include <inttypes.h>
 
+#include "ctx.h"
+#include "report.h"
 #include "views.h"
 
 const struct sa_pid_file sa_pid_files[_SA_VIEW_MAX] = {
@@ -99,9 +101,9 @@ int sa_views_read(struct sa_view_src *s, struct sa_views *v) {
         r = sa_read_pid_file(s->ctx, s->mm_pid, file(SA_VIEW_SMAPS), &buf, NULL);
         if (r == -ENOENT || r == -ESRCH)
                 return sa_error(s->ctx, -ESRCH, "PID %d: no such process (no %s/%d/smaps)", (int) s->pid,
-                                s->ctx->proc_root, (int) s->mm_pid);
+                                smapsaudit_ctx_get_proc_root(s->ctx), (int) s->mm_pid);
         if (r < 0)
-                return sa_error(s->ctx, r, "PID %d: cannot read %s/%d/smaps: %s", (int) s->pid, s->ctx->proc_root,
+                return sa_error(s->ctx, r, "PID %d: cannot read %s/%d/smaps: %s", (int) s->pid, smapsaudit_ctx_get_proc_root(s->ctx),
                                 (int) s->mm_pid, strerror(-r));
         r = sa_smaps_parse(buf, &v->smaps);
         if (r < 0)
@@ -111,7 +113,7 @@ int sa_views_read(struct sa_view_src *s, struct sa_views *v) {
         r = sa_status_read(s->ctx, s->mm_pid, &v->status);
         if (r == -EBADMSG)
                 return sa_error(s->ctx, r, "PID %d: %s/%d/status is not a status file (empty, cut short, or "
-                                "without Name, Uid or Threads)", (int) s->pid, s->ctx->proc_root, (int) s->mm_pid);
+                                "without Name, Uid or Threads)", (int) s->pid, smapsaudit_ctx_get_proc_root(s->ctx), (int) s->mm_pid);
         v->have_status = r >= 0;
         if (!v->have_status)
                 sa_report_note(s->r, "status not readable: its counters are not compared");
@@ -155,11 +157,11 @@ static int parse_middle_view(struct sa_view_src *s, enum sa_pid_view which, cons
                              int (*parse)(const char *buf, void *ret)) {
         int r;
 
-        if (len == 0 && s->ctx->live)
+        if (len == 0 && sa_ctx_live(s->ctx))
                 return -ESRCH;
         r = parse(buf, ret);
         if (r < 0)
-                return sa_error(s->ctx, r, "PID %d: cannot parse %s/%d/%s: %s", (int) s->pid, s->ctx->proc_root,
+                return sa_error(s->ctx, r, "PID %d: cannot parse %s/%d/%s: %s", (int) s->pid, smapsaudit_ctx_get_proc_root(s->ctx),
                                 (int) s->mm_pid, file(which), strerror(-r));
         return 0;
 }

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "events.h"
 #include "inflight.h"
-#include "internal.h"
-#include "judge.h"
+#include "procfs.h"
+#include "sources.h"
+
+struct smapsaudit_report;
 
 /*
  * The per-process files an audit reads and a capture copies, in one table:

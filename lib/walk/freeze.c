@@ -20,7 +20,10 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "internal.h"
+#include "freeze.h"
+#include "macro.h"
+#include "procfs.h"
+#include "sources.h"
 #include "time-util.h"
 
 /* The longest all of the target's threads may take to stop. */

@@ -10,8 +10,11 @@
 #include <fcntl.h>
 #include <numa.h>
 
-#include "internal.h"
+#include "ctx.h"
+#include "kernel.h"
 #include "missing.h"
+#include "procfs.h"
+#include "walk.h"
 
 /* Reading a few unneeded entries is cheaper than another syscall. */
 #define JOIN_GAP 16u
@@ -34,35 +37,87 @@ struct sa_node_map {
         size_t last;
 };
 
+/*
+ * What the join keeps in the context between batches and audits: the two
+ * files, open (or why they cannot be), the node map, and the buffers.
+ */
+struct pageinfo {
+        int kpageflags_fd;          /* -1: not opened yet, -2: unavailable */
+        int kpagecount_fd;
+        int kpage_errno;
+        struct sa_node_map *nodes;  /* NULL until first needed */
+        struct sa_join_buffers *join;
+};
+
+static void join_buffers_free(struct sa_join_buffers *b);
+static void node_map_free(struct sa_node_map *m);
+
+static void pageinfo_free(void *p) {
+        struct pageinfo *pi = p;
+
+        if (pi->kpageflags_fd >= 0)
+                close(pi->kpageflags_fd);
+        if (pi->kpagecount_fd >= 0)
+                close(pi->kpagecount_fd);
+        node_map_free(pi->nodes);
+        join_buffers_free(pi->join);
+        free(pi);
+}
+
+static struct pageinfo *pageinfo(struct smapsaudit_ctx *ctx) {
+        struct pageinfo *pi = sa_ctx_slot(ctx, SA_CTX_PAGEINFO);
+
+        if (pi)
+                return pi;
+        pi = calloc(1, sizeof(*pi));
+        if (!pi)
+                return NULL;
+        pi->kpageflags_fd = pi->kpagecount_fd = -1;
+        sa_ctx_set_slot(ctx, SA_CTX_PAGEINFO, pi, pageinfo_free);
+        return pi;
+}
+
 int sa_kpage_open(struct smapsaudit_ctx *ctx) {
         _cleanup_free_ char *pf = NULL, *pc = NULL;
+        struct pageinfo *pi = pageinfo(ctx);
         int r;
 
-        if (ctx->kpageflags_fd >= 0 && ctx->kpagecount_fd >= 0)
+        if (!pi)
+                return -ENOMEM;
+        if (pi->kpageflags_fd >= 0 && pi->kpagecount_fd >= 0)
                 return 0;
-        if (ctx->kpageflags_fd == -2)
-                return ctx->kpage_errno;
+        if (pi->kpageflags_fd == -2)
+                return pi->kpage_errno;
         r = sa_proc_path(ctx, 0, "kpageflags", &pf);
         if (r < 0)
                 return r;
         r = sa_proc_path(ctx, 0, "kpagecount", &pc);
         if (r < 0)
                 return r;
-        ctx->kpageflags_fd = open(pf, O_RDONLY | O_CLOEXEC);
-        if (ctx->kpageflags_fd >= 0) {
-                ctx->kpagecount_fd = open(pc, O_RDONLY | O_CLOEXEC);
-                if (ctx->kpagecount_fd >= 0)
+        pi->kpageflags_fd = open(pf, O_RDONLY | O_CLOEXEC);
+        if (pi->kpageflags_fd >= 0) {
+                pi->kpagecount_fd = open(pc, O_RDONLY | O_CLOEXEC);
+                if (pi->kpagecount_fd >= 0)
                         return 0;
         }
-        ctx->kpage_errno = negative_errno();
+        pi->kpage_errno = negative_errno();
         sa_warn(ctx, "cannot open %s: %s; Pss, KSM, the shared/private split and NUMA nodes need it "
-                "(root or CAP_SYS_ADMIN with read access)", ctx->kpageflags_fd < 0 ? pf : pc,
-                strerror(-ctx->kpage_errno));
-        if (ctx->kpageflags_fd >= 0)
-                close(ctx->kpageflags_fd);
-        ctx->kpageflags_fd = -2;
-        ctx->kpagecount_fd = -2;
-        return ctx->kpage_errno;
+                "(root or CAP_SYS_ADMIN with read access)", pi->kpageflags_fd < 0 ? pf : pc,
+                strerror(-pi->kpage_errno));
+        if (pi->kpageflags_fd >= 0)
+                close(pi->kpageflags_fd);
+        pi->kpageflags_fd = -2;
+        pi->kpagecount_fd = -2;
+        return pi->kpage_errno;
+}
+
+ssize_t sa_kpage_pread(struct smapsaudit_ctx *ctx, enum sa_kpage_file f, void *buf, size_t len, off_t off) {
+        struct pageinfo *pi = sa_ctx_slot(ctx, SA_CTX_PAGEINFO);
+        int fd = !pi ? -1 : f == SA_KPAGEFLAGS ? pi->kpageflags_fd : pi->kpagecount_fd;
+
+        if (fd < 0)
+                return -EBADF;
+        return sa_pread_full(fd, buf, len, off);
 }
 
 static int cmp_pfn(const void *a, const void *b) {
@@ -76,9 +131,9 @@ static int read_window(struct smapsaudit_ctx *ctx, uint64_t first, size_t n, uin
         ssize_t a = 0, b = 0;
 
         if (flags)
-                a = sa_pread_full(ctx->kpageflags_fd, flags, n * sizeof(uint64_t), off);
+                a = sa_kpage_pread(ctx, SA_KPAGEFLAGS, flags, n * sizeof(uint64_t), off);
         if (counts)
-                b = sa_pread_full(ctx->kpagecount_fd, counts, n * sizeof(uint64_t), off);
+                b = sa_kpage_pread(ctx, SA_KPAGECOUNT, counts, n * sizeof(uint64_t), off);
         if (a < 0)
                 return (int) a;
         if (b < 0)
@@ -153,7 +208,7 @@ struct sa_join_buffers {
         uint64_t flags[JOIN_WINDOW], counts[JOIN_WINDOW];
 };
 
-void sa_join_buffers_free(struct sa_join_buffers *b) {
+static void join_buffers_free(struct sa_join_buffers *b) {
         if (!b)
                 return;
         free(b->refs);
@@ -161,10 +216,14 @@ void sa_join_buffers_free(struct sa_join_buffers *b) {
 }
 
 static struct sa_join_buffers *join_buffers(struct smapsaudit_ctx *ctx, size_t n) {
-        struct sa_join_buffers *b = ctx->join;
+        struct pageinfo *pi = pageinfo(ctx);
+        struct sa_join_buffers *b;
 
+        if (!pi)
+                return NULL;
+        b = pi->join;
         if (!b) {
-                b = ctx->join = calloc(1, sizeof(*b));
+                b = pi->join = calloc(1, sizeof(*b));
                 if (!b)
                         return NULL;
         }
@@ -242,7 +301,7 @@ int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, u
 
 /* ---------------------------------------------------------------- nodes */
 
-void sa_node_map_free(struct sa_node_map *m) {
+static void node_map_free(struct sa_node_map *m) {
         if (!m)
                 return;
         free(m->ranges);
@@ -314,7 +373,7 @@ static int load_node_map(struct smapsaudit_ctx *ctx, struct sa_node_map *m) {
         closedir(d);
         qsort(m->ranges, m->n, sizeof(*m->ranges), cmp_range);
         /* libnuma knows the running system's topology even without memory blocks */
-        if (ctx->live && numa_available() >= 0 && numa_num_configured_nodes() == 1 && n_nodes <= 1)
+        if (sa_ctx_live(ctx) && numa_available() >= 0 && numa_num_configured_nodes() == 1 && n_nodes <= 1)
                 m->only_node = n_nodes == 1 ? last_node : 0;
         else
                 m->only_node = n_nodes == 1 ? last_node : -1;
@@ -324,10 +383,13 @@ static int load_node_map(struct smapsaudit_ctx *ctx, struct sa_node_map *m) {
 }
 
 static struct sa_node_map *node_map(struct smapsaudit_ctx *ctx) {
+        struct pageinfo *pi = pageinfo(ctx);
         struct sa_node_map *m;
 
-        if (ctx->nodes)
-                return ctx->nodes->n || ctx->nodes->only_node >= 0 ? ctx->nodes : NULL;
+        if (!pi)
+                return NULL;
+        if (pi->nodes)
+                return pi->nodes->n || pi->nodes->only_node >= 0 ? pi->nodes : NULL;
         m = calloc(1, sizeof(*m));
         if (!m)
                 return NULL;
@@ -337,9 +399,9 @@ static struct sa_node_map *node_map(struct smapsaudit_ctx *ctx) {
                 m->ranges = NULL;
                 m->n = 0;
                 m->only_node = -1;
-                sa_info(ctx, "no NUMA node map below %s: numa_maps is not compared", ctx->sys_root);
+                sa_info(ctx, "no NUMA node map below %s: numa_maps is not compared", smapsaudit_ctx_get_sys_root(ctx));
         }
-        ctx->nodes = m;
+        pi->nodes = m;
         return m->n || m->only_node >= 0 ? m : NULL;
 }
 

@@ -13,8 +13,10 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 
-#include "internal.h"
+#include "ctx.h"
 #include "missing.h"
+#include "procfs.h"
+#include "walk.h"
 
 #define BATCH 32768u                   /* entries; 256 KiB of pagemap, 128 MiB of address space */
 #define REGIONS 1024u
@@ -80,7 +82,7 @@ int sa_walker_new(struct smapsaudit_ctx *ctx, pid_t pid, unsigned audit_flags, s
                 return r;
         }
         /* Captured files keep whatever PFNs the capture could see. */
-        w->pfns = !ctx->live || have_cap_sys_admin();
+        w->pfns = !sa_ctx_live(ctx) || have_cap_sys_admin();
         /* the fast tier still joins mergeable VMAs: KSM needs kpageflags */
         w->kpage = w->pfns && sa_kpage_open(ctx) >= 0;
         *ret = w;
@@ -202,7 +204,7 @@ static int read_pagemap(struct sa_walker *w, uint64_t start, size_t n) {
          * must not read as pages not present.
          */
         if ((size_t) got < n * sizeof(uint64_t))
-                return w->ctx->live ? -ESRCH : -EBADMSG;
+                return sa_ctx_live(w->ctx) ? -ESRCH : -EBADMSG;
         return 0;
 }
 

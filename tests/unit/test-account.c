@@ -5,7 +5,7 @@
  * one page kind at a time, each field checked as the range [lo, hi] the
  * walk allows.
  */
-#include "internal.h"
+#include "account.h"
 #include "missing.h"
 #include "tap.h"
 

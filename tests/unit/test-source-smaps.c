@@ -5,7 +5,8 @@
  * PROT_NONE VMA, KSM-merged pages, a memfd) and hand-made files in the
  * formats of 6.1 and of VMAs this machine cannot show (fixtures/README).
  */
-#include "internal.h"
+#include "account.h"
+#include "macro.h"
 #include "tap.h"
 
 #define KB(v, f) ((v)->kb[f])

@@ -5,6 +5,7 @@
  * counters took more passes than its rollup showed no rollup figure and no
  * rollup verdict at all, and nothing said why.
  */
+#include "pass.h"
 #include "rollup-record.h"
 
 const char sa_rollup_why_walk_moved[] = "a second walk after the pass found what they count moved";

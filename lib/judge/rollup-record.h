@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include "internal.h"
+#include "report.h"
+
+struct sa_rollup_window;
 
 /*
  * The pass that settled smaps_rollup (it agreed, or its finding was
