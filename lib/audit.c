@@ -22,11 +22,11 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "audit.h"
 #include "ctx.h"
 #include "freeze.h"
 #include "ksm.h"
 #include "missing.h"
-#include "pass.h"
 #include "pidfd-util.h"
 #include "time-util.h"
 
@@ -38,58 +38,15 @@
 /* how often an audit follows a target that execs again while its new image is read */
 #define FOLLOW_EXEC_TRIES 5
 
-struct audit {
-        struct smapsaudit_ctx *ctx;
-        pid_t pid;
-        const struct smapsaudit_audit_opts *opts;
-        struct smapsaudit_report *r;
-        struct sa_view_src src;   /* whose files the views are read from */
-        struct sa_judge j;        /* what the passes settled */
-        struct sa_walker *walker;
-        struct sa_account_rules rules;
-        int pidfd;
-        uint64_t start_time;
-        unsigned progress_pass;
-        uint64_t progress_done;   /* pages of this pass's walk before the VMA being walked */
-        uint64_t progress_total;  /* pages this pass walks */
-        uint64_t progress_next;   /* where inside a VMA the next report is due */
-};
 
-/* /proc/PID/stat: start time (for PID reuse), page faults so far (for activity) and task flags. */
-static int read_stat_flags(struct smapsaudit_ctx *ctx, pid_t pid, uint64_t *start_time, uint64_t *faults,
-                           uint64_t *flags) {
-        _cleanup_free_ char *buf = NULL;
+bool sa_audit_target_gone(struct audit *a) {
         struct sa_stat st;
-        int r;
-
-        r = sa_read_pid_file(ctx, pid, "stat", &buf, NULL);
-        if (r < 0)
-                return r;
-        r = sa_stat_parse(buf, &st);
-        if (r < 0)
-                return r;
-        if (start_time)
-                *start_time = st.start_time;
-        if (faults)
-                *faults = st.faults;
-        if (flags)
-                *flags = st.flags;
-        return 0;
-}
-
-static int read_stat(struct smapsaudit_ctx *ctx, pid_t pid, uint64_t *start_time, uint64_t *faults) {
-        return read_stat_flags(ctx, pid, start_time, faults, NULL);
-}
-
-/* The target is gone, or its PID now names another process. */
-static bool target_gone(struct audit *a) {
-        uint64_t st;
 
         if (pidfd_exited(a->pidfd))
                 return true;
-        if (!a->ctx->live)
+        if (!sa_ctx_live(a->ctx))
                 return false;
-        return read_stat(a->ctx, a->pid, &st, NULL) < 0 || st != a->start_time;
+        return sa_views_read_stat(a->ctx, a->pid, &st) < 0 || st.start_time != a->start_time;
 }
 
 static bool no_follow_exec(const struct audit *a) {
@@ -107,143 +64,30 @@ static int exec_refused(struct audit *a) {
  * yet: only PF_KTHREAD tells the one process that never had memory to audit.
  */
 static int no_address_space(struct audit *a) {
+        struct sa_stat st;
         uint64_t flags;
 
-        if (read_stat_flags(a->ctx, a->pid, NULL, NULL, &flags) < 0 || target_gone(a))
+        if (sa_views_read_stat(a->ctx, a->pid, &st) < 0 || sa_audit_target_gone(a))
                 return sa_error(a->ctx, -ESRCH, "PID %d exited during the audit", (int) a->pid);
+        flags = st.flags;
         if (flags & SA_PF_KTHREAD)
                 return sa_error(a->ctx, -ENODATA, "PID %d is a kernel thread: it has no address space to audit",
                                 (int) a->pid);
         /* with bound files the mm they were opened on is gone while the process lives on: an exec */
-        if (a->ctx->bound_pid != 0 && !(flags & SA_PF_EXITING))
+        if (sa_ctx_bound_pid(a->ctx) != 0 && !(flags & SA_PF_EXITING))
                 return exec_refused(a);
         return sa_error(a->ctx, -ESRCH, "PID %d is exiting: its address space is already gone", (int) a->pid);
 }
 
-static bool skip_walk(const struct sa_smaps_vma *k) {
-        /* [vsyscall] lies above TASK_SIZE, outside pagemap */
-        return streq(k->name ? k->name : "", "[vsyscall]") || k->start >= 0x800000000000ULL;
-}
-
-struct batch_ctx {
-        const struct sa_account_rules *rules;
-        const struct sa_vma_class *cls;
-        struct sa_acc *acc;
-        struct audit *a;
-        uint64_t vma_start;
-};
-
-/* One VMA may be most of a process (a JVM heap, a database's buffer pool): inside it, progress is
- * reported every this many pages of address space. */
-#define PROGRESS_PAGES (UINT64_C(128) << (20 - 12))
-
-static int progress(struct audit *a, uint64_t done) {
-        if (!a->opts || !a->opts->progress)
-                return 0;
-        /* second walks (walk_again) come after the pass's own: the pass stays done */
-        return a->opts->progress(a->opts->progress_userdata, a->pid, a->progress_pass, MIN(done, a->progress_total),
-                                 a->progress_total);
-}
-
-static int on_batch(void *userdata, const struct sa_page *pages, size_t n) {
-        struct batch_ctx *b = userdata;
-        uint64_t walked;
-
-        for (size_t i = 0; i < n; i++)
-                sa_account_page(b->rules, b->cls, &pages[i], b->acc);
-        if (n == 0)
-                return 0;
-        walked = (pages[n - 1].addr + pages[n - 1].count * SA_PAGE_SIZE - b->vma_start) / SA_PAGE_SIZE;
-        if (walked < b->a->progress_next)
-                return 0;
-        b->a->progress_next = walked + PROGRESS_PAGES;
-        return progress(b->a, b->a->progress_done + walked);
-}
-
-static int walk_vma(struct audit *a, const struct sa_smaps_vma *k, struct sa_acc *acc) {
-        struct sa_vma_class cls;
-        struct batch_ctx b = { &a->rules, &cls, acc, a, k->start };
-        int r;
-
-        memset(acc, 0, sizeof(*acc));
-        a->progress_next = PROGRESS_PAGES;
-        sa_vma_classify(k, &cls);
-        if (skip_walk(k) || cls.special)
-                return 0;
-        r = sa_walk_range(a->walker, k->start, k->end,
-                          (cls.mergeable ? 0 : SA_RANGE_SKIP_EXCLUSIVE_ANON) | (cls.hugetlb ? 0 : SA_RANGE_PMD_FOLIOS),
-                          on_batch, &b);
-        if (r < 0)
-                return r;
-        sa_account_finish(&a->rules, &cls, acc);
-        return 0;
-}
-
-
-
 static void load_numa_state(struct audit *a) {
-        _cleanup_free_ char *buf = NULL;
         struct sa_sched_numa sched;
 
         a->r->numa.balancing = a->r->vmstat.numa_balancing;
-        if (sa_read_pid_file(a->ctx, a->src.mm_pid, "sched", &buf, NULL) >= 0 && sa_sched_parse(buf, &sched) >= 0)
+        if (sa_views_read_sched(a->ctx, a->src.mm_pid, &sched) >= 0)
                 a->r->numa.scan_seq = sched.numa_scan_seq;
         a->r->numa.threads = a->r->status.threads;
 }
 
-
-static uint64_t vma_pages(const struct sa_smaps_vma *k) {
-        return (k->end - k->start) / SA_PAGE_SIZE;
-}
-
-/* One VMA walked and accounted; a failure says which VMA of which file. */
-static int walk_one(struct audit *a, const struct sa_smaps_vma *k, struct sa_acc *acc) {
-        int r = walk_vma(a, k, acc);
-
-        if (r == -ENOENT || r == -ESRCH || (r < 0 && target_gone(a)))
-                return -ESRCH;
-        if (r < 0)
-                return sa_error(a->ctx, r, "PID %d: walking VMA %" PRIx64 "-%" PRIx64 " in %s/%d/pagemap failed: %s%s",
-                                (int) a->pid, k->start, k->end, a->ctx->proc_root, (int) a->src.mm_pid, strerror(-r),
-                                r == -EBADMSG ? " (the file ends inside the VMA, or the kernel's answer made no sense)" : "");
-        return 0;
-}
-
-/* The pass's walk: every VMA still undecided, and for the totals those whose earlier walk no longer stands. */
-static int walk_pass(struct audit *a, unsigned pass, struct sa_pass *p, bool *walked) {
-        const struct sa_smaps *s = &p->A->smaps;
-        const struct sa_vma_track *track = a->j.track;
-        int r;
-
-        a->progress_pass = pass;
-        a->progress_done = a->progress_total = 0;
-        for (size_t i = 0; i < s->n; i++)
-                if (track[p->idx[i]].state != SA_VMA_DONE ||
-                    (p->need_totals && !sa_judge_walk_stands(&a->j, p->idx[i], &s->vmas[i])))
-                        a->progress_total += vma_pages(&s->vmas[i]);
-        for (size_t i = 0; i < s->n; i++) {
-                if (track[p->idx[i]].state == SA_VMA_DONE) {
-                        if (!p->need_totals)
-                                continue;
-                        if (sa_judge_walk_stands(&a->j, p->idx[i], &s->vmas[i])) {
-                                sa_acc_add(&p->total, &a->r->vmas[p->idx[i]].walk);
-                                continue;
-                        }
-                }
-                r = walk_one(a, &s->vmas[i], &p->walks[i]);
-                if (r < 0)
-                        return r;
-                walked[i] = true;
-                sa_acc_add(&p->total, &p->walks[i]);
-                a->progress_done += vma_pages(&s->vmas[i]);
-                r = progress(a, a->progress_done);
-                if (r < 0)
-                        return r;
-        }
-        /* PAGEMAP_SCAN support is learned by trying it */
-        a->r->walk_mode = sa_walker_mode(a->walker);
-        return 0;
-}
 
 /*
  * The views after the walk: the rollup and numa_maps where still needed,
@@ -269,34 +113,10 @@ static int read_second_views(struct audit *a, const struct sa_pass *p, struct sa
         return r < 0 ? r : 0;
 }
 
-/* What the pre-judgement asked for: VMAs walked again, then smaps read a third time. */
-static int do_request(struct audit *a, struct sa_pass *p, const struct sa_request *req, struct sa_acc *again,
-                      struct sa_smaps *third) {
-        const struct sa_smaps *s = &p->A->smaps;
-        int r;
-
-        for (size_t i = 0; i < s->n; i++) {
-                if (!req->rewalk[i])
-                        continue;
-                r = walk_one(a, &s->vmas[i], &again[i]);
-                if (r < 0)
-                        return r;
-                if (req->totals)
-                        sa_acc_add(&p->total_again, &again[i]);
-        }
-        p->again = again;
-        p->walked_again = req->rewalk;
-        p->have_total_again = req->totals;
-        if (req->third_smaps && sa_views_read_smaps(&a->src, third) >= 0)
-                p->third = third;
-        return 0;
-}
-
 static int run_pass(struct audit *a, unsigned pass, struct sa_views *A, struct sa_views *B) {
         struct smapsaudit_report *r = a->r;
         size_t n = MAX(A->smaps.n, (size_t) 1);
-        _cleanup_free_ struct sa_acc *walks = calloc(n, sizeof(struct sa_acc));
-        _cleanup_free_ struct sa_acc *again = calloc(n, sizeof(struct sa_acc));
+        _cleanup_free_ struct sa_acc *walks = calloc(n, sizeof(struct sa_acc)), *again = NULL;
         _cleanup_free_ size_t *idx = calloc(n, sizeof(size_t));
         _cleanup_free_ bool *walked = calloc(n, sizeof(bool)), *rewalk = calloc(n, sizeof(bool));
         struct sa_pass p = { .number = r->passes, .A = A, .B = B, .need_totals = !a->j.totals_done };
@@ -304,7 +124,7 @@ static int run_pass(struct audit *a, unsigned pass, struct sa_views *A, struct s
         struct sa_smaps third = {};
         int ret;
 
-        if (!walks || !again || !idx || !walked || !rewalk)
+        if (!walks || !idx || !walked || !rewalk)
                 return -ENOMEM;
         p.walks = walks;
         p.walked = walked;
@@ -321,7 +141,7 @@ static int run_pass(struct audit *a, unsigned pass, struct sa_views *A, struct s
         sa_fault_units_read(a->ctx, &a->j.units);
         ret = sa_judge_track_view(&a->j, &A->smaps, idx);
         if (ret >= 0)
-                ret = walk_pass(a, pass, &p, walked);
+                ret = sa_audit_walk_pass(a, pass, &p, walked);
         if (ret >= 0)
                 ret = read_second_views(a, &p, B);
         if (ret < 0)
@@ -329,7 +149,7 @@ static int run_pass(struct audit *a, unsigned pass, struct sa_views *A, struct s
         if (B->have_status)
                 r->status = B->status;
         sa_prejudge(&a->j, &p, &req);
-        ret = do_request(a, &p, &req, again, &third);
+        ret = sa_audit_do_request(a, &p, &req, &again, &third);
         if (ret < 0)
                 goto out;
         for (size_t i = 0; i < A->smaps.n && ret >= 0; i++)
@@ -340,11 +160,15 @@ static int run_pass(struct audit *a, unsigned pass, struct sa_views *A, struct s
         sa_judge_note_churn(&a->j, &p);
         if (p.need_totals)
                 ret = sa_judge_totals(&a->j, &p);
+        sa_judge_unmapped(&a->j, &p);
         r->walk_stats = *sa_walker_stats(a->walker);
 out:
+        /* only what was walked holds anything: the rest of a large array is never touched */
         for (size_t i = 0; i < A->smaps.n; i++) {
-                sa_acc_done(&walks[i]);
-                sa_acc_done(&again[i]);
+                if (walked[i])
+                        sa_acc_done(&walks[i]);
+                if (again && rewalk[i])
+                        sa_acc_done(&again[i]);
         }
         sa_acc_done(&p.total);
         sa_acc_done(&p.total_again);
@@ -376,7 +200,7 @@ static int settle_frozen(struct audit *a, struct sa_views *A, struct sa_views *B
         unsigned n = 0;
         int r;
 
-        if (!a->opts || !(a->opts->flags & SMAPSAUDIT_AUDIT_FREEZE_AUTO) || !a->ctx->live || a->r->frozen ||
+        if (!a->opts || !(a->opts->flags & SMAPSAUDIT_AUDIT_FREEZE_AUTO) || !sa_ctx_live(a->ctx) || a->r->frozen ||
             !sa_judge_undecided(&a->j))
                 return 0;
         if (2 * pass_usec > FREEZE_AUTO_BUDGET_USEC) {
@@ -414,37 +238,6 @@ static int settle_frozen(struct audit *a, struct sa_views *A, struct sa_views *B
         return r;
 }
 
-
-static void describe_mode(struct audit *a) {
-        struct smapsaudit_report *r = a->r;
-
-        if (r->walk_mode & SA_WALK_FAST)
-                sa_report_note(r, "fast tier: Rss, Anonymous, the PMD-mapped fields and swap are recomputed exactly, "
-                                  "KSM in mergeable VMAs; Pss and the shared/private split are bounded and NUMA "
-                                  "nodes are not compared");
-        if (!(r->walk_mode & SA_WALK_PFN))
-                sa_report_note(r, "no CAP_SYS_ADMIN: pagemap hides PFNs, so Pss, KSM, the NUMA nodes and the "
-                                  "shared/private split are bounded, not recomputed");
-        else if (!(r->walk_mode & SA_WALK_KPAGE))
-                sa_report_note(r, "kpageflags/kpagecount not readable: Pss, KSM and NUMA nodes are bounded, not recomputed");
-        if (!(r->walk_mode & SA_WALK_SCAN))
-                sa_report_note(r, "no PAGEMAP_SCAN (kernel < 6.7 or captured files): PMD mappings are inferred "
-                                  "from the folio layout");
-        if (!(r->walk_mode & SA_WALK_NODES) && (r->walk_mode & SA_WALK_KPAGE))
-                sa_report_note(r, "no PFN → node map: numa_maps is not compared");
-        {
-                uint64_t ignored = 0;
-                for (size_t i = 0; i < r->n_vmas; i++)
-                        ignored += r->vmas[i].walk.ksm_flag_ignored;
-                if (ignored)
-                        sa_report_note(r, "kpageflags sets KPF_KSM on %" PRIu64 " page(s) that KSM cannot have merged "
-                                          "(outside mergeable VMAs, in large folios, or with no stable tree): not "
-                                          "counted as KSM (the kpageflags bug of dee3d0bef2b0, e.g. Debian's 6.12.117)",
-                                       ignored);
-        }
-        if (!sa_kernel_get(a->ctx)->mapcount_known)
-                sa_report_note(r, "kernel config unknown: assuming per-page mapcount (CONFIG_PAGE_MAPCOUNT)");
-}
 
 /*
  * The mm the walker opened is gone but the process is not: it exec'ed (or
@@ -484,7 +277,7 @@ static int follow_exec(struct audit *a, struct sa_views *A, struct sa_views *B) 
 static int follow_exec_again(struct audit *a, struct sa_views *A, struct sa_views *B) {
         int r = -ESRCH;
 
-        for (unsigned tries = 0; tries < FOLLOW_EXEC_TRIES && r == -ESRCH && !target_gone(a); tries++)
+        for (unsigned tries = 0; tries < FOLLOW_EXEC_TRIES && r == -ESRCH && !sa_audit_target_gone(a); tries++)
                 r = follow_exec(a, A, B);
         return r;
 }
@@ -505,8 +298,8 @@ static int audit_run(struct audit *a) {
          * an mm going away, an exec, or the thread we read it through gone
          * while the process runs on in others.
          */
-        for (unsigned tries = 0; A.smaps.n == 0 && a->ctx->live && !no_follow_exec(a) && tries < 3 &&
-                                 !target_gone(a); tries++) {
+        for (unsigned tries = 0; A.smaps.n == 0 && sa_ctx_live(a->ctx) && !no_follow_exec(a) && tries < 3 &&
+                                 !sa_audit_target_gone(a); tries++) {
                 /* a smaps read that began on an mm an exec then replaced comes back empty */
                 a->src.mm_pid = sa_mm_pid(a->ctx, a->pid);
                 sa_views_done(&A);
@@ -522,13 +315,8 @@ static int audit_run(struct audit *a) {
         r->have_status = A.have_status;
         snprintf(r->comm, sizeof(r->comm), "%s", A.status.name);
         if (a->src.mm_pid != a->pid) {
-                _cleanup_free_ char *comm = NULL;
-
                 /* a thread's status names the thread; the process is named by its leader */
-                if (sa_read_pid_file(a->ctx, a->pid, "comm", &comm, NULL) >= 0) {
-                        comm[strcspn(comm, "\n")] = 0;
-                        snprintf(r->comm, sizeof(r->comm), "%s", comm);
-                }
+                (void) sa_views_read_comm(a->ctx, a->pid, r->comm, sizeof(r->comm));
                 sa_report_note(r, "the main thread has exited (a zombie) while thread %d runs on: the memory "
                                   "is read through /proc/%d", (int) a->src.mm_pid, (int) a->src.mm_pid);
         }
@@ -539,7 +327,7 @@ static int audit_run(struct audit *a) {
 
         ret = sa_walker_new(a->ctx, a->src.mm_pid, a->opts ? a->opts->flags : 0, &a->walker);
         if (ret < 0) {
-                ret = sa_error(a->ctx, ret, "PID %d: cannot open %s/%d/pagemap: %s", (int) a->pid, a->ctx->proc_root,
+                ret = sa_error(a->ctx, ret, "PID %d: cannot open %s/%d/pagemap: %s", (int) a->pid, smapsaudit_ctx_get_proc_root(a->ctx),
                                (int) a->src.mm_pid, strerror(-ret));
                 goto out;
         }
@@ -552,12 +340,12 @@ static int audit_run(struct audit *a) {
                 pass_usec = now_usec(CLOCK_MONOTONIC) - t0;
                 if (ret >= 0)
                         ret = next_views(a, &A, &B);
-                if (ret == -ESRCH && a->ctx->live && !target_gone(a)) {
+                if (ret == -ESRCH && sa_ctx_live(a->ctx) && !sa_audit_target_gone(a)) {
                         ret = follow_exec_again(a, &A, &B);
                         if (ret == 0)
                                 continue;
                 }
-                if (ret == -ESRCH || (ret < 0 && target_gone(a)))
+                if (ret == -ESRCH || (ret < 0 && sa_audit_target_gone(a)))
                         break;
                 if (ret < 0)
                         goto out;
@@ -567,7 +355,7 @@ static int audit_run(struct audit *a) {
                  * started on the old one did not see.
                  */
                 if (A.smaps.n == 0) {
-                        ret = a->ctx->live && !target_gone(a) ? follow_exec_again(a, &A, &B) : -ESRCH;
+                        ret = sa_ctx_live(a->ctx) && !sa_audit_target_gone(a) ? follow_exec_again(a, &A, &B) : -ESRCH;
                         if (ret < 0)
                                 break;
                 }
@@ -576,14 +364,14 @@ static int audit_run(struct audit *a) {
         }
         if (ret >= 0)
                 ret = settle_frozen(a, &A, &B, pass_usec);
-        if (ret == -ESRCH || target_gone(a)) {
+        if (ret == -ESRCH || sa_audit_target_gone(a)) {
                 r->error = strdup("process exited during the audit");
                 r->verdict = SMAPSAUDIT_INCONCLUSIVE;
                 ret = r->error ? 0 : -ENOMEM;
                 goto out;
         }
         sa_judge_drop_vanished(&a->j);
-        describe_mode(a);
+        sa_judge_describe_mode(&a->j);
         if (!a->opts || !(a->opts->flags & SMAPSAUDIT_AUDIT_NO_KSM)) {
                 ret = sa_ksm_audit(a->ctx, a->src.mm_pid, r);
                 if (ret < 0)
@@ -611,15 +399,18 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
         pid_t stuck = 0;
         int r;
 
-        ctx->last_error[0] = 0;
+        sa_ctx_clear_error(ctx);
         if (pid <= 0)
                 return sa_error(ctx, -EINVAL, "%d is not a process ID", (int) pid);
-        if (ctx->live) {
-                r = read_stat(ctx, pid, &a.start_time, NULL);
+        if (sa_ctx_live(ctx)) {
+                struct sa_stat st = {};
+
+                r = sa_views_read_stat(ctx, pid, &st);
+                a.start_time = st.start_time;
                 if (r == -ENOENT || r == -ESRCH)
                         return sa_error(ctx, -ESRCH, "PID %d: no such process", (int) pid);
                 if (r < 0)
-                        return sa_error(ctx, r, "PID %d: cannot read %s/%d/stat: %s", (int) pid, ctx->proc_root,
+                        return sa_error(ctx, r, "PID %d: cannot read %s/%d/stat: %s", (int) pid, smapsaudit_ctx_get_proc_root(ctx),
                                         (int) pid, strerror(-r));
                 a.pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
                 a.src.mm_pid = sa_mm_pid(ctx, pid);
@@ -633,13 +424,13 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
         a.r->mapcount = sa_kernel_get(ctx)->mapcount;
 
         if (opts && (opts->flags & SMAPSAUDIT_AUDIT_FREEZE)) {
-                if (!ctx->live) {
+                if (!sa_ctx_live(ctx)) {
                         r = sa_error(ctx, -EINVAL, "PID %d: freezing needs a live process, not files below %s",
-                                     (int) pid, ctx->proc_root);
+                                     (int) pid, smapsaudit_ctx_get_proc_root(ctx));
                         goto out;
                 }
                 /* the pidfd names the process whose start time was read, or nothing is stopped */
-                if (a.pidfd < 0 || target_gone(&a)) {
+                if (a.pidfd < 0 || sa_audit_target_gone(&a)) {
                         r = sa_error(ctx, -ESRCH, "PID %d: no such process", (int) pid);
                         goto out;
                 }
@@ -660,7 +451,7 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
         r = audit_run(&a);
         if (frozen)
                 sa_thaw(frozen);
-        if (r < 0 && target_gone(&a)) {
+        if (r < 0 && sa_audit_target_gone(&a)) {
                 /* whatever failed, it failed because the process went away */
                 free(a.r->error);
                 a.r->error = strdup("process exited during the audit");

@@ -62,7 +62,12 @@ uint64_t sa_judge_vma_inputs(const struct sa_judge *j, const struct sa_views *A,
         struct sa_vma_class cls;
         uint64_t stable = sa_stable_fields(ka, kb);
 
-        if (sa_views_population_moved(A, B) && walk->shareable_pages)
+        /*
+         * Forks and exits elsewhere move the mapcounts of shared pages between
+         * any two reads: unless the second views were not needed, the walk
+         * having reproduced the first exactly (prejudge.c).
+         */
+        if (sa_views_population_moved(A, B) && walk->shareable_pages && !B->smaps_borrowed)
                 stable &= ~MAPCOUNT_SENSITIVE;
         v->kernel = *kb;
         v->walk = *walk;

@@ -102,6 +102,7 @@ struct sa_pass {
 
 /* track.c: the VMAs the audit has seen, in address order, beside r->vmas. */
 int sa_judge_track_view(struct sa_judge *j, const struct sa_smaps *s, size_t *idx);
+void sa_judge_unmapped(struct sa_judge *j, const struct sa_pass *p);
 void sa_judge_drop_vanished(struct sa_judge *j);
 void sa_judge_forget(struct sa_judge *j);
 bool sa_judge_all_done(const struct sa_judge *j);
@@ -148,3 +149,4 @@ int sa_judge_totals(struct sa_judge *j, const struct sa_pass *p);
 
 /* verdict.c */
 void sa_judge_verdict(struct sa_judge *j);
+void sa_judge_describe_mode(const struct sa_judge *j);

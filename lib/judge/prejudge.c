@@ -7,9 +7,10 @@
  */
 #include "pass.h"
 
-/* The views as they would be if the second read were the first again: the middle views beside them. */
+/* The views as they would be if the second read were the first again (sa_views_counters), the middle views beside them. */
 static void as_second(const struct sa_views *A, const struct sa_views *middle, struct sa_views *ret) {
         *ret = *A;
+        ret->smaps_borrowed = true;
         sa_views_set_middle(ret, middle);
 }
 
@@ -41,6 +42,8 @@ static bool totals_exact(const struct sa_judge *j, const struct sa_pass *p) {
         struct sa_totals_plan plan;
 
         sa_judge_totals_plan(j, p, &plan);
+        /* no slack for the target's faults: the rollup must equal the sums, status the walk */
+        plan.w.over_kb = plan.w.under_kb = plan.w.fault_kb = 0;
         plan.w.status_before = NULL;
         sa_compare_totals(&cmp, &plan.w, &p->total, p->B->have_status ? &p->B->status : NULL, j->kernel);
         return (j->rollup_done || !sa_disagreements(cmp.rollup_cmp, _SA_FIELD_MAX)) &&
@@ -53,7 +56,9 @@ static bool totals_exact(const struct sa_judge *j, const struct sa_pass *p) {
  * after it agree with both, nothing moved that matters: a bug would have
  * shown as a disagreement, and churn would have shown as one too. Only the
  * counters around the pass are read again then, which keep the judge's
- * event window and population check whole.
+ * event window whole. Every field is held to the walk here, the mapcount
+ * fields too whatever other processes did: agreement that exact needs no
+ * second look (sa_judge_vma_inputs).
  */
 int sa_prejudge_second_views(const struct sa_judge *j, const struct sa_views *A, const struct sa_views *middle,
                              const struct sa_pass *p) {
@@ -82,6 +87,10 @@ int sa_prejudge_second_views(const struct sa_judge *j, const struct sa_views *A,
  */
 void sa_prejudge(const struct sa_judge *j, const struct sa_pass *p, struct sa_request *req) {
         const struct sa_views *A = p->A, *B = p->B;
+
+        /* the second views were not needed: every comparison below agreed exactly already */
+        if (B->smaps_borrowed)
+                return;
 
         for (size_t ai = 0; ai < A->smaps.n; ai++) {
                 const struct sa_smaps_vma *ka = &A->smaps.vmas[ai];

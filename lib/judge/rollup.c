@@ -30,16 +30,15 @@ static bool layout_stable(const struct sa_views *A, const struct sa_views *B) {
         return true;
 }
 
-/* The same VMAs around the walk, whatever their pages did. */
-static bool ranges_stable(const struct sa_views *A, const struct sa_views *B) {
-        if (A->smaps.n != B->smaps.n)
-                return false;
-        for (size_t i = 0; i < A->smaps.n; i++) {
-                const struct sa_smaps_vma *x = &A->smaps.vmas[i], *y = &B->smaps.vmas[i];
-                if (x->start != y->start || x->end != y->end || !streq(x->perms, y->perms) || x->vmflags != y->vmflags)
-                        return false;
-        }
-        return true;
+/* What a VMA that came or went between the two views can have moved the status counters by. */
+static uint64_t status_allowance(const struct sa_smaps_vma *v) {
+        bool have;
+
+        return sa_smaps_value(v, SA_RSS, &have) + sa_smaps_value(v, SA_SWAP, &have);
+}
+
+static uint64_t sat_add_kb(uint64_t a, uint64_t b) {
+        return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
 /* Every status counter B printed was compared in this pass. */
@@ -72,6 +71,7 @@ static void rollup_window(const struct sa_judge *j, const struct sa_views *A, co
                           const struct sa_acc *total, struct sa_rollup_window *w) {
         const uint64_t kb = SA_PAGE_SIZE / 1024;
         struct sa_window over, under;
+        uint64_t came_went_kb = 0; /* Rss and Swap of the VMAs mapped or unmapped between the views */
 
         memset(w, 0, sizeof(*w));
         w->rollup = B->rollup.n ? &B->rollup.vmas[0] : NULL;
@@ -97,12 +97,16 @@ static void rollup_window(const struct sa_judge *j, const struct sa_views *A, co
                 const struct sa_smaps_vma *y = sa_smaps_find(&B->smaps, x->start, x->end);
                 if (!y || !sa_smaps_core_stable(x, y))
                         add_vma_allowance(w, x, y);
+                if (!y)
+                        came_went_kb = sat_add_kb(came_went_kb, status_allowance(x));
         }
         for (size_t i = 0; i < B->smaps.n; i++)
-                if (!sa_smaps_find(&A->smaps, B->smaps.vmas[i].start, B->smaps.vmas[i].end))
+                if (!sa_smaps_find(&A->smaps, B->smaps.vmas[i].start, B->smaps.vmas[i].end)) {
                         add_vma_allowance(w, NULL, &B->smaps.vmas[i]);
+                        came_went_kb = sat_add_kb(came_went_kb, status_allowance(&B->smaps.vmas[i]));
+                }
         w->stable = ~0ULL;
-        if (sa_views_population_moved(A, B) && total->shareable_pages)
+        if (sa_views_population_moved(A, B) && total->shareable_pages && !B->smaps_borrowed)
                 for (unsigned f = 0; f < _SA_FIELD_MAX && f < 64; f++)
                         if (rollup_sensitive(f))
                                 w->stable &= ~(1ULL << f);
@@ -119,6 +123,9 @@ static void rollup_window(const struct sa_judge *j, const struct sa_views *A, co
                 sa_budget_for(&over, &j->units, &file, &b);
                 w->status_file_kb = b.page_kb;
         }
+        /* a VMA that came or went may hold pages the walk saw and the second status no longer counts */
+        w->status_anon_kb = sat_add_kb(w->status_anon_kb, came_went_kb);
+        w->status_file_kb = sat_add_kb(w->status_file_kb, came_went_kb);
 }
 
 static bool rollup_repeats(const struct sa_judge *j, const struct sa_acc *total, unsigned f) {
@@ -176,14 +183,15 @@ void sa_judge_totals_plan(const struct sa_judge *j, const struct sa_pass *p, str
                          sa_status_counters_equal(&A->status, &B->status);
         /*
          * Counters that moved around the walk are held against it with the
-         * window's budget, as moving VMAs are, as long as no VMA came or went:
-         * below the walk beyond it is a sighting. Above it is not: kernel work
+         * window's budget, as moving VMAs are, widened by the Rss and Swap of
+         * every VMA that came or went between the views (a runtime that maps
+         * and unmaps heap pages in every pass would otherwise never have its
+         * status compared): below the walk beyond that is a sighting. Above it is not: kernel work
          * in flight (a zap after its VMA was detached, a fault before its PTE
          * is set) keeps status above the page tables for a while, so a moving
          * window settles status only when it agrees both ways.
          */
-        ret->status_moving = !ret->status_ok && A->have_status && B->have_status &&
-                             w->status_anon_kb != UINT64_MAX && ranges_stable(A, B);
+        ret->status_moving = !ret->status_ok && A->have_status && B->have_status && w->status_anon_kb != UINT64_MAX;
         ret->inflight = sa_inflight_window(&A->inflight_after, &B->inflight_before);
         if (ret->status_moving)
                 w->status_before = &A->status;

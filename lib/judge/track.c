@@ -75,6 +75,20 @@ int sa_judge_track_view(struct sa_judge *j, const struct sa_smaps *s, size_t *id
         return 0;
 }
 
+/*
+ * A VMA of the first views that the second no longer shows was unmapped
+ * during the pass: it is gone, not undecided, unless a later view shows it
+ * again.
+ */
+void sa_judge_unmapped(struct sa_judge *j, const struct sa_pass *p) {
+        for (size_t i = 0; i < p->A->smaps.n; i++) {
+                const struct sa_smaps_vma *x = &p->A->smaps.vmas[i];
+
+                if (!sa_smaps_find(&p->B->smaps, x->start, x->end))
+                        j->track[p->idx[i]].present = false;
+        }
+}
+
 void sa_judge_drop_vanished(struct sa_judge *j) {
         struct smapsaudit_report *r = j->r;
         size_t k = 0;

@@ -2,7 +2,7 @@
 /*
  * The process verdict, once the passes are over: from the findings, what
  * each VMA and the totals settled, and how much Rss stayed undecided
- * (docs/report.md). No I/O.
+ * (docs/report.md); and the notes on what the walk could not do. No I/O.
  */
 #include <inttypes.h>
 
@@ -76,4 +76,36 @@ void sa_judge_verdict(struct sa_judge *j) {
                                   "passes: not judged",
                                r->unstable_vmas, cov.undecided_kb,
                                rollup_held && j->status_done ? "" : " and the process totals", r->passes);
+}
+
+/* The notes that say what the walk could not do, from its mode. */
+void sa_judge_describe_mode(const struct sa_judge *j) {
+        struct smapsaudit_report *r = j->r;
+
+        if (r->walk_mode & SA_WALK_FAST)
+                sa_report_note(r, "fast tier: Rss, Anonymous, the PMD-mapped fields and swap are recomputed exactly, "
+                                  "KSM in mergeable VMAs; Pss and the shared/private split are bounded and NUMA "
+                                  "nodes are not compared");
+        if (!(r->walk_mode & SA_WALK_PFN))
+                sa_report_note(r, "no CAP_SYS_ADMIN: pagemap hides PFNs, so Pss, KSM, the NUMA nodes and the "
+                                  "shared/private split are bounded, not recomputed");
+        else if (!(r->walk_mode & SA_WALK_KPAGE))
+                sa_report_note(r, "kpageflags/kpagecount not readable: Pss, KSM and NUMA nodes are bounded, not recomputed");
+        if (!(r->walk_mode & SA_WALK_SCAN))
+                sa_report_note(r, "no PAGEMAP_SCAN (kernel < 6.7 or captured files): PMD mappings are inferred "
+                                  "from the folio layout");
+        if (!(r->walk_mode & SA_WALK_NODES) && (r->walk_mode & SA_WALK_KPAGE))
+                sa_report_note(r, "no PFN → node map: numa_maps is not compared");
+        {
+                uint64_t ignored = 0;
+                for (size_t i = 0; i < r->n_vmas; i++)
+                        ignored += r->vmas[i].walk.ksm_flag_ignored;
+                if (ignored)
+                        sa_report_note(r, "kpageflags sets KPF_KSM on %" PRIu64 " page(s) that KSM cannot have merged "
+                                          "(outside mergeable VMAs, in large folios, or with no stable tree): not "
+                                          "counted as KSM (the kpageflags bug of dee3d0bef2b0, e.g. Debian's 6.12.117)",
+                                       ignored);
+        }
+        if (!j->kernel->mapcount_known)
+                sa_report_note(r, "kernel config unknown: assuming per-page mapcount (CONFIG_PAGE_MAPCOUNT)");
 }

@@ -15,6 +15,7 @@
 #include "judge.h"
 #include "missing.h"
 #include "procfs.h"
+#include "views.h"
 
 #define CHUNK 32768u
 
@@ -280,7 +281,7 @@ static int read_smaps(struct smapsaudit_ctx *ctx, pid_t pid, char **buf, struct 
         free(*buf);
         *buf = NULL;
         sa_smaps_done(s);
-        r = sa_read_pid_file(ctx, pid, "smaps", buf, NULL);
+        r = sa_read_pid_file(ctx, pid, sa_pid_files[SA_VIEW_SMAPS].name, buf, NULL);
         if (r < 0)
                 return r == -ENOENT ? -ESRCH : r;
         return sa_smaps_parse(*buf, s);
@@ -302,10 +303,6 @@ static int write_view(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, int dfd
 #define CAPTURE_ATTEMPTS 10
 
 static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, int dfd) {
-        static const char *const pid_files[] = {
-                "numa_maps", "ksm_stat", "ksm_merging_pages", "stat",
-                "sched", "maps", "comm", "cgroup",
-        };
         static const char *const proc_files[] = {
                 "vmstat", "swaps", "meminfo", "sys/kernel/osrelease", "sys/kernel/numa_balancing", "config.gz",
         };
@@ -319,7 +316,8 @@ static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, int dfd) {
                 "kernel/mm/ksm/ksm_zero_pages", "kernel/mm/ksm/general_profit",
         };
         _cleanup_free_ char *before = NULL, *after = NULL, *piddir = NULL, *name = NULL;
-        _cleanup_free_ char *rollup = NULL, *status = NULL, *check = NULL;
+        _cleanup_free_ char *check = NULL;
+        char *settled[_SA_VIEW_MAX] = {}; /* the views read in the settled window, beside its smaps */
         struct sa_smaps a = {}, b = {}, c = {};
         struct sa_population p0, p1;
         struct blocks blocks = {};
@@ -343,10 +341,11 @@ static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, int dfd) {
                         break;
                 if (smaps_settled(&a, &b)) {
                         /* the rollup and status must belong to the same settled state */
-                        free(TAKE_PTR(rollup));
-                        free(TAKE_PTR(status));
-                        (void) sa_read_pid_file(ctx, mm, "smaps_rollup", &rollup, NULL);
-                        (void) sa_read_pid_file(ctx, mm, "status", &status, NULL);
+                        for (size_t v = 0; v < _SA_VIEW_MAX; v++)
+                                if (sa_pid_files[v].flags & SA_VIEW_SETTLED) {
+                                        free(TAKE_PTR(settled[v]));
+                                        (void) sa_read_pid_file(ctx, mm, sa_pid_files[v].name, &settled[v], NULL);
+                                }
                         r = read_smaps(ctx, mm, &check, &c);
                         if (r < 0)
                                 break;
@@ -372,14 +371,17 @@ static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, int dfd) {
         }
         if (r >= 0)
                 r = write_file(dfd, name, after, strlen(after));
-        if (r >= 0)
-                r = write_view(ctx, mm, pid, dfd, "smaps_rollup", rollup);
-        if (r >= 0)
-                r = write_view(ctx, mm, pid, dfd, "status", status);
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(pid_files); i++)
-                /* the leader names the process and holds its start time */
-                r = copy_proc(ctx, streq(pid_files[i], "stat") || streq(pid_files[i], "comm") || streq(pid_files[i], "cgroup") ? pid : mm, pid, dfd,
-                              pid_files[i]);
+        for (size_t v = 0; r >= 0 && v < _SA_VIEW_MAX; v++) {
+                const struct sa_pid_file *f = &sa_pid_files[v];
+
+                if (v == SA_VIEW_SMAPS)
+                        continue;
+                if (f->flags & SA_VIEW_SETTLED)
+                        r = write_view(ctx, mm, pid, dfd, f->name, settled[v]);
+                else
+                        /* the leader names the process and holds its start time */
+                        r = copy_proc(ctx, (f->flags & SA_VIEW_LEADER) ? pid : mm, pid, dfd, f->name);
+        }
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(proc_files); i++)
                 r = copy_proc(ctx, 0, 0, dfd, proc_files[i]);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sys_files); i++)
@@ -390,6 +392,8 @@ static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, int dfd) {
         sa_smaps_done(&b);
         sa_smaps_done(&c);
         free(blocks.v);
+        for (size_t v = 0; v < _SA_VIEW_MAX; v++)
+                free(settled[v]);
         return r < 0 ? r : 0;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Every kernel view of one process that a pass reads, through the table of
- * per-process files that capture.c copies too. Reading only: what the views
+ * per-process files that capture.c copies too (in the table's order). Reading only: what the views
  * say is judged elsewhere (judge/).
  */
 #include <inttypes.h>
@@ -12,8 +12,8 @@
 
 const struct sa_pid_file sa_pid_files[_SA_VIEW_MAX] = {
         [SA_VIEW_SMAPS] = { "smaps", SA_VIEW_AROUND },
-        [SA_VIEW_STATUS] = { "status", SA_VIEW_AROUND | SA_VIEW_SETTLED },
         [SA_VIEW_ROLLUP] = { "smaps_rollup", SA_VIEW_MIDDLE | SA_VIEW_SETTLED },
+        [SA_VIEW_STATUS] = { "status", SA_VIEW_AROUND | SA_VIEW_SETTLED },
         [SA_VIEW_NUMA_MAPS] = { "numa_maps", SA_VIEW_MIDDLE },
         [SA_VIEW_KSM_STAT] = { "ksm_stat", 0 },
         [SA_VIEW_KSM_MERGING] = { "ksm_merging_pages", 0 },
@@ -55,6 +55,34 @@ static const char *file(enum sa_pid_view v) {
         return sa_pid_files[v].name;
 }
 
+int sa_views_read_stat(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_stat *ret) {
+        _cleanup_free_ char *buf = NULL;
+        int r;
+
+        r = sa_read_pid_file(ctx, pid, file(SA_VIEW_STAT), &buf, NULL);
+        return r < 0 ? r : sa_stat_parse(buf, ret);
+}
+
+int sa_views_read_sched(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_sched_numa *ret) {
+        _cleanup_free_ char *buf = NULL;
+        int r;
+
+        r = sa_read_pid_file(ctx, pid, file(SA_VIEW_SCHED), &buf, NULL);
+        return r < 0 ? r : sa_sched_parse(buf, ret);
+}
+
+int sa_views_read_comm(struct smapsaudit_ctx *ctx, pid_t pid, char *buf, size_t size) {
+        _cleanup_free_ char *comm = NULL;
+        int r;
+
+        r = sa_read_pid_file(ctx, pid, file(SA_VIEW_COMM), &comm, NULL);
+        if (r < 0)
+                return r;
+        comm[strcspn(comm, "\n")] = 0;
+        snprintf(buf, size, "%s", comm);
+        return 0;
+}
+
 /*
  * The views read on both sides of the walk: per-VMA smaps and status, whose
  * equality says the target held still. Each smaps read is a full page
@@ -73,9 +101,9 @@ int sa_views_read(struct sa_view_src *s, struct sa_views *v) {
         r = sa_read_pid_file(s->ctx, s->mm_pid, file(SA_VIEW_SMAPS), &buf, NULL);
         if (r == -ENOENT || r == -ESRCH)
                 return sa_error(s->ctx, -ESRCH, "PID %d: no such process (no %s/%d/smaps)", (int) s->pid,
-                                s->ctx->proc_root, (int) s->mm_pid);
+                                smapsaudit_ctx_get_proc_root(s->ctx), (int) s->mm_pid);
         if (r < 0)
-                return sa_error(s->ctx, r, "PID %d: cannot read %s/%d/smaps: %s", (int) s->pid, s->ctx->proc_root,
+                return sa_error(s->ctx, r, "PID %d: cannot read %s/%d/smaps: %s", (int) s->pid, smapsaudit_ctx_get_proc_root(s->ctx),
                                 (int) s->mm_pid, strerror(-r));
         r = sa_smaps_parse(buf, &v->smaps);
         if (r < 0)
@@ -85,7 +113,7 @@ int sa_views_read(struct sa_view_src *s, struct sa_views *v) {
         r = sa_status_read(s->ctx, s->mm_pid, &v->status);
         if (r == -EBADMSG)
                 return sa_error(s->ctx, r, "PID %d: %s/%d/status is not a status file (empty, cut short, or "
-                                "without Name, Uid or Threads)", (int) s->pid, s->ctx->proc_root, (int) s->mm_pid);
+                                "without Name, Uid or Threads)", (int) s->pid, smapsaudit_ctx_get_proc_root(s->ctx), (int) s->mm_pid);
         v->have_status = r >= 0;
         if (!v->have_status)
                 sa_report_note(s->r, "status not readable: its counters are not compared");
@@ -129,11 +157,11 @@ static int parse_middle_view(struct sa_view_src *s, enum sa_pid_view which, cons
                              int (*parse)(const char *buf, void *ret)) {
         int r;
 
-        if (len == 0 && s->ctx->live)
+        if (len == 0 && sa_ctx_live(s->ctx))
                 return -ESRCH;
         r = parse(buf, ret);
         if (r < 0)
-                return sa_error(s->ctx, r, "PID %d: cannot parse %s/%d/%s: %s", (int) s->pid, s->ctx->proc_root,
+                return sa_error(s->ctx, r, "PID %d: cannot parse %s/%d/%s: %s", (int) s->pid, smapsaudit_ctx_get_proc_root(s->ctx),
                                 (int) s->mm_pid, file(which), strerror(-r));
         return 0;
 }
@@ -163,9 +191,8 @@ int sa_views_read_middle(struct sa_view_src *s, struct sa_views *v, bool rollup,
         } else if (rollup)
                 sa_report_note(s->r, "smaps_rollup not readable: the rollup is not compared");
         free(TAKE_PTR(buf));
-        if (sa_read_pid_file(s->ctx, s->mm_pid, file(SA_VIEW_STAT), &buf, NULL) >= 0 && sa_stat_parse(buf, &st) >= 0)
+        if (sa_views_read_stat(s->ctx, s->mm_pid, &st) >= 0)
                 v->rollup_faults_after = st.faults;
-        free(TAKE_PTR(buf));
 
         /* nothing to hold numa_maps against without the PFN → node map */
         if (!numa || !(s->r->walk_mode & SA_WALK_NODES))

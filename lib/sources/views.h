@@ -14,8 +14,8 @@ struct smapsaudit_report;
  */
 enum sa_pid_view {
         SA_VIEW_SMAPS,
-        SA_VIEW_STATUS,
         SA_VIEW_ROLLUP,
+        SA_VIEW_STATUS,
         SA_VIEW_NUMA_MAPS,
         SA_VIEW_KSM_STAT,
         SA_VIEW_KSM_MERGING,
@@ -67,6 +67,11 @@ struct sa_view_src {
         struct smapsaudit_report *r;
         uint64_t inflight_wait_usec; /* left of the time to wait for an exec or unmap to end before a read */
 };
+
+/* /proc/PID/stat, sched and comm (the leader's name, without its newline into buf). */
+int sa_views_read_stat(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_stat *ret);
+int sa_views_read_sched(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_sched_numa *ret);
+int sa_views_read_comm(struct smapsaudit_ctx *ctx, pid_t pid, char *buf, size_t size);
 
 /* smaps and status with the counters around them: the views on each side of the walk. */
 int sa_views_read(struct sa_view_src *s, struct sa_views *v);
