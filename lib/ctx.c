@@ -7,6 +7,27 @@
 #include "config.h"
 #include "ctx.h"
 
+struct smapsaudit_ctx {
+        unsigned n_ref;
+        char *proc_root;
+        char *sys_root;
+        bool live;                  /* the proc root is the running kernel's procfs */
+        smapsaudit_log_fn log_fn;
+        void *log_userdata;
+        int log_priority;
+        char last_error[512];       /* what failed, with PID and file */
+        pid_t bound_pid;            /* 0, or the process whose files below were opened elsewhere */
+        size_t n_bound;
+        struct sa_bound_file {
+                char name[24];
+                int fd;
+        } bound[8];
+        struct sa_ctx_slot_data {
+                void *data;
+                void (*free_fn)(void *);
+        } slots[_SA_CTX_SLOT_MAX];
+};
+
 static void log_stderr(void *userdata, int priority, const char *msg) {
         fprintf(stderr, "smapsaudit: %s\n", msg);
 }

@@ -44,26 +44,3 @@ enum sa_ctx_slot {
 void *sa_ctx_slot(const struct smapsaudit_ctx *ctx, enum sa_ctx_slot s);
 /* Takes data over, freeing what the slot held. */
 void sa_ctx_set_slot(struct smapsaudit_ctx *ctx, enum sa_ctx_slot s, void *data, void (*free_fn)(void *));
-
-/* Its layout is ctx.c's own: read through the functions above. audit.c still reads four of its
- * fields directly, until its pass loop is reshaped. */
-struct smapsaudit_ctx {
-        unsigned n_ref;
-        char *proc_root;
-        char *sys_root;
-        bool live;
-        smapsaudit_log_fn log_fn;
-        void *log_userdata;
-        int log_priority;
-        char last_error[512];       /* what failed, with PID and file */
-        pid_t bound_pid;
-        size_t n_bound;
-        struct sa_bound_file {
-                char name[24];
-                int fd;
-        } bound[8];
-        struct sa_ctx_slot_data {
-                void *data;
-                void (*free_fn)(void *);
-        } slots[_SA_CTX_SLOT_MAX];
-};
