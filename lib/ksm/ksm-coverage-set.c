@@ -89,3 +89,28 @@ int sa_cov_push_page(struct sa_ksm_coverage *c, const struct sa_cov_page *pg) {
         c->pages[c->n_pages++] = *pg;
         return 0;
 }
+
+/*
+ * Records [*from, end) of VMA vi of process pi: records are sorted by
+ * process, VMA and address, and so are the calls, so *from only moves on.
+ */
+size_t sa_cov_vma_records(const struct sa_ksm_coverage *c, uint32_t pi, uint32_t vi, size_t *from) {
+        size_t end;
+
+        while (*from < c->n_pages &&
+               (c->pages[*from].proc < pi || (c->pages[*from].proc == pi && c->pages[*from].vma < vi)))
+                (*from)++;
+        end = *from;
+        while (end < c->n_pages && c->pages[end].proc == pi && c->pages[end].vma == vi)
+                end++;
+        return end;
+}
+
+/* The record of addr among [*cursor, hi), and *cursor past it; the walk's batches come by address too. */
+struct sa_cov_page *sa_cov_record_at(struct sa_ksm_coverage *c, size_t *cursor, size_t hi, uint64_t addr) {
+        while (*cursor < hi && c->pages[*cursor].addr < addr)
+                (*cursor)++;
+        if (*cursor >= hi || c->pages[*cursor].addr != addr)
+                return NULL;
+        return &c->pages[(*cursor)++];
+}

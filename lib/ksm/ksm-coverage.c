@@ -38,9 +38,10 @@
  * byte for byte there, in DIR/proc/PID/smapsaudit-ksm-hashes; a replay
  * takes the pages' KSM state from the captured pagemap and kpageflags.
  *
- * This file reads: the pages, their content, and which are identical.
- * ksm-coverage-set.c holds what is read; ksm-coverage-judge.c decides;
- * ksm-hashes.c keeps a capture's readings.
+ * This file reads the pages live, twice, across ksmd's full scans.
+ * ksm-coverage-set.c holds what is read; ksm-coverage-classes.c finds the
+ * identical pages; ksm-coverage-judge.c decides; ksm-hashes.c keeps a
+ * capture's readings and ksm-coverage-replay.c reads them back.
  */
 #include <fcntl.h>
 
@@ -52,16 +53,6 @@
 #define RUN_PAGES 64u           /* pages per /proc/PID/mem read */
 #define CAPTURE_WAIT_MSEC 30000u
 #define DEFAULT_WAIT_MSEC 60000u
-
-/* ================================================================ content */
-
-static int read_page(int fd, uint64_t addr, void *buf) {
-        ssize_t n = sa_pread_full(fd, buf, SA_PAGE_SIZE, (off_t) addr);
-
-        if (n < 0)
-                return (int) n;
-        return n == (ssize_t) SA_PAGE_SIZE ? 0 : -EIO;
-}
 
 /* ================================================================ setup */
 
@@ -133,7 +124,7 @@ static void hash_records(struct reading_ctx *rc, size_t from, size_t to) {
                         bool ok = got >= (ssize_t) ((k + 1) * SA_PAGE_SIZE);
                         /* a page that vanished since pagemap said present: read it alone, or drop it */
                         if (!ok)
-                                ok = read_page(fd, q->addr, rc->buf + k * SA_PAGE_SIZE) >= 0;
+                                ok = sa_cov_read_page(fd, q->addr, rc->buf + k * SA_PAGE_SIZE) >= 0;
                         if (rc->which == 1) {
                                 q->read1 = ok;
                                 q->h1 = ok ? sa_cov_page_hash(rc->buf + k * SA_PAGE_SIZE) : 0;
@@ -186,31 +177,6 @@ static int on_batch1(void *userdata, const struct sa_page *pages, size_t n) {
         return 0;
 }
 
-/*
- * Records [*from, end) of VMA vi of process pi: records are sorted by
- * process, VMA and address, and so are the calls, so *from only moves on.
- */
-static size_t vma_records(const struct sa_ksm_coverage *c, uint32_t pi, uint32_t vi, size_t *from) {
-        size_t end;
-
-        while (*from < c->n_pages &&
-               (c->pages[*from].proc < pi || (c->pages[*from].proc == pi && c->pages[*from].vma < vi)))
-                (*from)++;
-        end = *from;
-        while (end < c->n_pages && c->pages[end].proc == pi && c->pages[end].vma == vi)
-                end++;
-        return end;
-}
-
-/* The record of addr among [*cursor, hi), and *cursor past it; the walk's batches come by address too. */
-static struct sa_cov_page *record_at(struct sa_ksm_coverage *c, size_t *cursor, size_t hi, uint64_t addr) {
-        while (*cursor < hi && c->pages[*cursor].addr < addr)
-                (*cursor)++;
-        if (*cursor >= hi || c->pages[*cursor].addr != addr)
-                return NULL;
-        return &c->pages[(*cursor)++];
-}
-
 static int on_batch2(void *userdata, const struct sa_page *pages, size_t n) {
         struct reading_ctx *rc = userdata;
         struct sa_ksm_coverage *c = rc->c;
@@ -221,7 +187,7 @@ static int on_batch2(void *userdata, const struct sa_page *pages, size_t n) {
                 struct sa_cov_page *q;
 
                 count_state(&c->procs[rc->proc].reading[1], p);
-                q = record_at(c, &rc->cursor, rc->hi, p->addr);
+                q = sa_cov_record_at(c, &rc->cursor, rc->hi, p->addr);
                 if (!q)
                         continue;
                 q->st2 = (uint8_t) sa_ksm_page_of(p);
@@ -270,7 +236,7 @@ static int do_reading(struct sa_ksm_coverage *c, unsigned which) {
                         struct reading_ctx rc = { .c = c, .proc = pi, .vma = vi, .which = which, .buf = buf };
 
                         if (which == 2) {
-                                rc.hi = vma_records(c, pi, vi, &rec);
+                                rc.hi = sa_cov_vma_records(c, pi, vi, &rec);
                                 rc.cursor = rec;
                                 if (rc.cursor == rc.hi && c->capped)
                                         continue;
@@ -294,100 +260,6 @@ static int do_reading(struct sa_ksm_coverage *c, unsigned which) {
                 rd->done = true;
         }
         return r;
-}
-
-/* ================================================================ identical content */
-
-struct group_ref {
-        size_t idx;
-        uint64_t h;
-        int node;
-};
-
-static int cmp_group(const void *a, const void *b) {
-        const struct group_ref *x = a, *y = b;
-
-        if (x->h != y->h)
-                return x->h < y->h ? -1 : 1;
-        if (x->node != y->node)
-                return x->node < y->node ? -1 : 1;
-        return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-/*
- * Pages with equal hashes get a class after a byte comparison with one of
- * them (a KSM page where there is one). all: every group (a capture, where
- * the replay's KSM state may differ); else only groups with a page that is
- * not KSM.
- */
-static int assign_classes(struct sa_ksm_coverage *c, bool all) {
-        _cleanup_free_ struct group_ref *refs = calloc(c->n_pages ? c->n_pages : 1, sizeof(*refs));
-        _cleanup_free_ uint8_t *ref = malloc(SA_PAGE_SIZE), *cur = malloc(SA_PAGE_SIZE);
-        size_t m = 0;
-
-        if (!refs || !ref || !cur)
-                return -ENOMEM;
-        for (size_t i = 0; i < c->n_pages; i++)
-                if (sa_cov_unchanged(&c->pages[i]))
-                        refs[m++] = (struct group_ref) { i, c->pages[i].h2, c->pages[i].node };
-        qsort(refs, m, sizeof(*refs), cmp_group);
-        for (size_t i = 0; i < m;) {
-                size_t j = i + 1, k, ri;
-                bool plain = false, is_zero = refs[i].h == c->zero_hash;
-                const struct sa_cov_page *rp;
-                uint32_t cls;
-
-                while (j < m && refs[j].h == refs[i].h && refs[j].node == refs[i].node)
-                        j++;
-                for (k = i; k < j; k++)
-                        plain |= c->pages[refs[k].idx].st2 == SA_KSM_PAGE_PLAIN;
-                if ((j - i < 2 && !is_zero) || (!all && !plain)) {
-                        /* unique content, or all KSM already: no comparison needed */
-                        if (j - i >= 2 || is_zero) {
-                                c->n_classes++;
-                                for (k = i; k < j; k++)
-                                        c->pages[refs[k].idx].cls = c->n_classes;
-                        }
-                        i = j;
-                        continue;
-                }
-                /* the reference: a KSM page if any (its content cannot change), else the first */
-                ri = i;
-                for (k = i; k < j; k++)
-                        if (c->pages[refs[k].idx].st2 == SA_KSM_PAGE_KSM) {
-                                ri = k;
-                                break;
-                        }
-                rp = &c->pages[refs[ri].idx];
-                if (read_page(c->procs[rp->proc].mem_fd, rp->addr, ref) < 0 || sa_cov_page_hash(ref) != refs[ri].h) {
-                        c->unverified += j - i;
-                        i = j;
-                        continue;
-                }
-                if (is_zero) {
-                        bool zero = true;
-                        for (size_t b = 0; b < SA_PAGE_SIZE && zero; b++)
-                                zero = ref[b] == 0;
-                        if (!zero) {
-                                c->unverified += j - i;
-                                i = j;
-                                continue;
-                        }
-                }
-                cls = ++c->n_classes;
-                for (k = i; k < j; k++) {
-                        struct sa_cov_page *q = &c->pages[refs[k].idx];
-                        bool same = k == ri || (q->pfn2 && q->pfn2 == rp->pfn2);
-                        if (!same && read_page(c->procs[q->proc].mem_fd, q->addr, cur) >= 0)
-                                same = memcmp(cur, ref, SA_PAGE_SIZE) == 0;
-                        if (same)
-                                q->cls = cls;
-                        else
-                                c->unverified++;
-                }
-                i = j;
-        }
-        return 0;
 }
 
 /* ================================================================ live run */
@@ -414,7 +286,7 @@ static int second_reading(struct sa_ksm_coverage *c, bool all_classes) {
         if (r < 0)
                 return r;
         (void) sa_ksm_globals_read(c->ctx, &c->g[3]);
-        r = assign_classes(c, all_classes);
+        r = sa_cov_assign_classes(c, all_classes);
         if (r < 0)
                 return r;
         sa_cov_evaluate(c);
@@ -485,94 +357,6 @@ static int live_run(struct sa_ksm_coverage *c, unsigned max_wait_msec, bool all_
         return 0;
 }
 
-/* ================================================================ replay */
-
-struct replay_ctx {
-        struct sa_ksm_coverage *c;
-        size_t cursor, hi;
-        bool no_kpage;
-};
-
-/* The captured pagemap and kpageflags say what each page is now. */
-static int on_replay_batch(void *userdata, const struct sa_page *pages, size_t n) {
-        struct replay_ctx *rc = userdata;
-        struct sa_ksm_coverage *c = rc->c;
-
-        for (size_t i = 0; i < n; i++) {
-                const struct sa_page *p = &pages[i];
-                struct sa_cov_page *q = record_at(c, &rc->cursor, rc->hi, p->addr);
-
-                if (!q)
-                        continue;
-                if (!p->joined && (p->pme & PM_PRESENT))
-                        rc->no_kpage = true;
-                /* a frame other than the second reading's: the page moved after it */
-                if ((p->pme & PM_PFN_MASK) != q->pfn2 && sa_ksm_page_of(p) != SA_KSM_PAGE_ZERO)
-                        q->read2 = false;
-                q->st2 = (uint8_t) sa_ksm_page_of(p);
-                q->kpc2 = p->kpc;
-        }
-        return 0;
-}
-
-static int replay_states(struct sa_ksm_coverage *c, uint32_t pi) {
-        struct sa_cov_proc *p = &c->procs[pi];
-        struct sa_walker *w = NULL;
-        size_t rec = 0;
-        int r;
-
-        /* pages the captured pagemap does not show are gone */
-        for (size_t i = 0; i < c->n_pages; i++)
-                if (c->pages[i].proc == pi)
-                        c->pages[i].st2 = SA_KSM_PAGE_NONE;
-        r = sa_walker_new(c->ctx, p->pid, 0, &w);
-        if (r < 0)
-                return r;
-        for (uint32_t vi = 0; vi < p->n_vmas; vi++) {
-                struct replay_ctx rc = { .c = c };
-
-                rc.hi = vma_records(c, pi, vi, &rec);
-                rc.cursor = rec;
-                r = sa_walk_range(w, p->vmas[vi].start, p->vmas[vi].end, 0, on_replay_batch, &rc);
-                if (r < 0)
-                        break;
-                if (rc.no_kpage)
-                        c->no_pfns = true;
-        }
-        sa_walker_free(w);
-        for (size_t i = 0; i < c->n_pages; i++)
-                if (c->pages[i].proc == pi && c->pages[i].st2 == SA_KSM_PAGE_NONE)
-                        c->pages[i].read2 = false;
-        return r;
-}
-
-static int replay_run(struct sa_ksm_coverage *c) {
-        int r;
-
-        for (uint32_t pi = 0; pi < c->n_procs; pi++) {
-                size_t first = c->n_pages;
-                uint32_t base = c->n_classes, top = 0;
-
-                r = sa_ksm_hashes_load(c, pi);
-                if (r == -ENOENT)
-                        continue;
-                if (r < 0)
-                        return r;
-                /* class ids are per file: keep different files' apart */
-                for (size_t i = first; i < c->n_pages; i++)
-                        if (c->pages[i].cls) {
-                                top = MAX(top, c->pages[i].cls);
-                                c->pages[i].cls += base;
-                        }
-                c->n_classes = base + top;
-                r = replay_states(c, pi);
-                if (r < 0 && r != -ENOENT)
-                        return r;
-        }
-        c->from_capture = true;
-        return 0;
-}
-
 int sa_ksm_coverage_run(struct smapsaudit_ctx *ctx, const pid_t *pids, size_t n_pids,
                         const struct smapsaudit_ksm_opts *opts, struct sa_ksm_coverage **ret) {
         struct sa_ksm_coverage *c = NULL;
@@ -584,7 +368,7 @@ int sa_ksm_coverage_run(struct smapsaudit_ctx *ctx, const pid_t *pids, size_t n_
         if (sa_ctx_live(ctx))
                 r = live_run(c, opts && opts->max_wait_msec ? opts->max_wait_msec : DEFAULT_WAIT_MSEC, false);
         else {
-                r = replay_run(c);
+                r = sa_cov_replay_run(c);
                 if (r >= 0)
                         sa_cov_evaluate(c);
         }

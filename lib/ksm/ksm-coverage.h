@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Merge coverage, shared by its files: ksm-coverage.c reads the pages of
- * mergeable VMAs twice (live through /proc/PID/mem, or from a capture) and
- * groups identical content into what ksm-coverage-set.c holds; ksm-coverage-judge.c decides which pages ksmd
+ * mergeable VMAs twice through /proc/PID/mem (ksm-coverage-replay.c from a
+ * capture) into what ksm-coverage-set.c holds, and ksm-coverage-classes.c
+ * groups identical content; ksm-coverage-judge.c decides which pages ksmd
  * should have merged; ksm-hashes.c keeps a reading in a capture;
  * ksm-report.c prints the result.
  */
@@ -95,6 +96,15 @@ struct sa_ksm_coverage {
 int sa_ksm_coverage_run(struct smapsaudit_ctx *ctx, const pid_t *pids, size_t n_pids,
                         const struct smapsaudit_ksm_opts *opts, struct sa_ksm_coverage **ret);
 
+/* ksm-coverage-classes.c: identical content, byte-checked (live: /proc/PID/mem is read) */
+/* One page of /proc/PID/mem at addr. */
+int sa_cov_read_page(int fd, uint64_t addr, void *buf);
+/* Classes for every group of equal hashes (all), or for those with a page not KSM yet. */
+int sa_cov_assign_classes(struct sa_ksm_coverage *c, bool all);
+
+/* ksm-coverage-replay.c: both readings from a capture. */
+int sa_cov_replay_run(struct sa_ksm_coverage *c);
+
 /* ksm-coverage-set.c */
 /* A fast 64-bit hash of a page; equal hashes are then compared byte for byte. */
 uint64_t sa_cov_page_hash(const void *page);
@@ -103,6 +113,11 @@ int sa_cov_new(struct smapsaudit_ctx *ctx, const pid_t *pids, size_t n, const st
 void sa_ksm_coverage_free(struct sa_ksm_coverage *c);
 int sa_cov_add_vma(struct sa_cov_proc *p, uint64_t start, uint64_t end, const char *perms, uint64_t vmflags);
 int sa_cov_push_page(struct sa_ksm_coverage *c, const struct sa_cov_page *pg);
+/* The records of VMA vi of process pi: [*from, returned end). Records are sorted by process, VMA and
+ * address, and so must the calls be: *from only moves on. */
+size_t sa_cov_vma_records(const struct sa_ksm_coverage *c, uint32_t pi, uint32_t vi, size_t *from);
+/* The record of addr among [*cursor, hi), and *cursor past it; the walk's batches come by address too. */
+struct sa_cov_page *sa_cov_record_at(struct sa_ksm_coverage *c, size_t *cursor, size_t hi, uint64_t addr);
 
 /* ksm-coverage-judge.c: no I/O */
 /* Held still between the readings: same content, and the same frame unless it became KSM. */

@@ -12,7 +12,6 @@
  */
 #include <inttypes.h>
 #include <json-c/json.h>
-#include <time.h>
 
 #include "ksm-coverage.h"
 

@@ -2,8 +2,9 @@
 /*
  * What the files of `smapsaudit ksm` share and nobody else sees. The data
  * flows: source-ksm.c reads KSM's books; ksm-snapshot.c reads every process
- * (its counters, and its mergeable VMAs walked) in rounds; ksm-invariants.c
- * holds the numbers against each other; ksm-report.c prints the result;
+ * (its counters, and its mergeable VMAs walked) in one round, and
+ * ksm-rounds.c repeats the rounds; ksm-invariants.c holds the numbers
+ * against each other; ksm-report.c prints the result;
  * ksm.c is the API on top. Merge coverage has its own header,
  * ksm-coverage.h.
  */
@@ -139,7 +140,7 @@ bool sa_ksm_stat_active(const struct sa_ksm_stat *s);
 enum smapsaudit_verdict sa_ksm_verdict(const struct sa_ksm_inv *invs, size_t n, bool coverage_unmerged,
                                        bool coverage_unconfirmed);
 
-/* ---------------------------------------------------------------- rounds (ksm-snapshot.c) */
+/* ---------------------------------------------------------------- rounds (ksm-snapshot.c, ksm-rounds.c) */
 
 struct sa_ksm_run {
         struct smapsaudit_ctx *ctx;
@@ -157,8 +158,11 @@ struct sa_ksm_result {
         bool waited_out;
 };
 
-/* Whether the round has p's own invariants: every process asked for by PID, only the active
- * ones of the whole system. */
+/* ksm-snapshot.c: one round's reading of pid (0: every process, and the globals). */
+int sa_ksm_snap_take(struct sa_ksm_run *run, pid_t pid, struct sa_ksm_snap *s);
+void sa_ksm_snap_done(struct sa_ksm_snap *s);
+/* ksm-rounds.c. Whether the round has p's own invariants: every process asked for by PID, only the
+ * active ones of the whole system. */
 bool sa_ksm_snap_judges(const struct sa_ksm_snap *s, const struct sa_ksm_proc *p);
 /* Rounds until every difference is confirmed, settled or the deadline passed. */
 int sa_ksm_run_rounds(struct sa_ksm_run *run, pid_t pid, struct sa_ksm_result *res);

@@ -181,3 +181,18 @@ bool sa_smaps_vma_equal(const struct sa_smaps_vma *a, const struct sa_smaps_vma 
                a->vmflags == b->vmflags && a->have == b->have &&
                memcmp(a->kb, b->kb, sizeof(a->kb)) == 0;
 }
+
+const struct sa_smaps_vma *sa_smaps_find(const struct sa_smaps *s, uint64_t start, uint64_t end) {
+        size_t lo = 0, hi = s->n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (s->vmas[mid].start == start)
+                        return s->vmas[mid].end == end ? &s->vmas[mid] : NULL;
+                if (s->vmas[mid].start < start)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}

@@ -60,6 +60,8 @@ struct sa_smaps {
 int sa_smaps_parse(const char *buf, struct sa_smaps *ret);
 void sa_smaps_done(struct sa_smaps *s);
 bool sa_smaps_vma_equal(const struct sa_smaps_vma *a, const struct sa_smaps_vma *b);
+/* The VMA [start, end) of s, or NULL (s is in address order, as the kernel prints it). */
+const struct sa_smaps_vma *sa_smaps_find(const struct sa_smaps *s, uint64_t start, uint64_t end);
 
 struct sa_status {
         int64_t vm_rss, rss_anon, rss_file, rss_shmem, vm_swap, hugetlb; /* kB */

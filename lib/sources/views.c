@@ -36,21 +36,6 @@ bool sa_views_population_moved(const struct sa_views *A, const struct sa_views *
         return A->population.forks != B->population_end.forks || A->population.tasks != B->population_end.tasks;
 }
 
-const struct sa_smaps_vma *sa_smaps_find(const struct sa_smaps *s, uint64_t start, uint64_t end) {
-        size_t lo = 0, hi = s->n;
-
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (s->vmas[mid].start == start)
-                        return s->vmas[mid].end == end ? &s->vmas[mid] : NULL;
-                if (s->vmas[mid].start < start)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return NULL;
-}
-
 static const char *file(enum sa_pid_view v) {
         return sa_pid_files[v].name;
 }

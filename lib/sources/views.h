@@ -92,5 +92,3 @@ void sa_views_done(struct sa_views *v);
 
 /* Forks or exits happened between the start of A and the end of B. */
 bool sa_views_population_moved(const struct sa_views *A, const struct sa_views *B);
-/* The VMA [start, end) of s, or NULL (s is in address order). */
-const struct sa_smaps_vma *sa_smaps_find(const struct sa_smaps *s, uint64_t start, uint64_t end);

@@ -94,8 +94,9 @@ def main():
         if not m:
             continue
         member, kind, sym = m.groups()
-        # meson names a member after its path below lib/, '/' as '_': walk/walk.c -> walk_walk.c.o
-        member = member[:-len('.o')]
+        # meson names a member after its path below lib/, '/' as '_': walk/walk.c -> walk_walk.c.o;
+        # a thin archive lists it with its directory
+        member = member.rsplit('/', 1)[-1][:-len('.o')]
         if kind in 'TDRB':
             defined[sym] = member
         elif kind == 'U':
