@@ -38,7 +38,6 @@
 /* how often an audit follows a target that execs again while its new image is read */
 #define FOLLOW_EXEC_TRIES 5
 
-
 bool sa_audit_target_gone(struct audit *a) {
         struct sa_stat st;
 
@@ -88,7 +87,6 @@ static void load_numa_state(struct audit *a) {
         a->r->numa.threads = a->r->status.threads;
 }
 
-
 /*
  * The views after the walk: the rollup and numa_maps where still needed,
  * then smaps and status again, unless the pre-judgement finds that the walk
@@ -119,8 +117,8 @@ static int run_pass(struct audit *a, unsigned pass, struct sa_views *A, struct s
         _cleanup_free_ struct sa_acc *walks = calloc(n, sizeof(struct sa_acc)), *again = NULL;
         _cleanup_free_ size_t *idx = calloc(n, sizeof(size_t));
         _cleanup_free_ bool *walked = calloc(n, sizeof(bool)), *rewalk = calloc(n, sizeof(bool));
-        struct sa_pass p = { .number = r->passes, .A = A, .B = B, .need_totals = !a->j.totals_done };
-        struct sa_request req = { .rewalk = rewalk, .n_rewalk = A->smaps.n };
+        struct sa_pass p = { .A = A, .B = B, .need_totals = !a->j.totals_done };
+        struct sa_request req = { .rewalk = rewalk };
         struct sa_smaps third = {};
         int ret;
 
@@ -238,7 +236,6 @@ static int settle_frozen(struct audit *a, struct sa_views *A, struct sa_views *B
         return r;
 }
 
-
 /*
  * The mm the walker opened is gone but the process is not: it exec'ed (or
  * is exiting, which the next smaps read shows). Start over on its new mm;
@@ -281,7 +278,6 @@ static int follow_exec_again(struct audit *a, struct sa_views *A, struct sa_view
                 r = follow_exec(a, A, B);
         return r;
 }
-
 
 static int audit_run(struct audit *a) {
         struct smapsaudit_report *r = a->r;
