@@ -5,13 +5,12 @@
  * task_mem for status). Every field becomes a range [lo, hi]: exact where
  * the walk sees what the kernel sees, wider where it cannot (the PTE dirty
  * and accessed bits, swap counts, shmem swap, pages it could not join).
+ * All the arithmetic of the fields is here, on the raw facts the walk
+ * joined (pagemap bits, kpageflags, kpagecount); nothing here reads.
  */
-#include <sys/stat.h>
-
 #include "account.h"
 #include "macro.h"
 #include "missing.h"
-#include "procfs.h"
 
 /*
  * Swap types at and above this are the kernel's special entries
@@ -20,26 +19,23 @@
  */
 #define SWAP_TYPE_SPECIAL_MIN 23u
 
-void sa_account_rules_init(struct smapsaudit_ctx *ctx, unsigned walk_mode, struct sa_account_rules *r) {
-        const struct sa_kernel *k = sa_kernel_get(ctx);
-        _cleanup_free_ char *swaps = NULL;
-
-        *r = (struct sa_account_rules) {
+void sa_account_rules_for(const struct sa_kernel *k, const struct sa_system_state *s, unsigned walk_mode,
+                          struct sa_account_rules *ret) {
+        *ret = (struct sa_account_rules) {
                 .mapcount = k->mapcount,
                 .pfns = (walk_mode & SA_WALK_PFN) && (walk_mode & SA_WALK_KPAGE),
+                .real_swap = s->real_swap,
+                .ksm_possible = s->ksm_possible,
                 .max_swap_type = SWAP_TYPE_SPECIAL_MIN,
         };
-        /* no stable tree (pages_shared 0, or no KSM at all): no page can be a KSM page */
-        {
-                uint64_t shared;
-                r->ksm_possible = sa_read_sys_u64(ctx, "kernel/mm/ksm/pages_shared", &shared) < 0 || shared > 0;
-        }
-        /* /proc/swaps has a header line; any second line is a swap area */
-        if (sa_read_proc_file(ctx, "swaps", &swaps, NULL) >= 0) {
-                const char *nl = strchr(swaps, '\n');
-                r->real_swap = nl && nl[1] != 0;
-        } else
-                r->real_swap = true;
+}
+
+/* What the pass loop calls until it reads the system state itself. */
+void sa_account_rules_init(struct smapsaudit_ctx *ctx, unsigned walk_mode, struct sa_account_rules *r) {
+        struct sa_system_state s;
+
+        sa_system_state_read(ctx, &s);
+        sa_account_rules_for(sa_kernel_get(ctx), &s, walk_mode, r);
 }
 
 void sa_vma_classify(const struct sa_smaps_vma *v, struct sa_vma_class *c) {
@@ -289,11 +285,28 @@ static void account_region(const struct sa_account_rules *r, const struct sa_vma
         acc->numa_unknown_pages += n;
 }
 
+/*
+ * The PSS of one 4 KiB page, in bytes << SA_PSS_SHIFT, as smaps_account()
+ * (fs/proc/task_mmu.c, 6.1-6.18) gives it to smaps_page_accumulate(): the whole page
+ * when it is mapped once, else (PAGE_SIZE << PSS_SHIFT) / mapcount,
+ * truncated page by page, so that a folio's PSS is the sum of its pages'
+ * and never the division of their sum. The mapcount is the page's own
+ * (folio_precise_page_mapcount(), CONFIG_PAGE_MAPCOUNT) or the folio's
+ * average (folio_average_page_mapcount(), CONFIG_NO_PAGE_MAPCOUNT, 6.15+),
+ * each what kpagecount shows under that config (fs/proc/page.c). A page
+ * kpagecount gives 0 for was mapped all the same: once.
+ */
+static uint64_t page_pss(uint64_t mapcount) {
+        const uint64_t full = SA_PAGE_SIZE << SA_PSS_SHIFT;
+
+        return mapcount >= 2 ? full / mapcount : full;
+}
+
 void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class *c,
                      const struct sa_page *p, struct sa_acc *acc) {
         /* a pmd_folio stands for its pages, which share the head's flags and kpagecount */
         const uint64_t n = p->count ? p->count : 1, sz = n * SA_PAGE_SIZE;
-        uint64_t kpf = p->kpf, mapcount, pss, multi, shared_sz, private_sz;
+        uint64_t kpf = p->kpf, pss, multi, shared_sz, private_sz;
         bool anon, swapbacked, dirty;
 
         if (c->special)
@@ -344,19 +357,13 @@ void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class
         if (kpf & KPF(KPF_NOPAGE))
                 return;
 
-        /*
-         * PSS per 4 KiB page, truncated per page as the kernel does:
-         * (PAGE_SIZE << PSS_SHIFT) / mapcount. kpagecount is the per-page
-         * mapcount (folio_precise_page_mapcount) or, with
-         * CONFIG_NO_PAGE_MAPCOUNT, the folio average the kernel uses too.
-         */
-        if (p->pmd_folio) {
-                pss = p->folio_pss;
-                multi = p->folio_multi;
-        } else {
-                mapcount = p->kpc ? p->kpc : 1;
-                pss = mapcount >= 2 ? (SA_PAGE_SIZE << SA_PSS_SHIFT) / mapcount : SA_PAGE_SIZE << SA_PSS_SHIFT;
-                multi = mapcount >= 2;
+        /* a pmd_folio's pages one by one, each with its own kpagecount where they differ */
+        pss = multi = 0;
+        for (uint64_t i = 0; i < n; i++) {
+                uint64_t mapcount = p->folio_kpc ? p->folio_kpc[i] : p->kpc;
+
+                pss += page_pss(mapcount);
+                multi += mapcount >= 2;
         }
         if (r->mapcount == SA_MAPCOUNT_AVERAGE)   /* !folio_maybe_mapped_shared() */
                 shared_sz = (p->pme & PM_MMAP_EXCLUSIVE) ? 0 : sz;

@@ -48,6 +48,9 @@ struct sa_account_rules {
         unsigned max_swap_type;
 };
 
+/* The rules for this kernel, this system's state and what the walk can see (sa_walker_mode()). */
+void sa_account_rules_for(const struct sa_kernel *k, const struct sa_system_state *s, unsigned walk_mode,
+                          struct sa_account_rules *ret);
 void sa_account_rules_init(struct smapsaudit_ctx *ctx, unsigned walk_mode, struct sa_account_rules *r);
 void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class *c,
                      const struct sa_page *p, struct sa_acc *acc);

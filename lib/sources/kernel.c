@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * What the rules depend on: the kernel release (read below the proc root,
- * so a capture carries the release it was taken on) and its config.
+ * so a capture carries the release it was taken on) and its config, and
+ * the system's state that the walk's bits are read against.
  */
 #include <sys/utsname.h>
 #include <zlib.h>
@@ -164,4 +165,18 @@ uint64_t sa_kernel_status_slack_pages(const struct sa_kernel *k, unsigned thread
         default:
                 return 0;
         }
+}
+
+void sa_system_state_read(struct smapsaudit_ctx *ctx, struct sa_system_state *ret) {
+        _cleanup_free_ char *swaps = NULL;
+        uint64_t shared;
+
+        /* no stable tree (pages_shared 0, or no KSM at all): no page can be a KSM page */
+        ret->ksm_possible = sa_read_sys_u64(ctx, "kernel/mm/ksm/pages_shared", &shared) < 0 || shared > 0;
+        /* /proc/swaps has a header line; any second line is a swap area */
+        if (sa_read_proc_file(ctx, "swaps", &swaps, NULL) >= 0) {
+                const char *nl = strchr(swaps, '\n');
+                ret->real_swap = nl && nl[1] != 0;
+        } else
+                ret->real_swap = true;
 }

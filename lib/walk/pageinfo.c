@@ -171,29 +171,21 @@ static void inherit_folio_flags(uint64_t *flags, size_t n) {
 /*
  * A pmd_folio was joined through its head. With per-page mapcounts
  * (CONFIG_PAGE_MAPCOUNT) its pages can differ, when parts of it are
- * PTE-mapped elsewhere too: one read of its 512 kpagecount entries, summed
- * as smaps sums them. Otherwise every page has the head's count.
+ * PTE-mapped elsewhere too: one read of its 512 kpagecount entries, kept
+ * for the accounting. Otherwise every page has the head's count.
  */
 static int join_folio_counts(struct smapsaudit_ctx *ctx, struct sa_page *p, uint64_t *counts, uint64_t *reads) {
-        const uint64_t full = SA_PAGE_SIZE << SA_PSS_SHIFT;
         int r;
 
-        p->folio_pss = 0;
-        p->folio_multi = 0;
-        if (sa_kernel_get(ctx)->mapcount == SA_MAPCOUNT_AVERAGE) {
-                p->folio_pss = p->count * (p->kpc >= 2 ? full / p->kpc : full);
-                p->folio_multi = p->kpc >= 2 ? p->count : 0;
+        p->folio_kpc = NULL;
+        if (sa_kernel_get(ctx)->mapcount == SA_MAPCOUNT_AVERAGE)
                 return 0;
-        }
         r = read_window(ctx, p->pme & PM_PFN_MASK, p->count, NULL, counts);
         (*reads)++;
         if (r < 0)
                 return r;
         p->kpc = counts[0];
-        for (uint64_t i = 0; i < p->count; i++) {
-                p->folio_pss += counts[i] >= 2 ? full / counts[i] : full;
-                p->folio_multi += counts[i] >= 2;
-        }
+        p->folio_kpc = counts;
         return 0;
 }
 
@@ -205,6 +197,8 @@ static int join_folio_counts(struct smapsaudit_ctx *ctx, struct sa_page *p, uint
 struct sa_join_buffers {
         struct pfn_ref *refs;
         size_t n_refs;
+        uint64_t *folio_counts;       /* SA_PMD_PAGES per pmd_folio of the batch */
+        size_t n_folios;
         uint64_t flags[JOIN_WINDOW], counts[JOIN_WINDOW];
 };
 
@@ -212,7 +206,21 @@ static void join_buffers_free(struct sa_join_buffers *b) {
         if (!b)
                 return;
         free(b->refs);
+        free(b->folio_counts);
         free(b);
+}
+
+static int join_folio_buffers(struct sa_join_buffers *b, size_t n_folios) {
+        uint64_t *c;
+
+        if (n_folios <= b->n_folios)
+                return 0;
+        c = realloc(b->folio_counts, n_folios * SA_PMD_PAGES * sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        b->folio_counts = c;
+        b->n_folios = n_folios;
+        return 0;
 }
 
 static struct sa_join_buffers *join_buffers(struct smapsaudit_ctx *ctx, size_t n) {
@@ -241,11 +249,16 @@ int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, u
         struct sa_join_buffers *b = join_buffers(ctx, n);
         struct pfn_ref *refs;
         uint64_t *flags, *counts;
-        size_t m = 0;
+        size_t m = 0, folios = 0;
         bool sorted = true, uniform = sa_kernel_get(ctx)->mapcount == SA_MAPCOUNT_AVERAGE, alone;
 
         if (!b)
                 return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                folios += pages[i].pmd_folio;
+        if (!uniform && join_folio_buffers(b, folios) < 0)
+                return -ENOMEM;
+        folios = 0;
         refs = b->refs;
         flags = b->flags;
         counts = b->counts;
@@ -290,7 +303,9 @@ int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, u
                 }
                 for (size_t k = i; k < j; k++)
                         if (pages[refs[k].idx].pmd_folio) {
-                                r = join_folio_counts(ctx, &pages[refs[k].idx], counts, reads);
+                                r = join_folio_counts(ctx, &pages[refs[k].idx],
+                                                      uniform ? NULL : b->folio_counts + folios++ * SA_PMD_PAGES,
+                                                      reads);
                                 if (r < 0)
                                         return r;
                         }

@@ -35,6 +35,7 @@ struct sa_walker {
         bool pmd_folios;               /* for the range being walked */
         struct sa_page *batch;
         size_t n_batch;
+        size_t n_folios;               /* pmd_folio entries in the batch */
         uint64_t *pme;
         struct page_region *regions;
         struct sa_walk_stats stats;
@@ -183,6 +184,7 @@ static int flush(struct sa_walker *w, sa_walk_batch_fn fn, void *userdata) {
         }
         r = fn(userdata, w->batch, w->n_batch);
         w->n_batch = 0;
+        w->n_folios = 0;
         return r;
 }
 
@@ -263,7 +265,7 @@ static int queue_pmd_folios(struct sa_walker *w, uint64_t start, uint64_t end, u
         for (uint64_t addr = start; addr < end; addr += PMD_SPAN) {
                 int r;
 
-                if (w->n_batch == BATCH) {
+                if (w->n_batch == BATCH || w->n_folios == SA_WALK_MAX_FOLIOS) {
                         r = flush(w, fn, userdata);
                         if (r < 0)
                                 return r;
@@ -276,6 +278,7 @@ static int queue_pmd_folios(struct sa_walker *w, uint64_t start, uint64_t end, u
                         w->batch[w->n_batch - 1].pmd_folio = true;
                         w->batch[w->n_batch - 1].count = SA_PMD_PAGES;
                         w->stats.entries += SA_PMD_PAGES - 1;
+                        w->n_folios++;
                         continue;
                 }
                 /* unmapped since the scan: read its pages one by one */
@@ -424,6 +427,7 @@ int sa_walk_range(struct sa_walker *w, uint64_t start, uint64_t end, unsigned ra
         w->skip_exclusive_anon = range_flags & SA_RANGE_SKIP_EXCLUSIVE_ANON;
         w->pmd_folios = (range_flags & SA_RANGE_PMD_FOLIOS) && w->kpage;
         w->n_batch = 0;
+        w->n_folios = 0;
         if (w->scan != 0) {
                 r = walk_scan(w, start, end, fn, userdata);
                 if (r >= 0) {
@@ -436,6 +440,7 @@ int sa_walk_range(struct sa_walker *w, uint64_t start, uint64_t end, unsigned ra
                          (int) w->pid, strerror(-r));
                 w->scan = 0;
                 w->n_batch = 0;
+                w->n_folios = 0;
         }
         r = queue_piece(w, start, end, 0, true, fn, userdata);
         if (r < 0)

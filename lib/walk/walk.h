@@ -29,8 +29,9 @@ struct sa_page {
         bool region;         /* fast tier: stands for count pages of one PAGEMAP_SCAN region */
         bool pmd_folio;      /* stands for the SA_PMD_PAGES pages of a PMD-mapped THP, joined by its head */
         uint64_t count;      /* pages this entry stands for: 1 unless region or pmd_folio */
-        uint64_t folio_pss;  /* pmd_folio: Σ per-page PSS of its pages, bytes << SA_PSS_SHIFT */
-        uint64_t folio_multi; /* pmd_folio: its pages with kpagecount >= 2 */
+        /* pmd_folio: the kpagecount of each of its count pages, or NULL when every page has kpc (the
+         * folio average of CONFIG_NO_PAGE_MAPCOUNT); the join's, valid until the batch callback returns */
+        const uint64_t *folio_kpc;
         bool joined;         /* kpf/kpc were read */
 };
 
@@ -41,6 +42,9 @@ enum sa_walk_mode {
         SA_WALK_NODES = 1u << 3,    /* PFN → node map available */
         SA_WALK_FAST = 1u << 4,     /* fast tier: regions, no pagemap reads outside mergeable VMAs */
 };
+
+/* pmd_folio entries per batch at most: the join keeps 512 kpagecount entries of each (4 KiB). */
+#define SA_WALK_MAX_FOLIOS 256u
 
 struct sa_walker;
 typedef int (*sa_walk_batch_fn)(void *userdata, const struct sa_page *pages, size_t n);
