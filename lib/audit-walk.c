@@ -78,7 +78,7 @@ static uint64_t vma_pages(const struct sa_smaps_vma *k) {
 static int walk_one(struct audit *a, const struct sa_smaps_vma *k, struct sa_acc *acc) {
         int r = walk_vma(a, k, acc);
 
-        if (r == -ENOENT || r == -ESRCH || (r < 0 && sa_audit_target_gone(a)))
+        if (r == -ENOENT || r == -ESRCH || (r < 0 && sa_views_target_gone(a->ctx, a->pid, a->pidfd, a->start_time)))
                 return -ESRCH;
         if (r < 0)
                 return sa_error(a->ctx, r, "PID %d: walking VMA %" PRIx64 "-%" PRIx64 " in %s/%d/pagemap failed: %s%s",
