@@ -171,12 +171,13 @@ out:
 
 /*
  * The second views of a pass are the first of the next. Where they only
- * borrowed the first's smaps, the next pass needs its own, read now.
+ * borrowed the first's smaps, the next pass needs its own, read now; after
+ * the last pass, nothing reads them (--freeze=auto reads its own).
  */
-static int next_views(struct audit *a, struct sa_views *A, struct sa_views *B) {
+static int next_views(struct audit *a, struct sa_views *A, struct sa_views *B, bool last) {
         if (B->smaps_borrowed) {
                 sa_views_done(B);
-                if (sa_judge_all_done(&a->j))
+                if (last || sa_judge_all_done(&a->j))
                         return 0;
                 sa_views_done(A);
                 return sa_views_read(&a->src, A);
@@ -219,7 +220,7 @@ static int settle_frozen(struct audit *a, struct sa_views *A, struct sa_views *B
                 a->r->passes++;
                 r = run_pass(a, a->r->passes - 1, A, B);
                 if (r >= 0)
-                        r = next_views(a, A, B);
+                        r = next_views(a, A, B, false);
                 if (r < 0)
                         break;
                 n++;
@@ -330,7 +331,7 @@ static int audit_run(struct audit *a) {
                 ret = run_pass(a, pass, &A, &B);
                 pass_usec = now_usec(CLOCK_MONOTONIC) - t0;
                 if (ret >= 0)
-                        ret = next_views(a, &A, &B);
+                        ret = next_views(a, &A, &B, pass + 1 == max_passes);
                 if (ret == -ESRCH && sa_ctx_live(a->ctx) && !target_gone(a)) {
                         ret = follow_exec_again(a, &A, &B);
                         if (ret == 0)
