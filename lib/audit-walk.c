@@ -107,10 +107,11 @@ int sa_audit_walk_pass(struct audit *a, unsigned pass, struct sa_pass *p, bool *
                                 continue;
                         }
                 }
+                /* set first: a walk that fails half way holds what it counted, for the caller to free */
+                walked[i] = true;
                 r = walk_one(a, &s->vmas[i], &p->walks[i]);
                 if (r < 0)
                         return r;
-                walked[i] = true;
                 sa_acc_add(&p->total, &p->walks[i]);
                 a->progress_done += vma_pages(&s->vmas[i]);
                 r = progress(a, a->progress_done);
