@@ -78,7 +78,7 @@ static uint64_t vma_pages(const struct sa_smaps_vma *k) {
 static int walk_one(struct audit *a, const struct sa_smaps_vma *k, struct sa_acc *acc) {
         int r = walk_vma(a, k, acc);
 
-        if (r == -ENOENT || r == -ESRCH || (r < 0 && sa_audit_target_gone(a)))
+        if (r == -ENOENT || r == -ESRCH || (r < 0 && sa_views_target_gone(a->ctx, a->pid, a->pidfd, a->start_time)))
                 return -ESRCH;
         if (r < 0)
                 return sa_error(a->ctx, r, "PID %d: walking VMA %" PRIx64 "-%" PRIx64 " in %s/%d/pagemap failed: %s%s",
@@ -107,10 +107,11 @@ int sa_audit_walk_pass(struct audit *a, unsigned pass, struct sa_pass *p, bool *
                                 continue;
                         }
                 }
+                /* set first: a walk that fails half way holds what it counted, for the caller to free */
+                walked[i] = true;
                 r = walk_one(a, &s->vmas[i], &p->walks[i]);
                 if (r < 0)
                         return r;
-                walked[i] = true;
                 sa_acc_add(&p->total, &p->walks[i]);
                 a->progress_done += vma_pages(&s->vmas[i]);
                 r = progress(a, a->progress_done);

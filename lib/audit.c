@@ -27,7 +27,6 @@
 #include "freeze.h"
 #include "ksm.h"
 #include "missing.h"
-#include "pidfd-util.h"
 #include "time-util.h"
 
 #define DEFAULT_PASSES 5
@@ -38,15 +37,8 @@
 /* how often an audit follows a target that execs again while its new image is read */
 #define FOLLOW_EXEC_TRIES 5
 
-
-bool sa_audit_target_gone(struct audit *a) {
-        struct sa_stat st;
-
-        if (pidfd_exited(a->pidfd))
-                return true;
-        if (!sa_ctx_live(a->ctx))
-                return false;
-        return sa_views_read_stat(a->ctx, a->pid, &st) < 0 || st.start_time != a->start_time;
+static bool target_gone(struct audit *a) {
+        return sa_views_target_gone(a->ctx, a->pid, a->pidfd, a->start_time);
 }
 
 static bool no_follow_exec(const struct audit *a) {
@@ -67,7 +59,7 @@ static int no_address_space(struct audit *a) {
         struct sa_stat st;
         uint64_t flags;
 
-        if (sa_views_read_stat(a->ctx, a->pid, &st) < 0 || sa_audit_target_gone(a))
+        if (sa_views_read_stat(a->ctx, a->pid, &st) < 0 || target_gone(a))
                 return sa_error(a->ctx, -ESRCH, "PID %d exited during the audit", (int) a->pid);
         flags = st.flags;
         if (flags & SA_PF_KTHREAD)
@@ -87,7 +79,6 @@ static void load_numa_state(struct audit *a) {
                 a->r->numa.scan_seq = sched.numa_scan_seq;
         a->r->numa.threads = a->r->status.threads;
 }
-
 
 /*
  * The views after the walk: the rollup and numa_maps where still needed,
@@ -119,9 +110,10 @@ static int run_pass(struct audit *a, unsigned pass, struct sa_views *A, struct s
         _cleanup_free_ struct sa_acc *walks = calloc(n, sizeof(struct sa_acc)), *again = NULL;
         _cleanup_free_ size_t *idx = calloc(n, sizeof(size_t));
         _cleanup_free_ bool *walked = calloc(n, sizeof(bool)), *rewalk = calloc(n, sizeof(bool));
-        struct sa_pass p = { .number = r->passes, .A = A, .B = B, .need_totals = !a->j.totals_done };
-        struct sa_request req = { .rewalk = rewalk, .n_rewalk = A->smaps.n };
+        struct sa_pass p = { .A = A, .B = B, .need_totals = !a->j.totals_done };
+        struct sa_request req = { .rewalk = rewalk };
         struct sa_smaps third = {};
+        struct sa_system_state sys;
         int ret;
 
         if (!walks || !idx || !walked || !rewalk)
@@ -135,7 +127,8 @@ static int run_pass(struct audit *a, unsigned pass, struct sa_views *A, struct s
          * time (a guard read once would discard every real KSM page of every
          * pass), a swap area can be enabled, an mTHP size switched on.
          */
-        sa_account_rules_init(a->ctx, sa_walker_mode(a->walker), &a->rules);
+        sa_system_state_read(a->ctx, &sys);
+        sa_account_rules_for(sa_kernel_get(a->ctx), &sys, sa_walker_mode(a->walker), &a->rules);
         if (A->ev_end.have_ksm)
                 a->rules.ksm_possible = A->ev_end.ksm_pages > 0;
         sa_fault_units_read(a->ctx, &a->j.units);
@@ -178,12 +171,13 @@ out:
 
 /*
  * The second views of a pass are the first of the next. Where they only
- * borrowed the first's smaps, the next pass needs its own, read now.
+ * borrowed the first's smaps, the next pass needs its own, read now; after
+ * the last pass, nothing reads them (--freeze=auto reads its own).
  */
-static int next_views(struct audit *a, struct sa_views *A, struct sa_views *B) {
+static int next_views(struct audit *a, struct sa_views *A, struct sa_views *B, bool last) {
         if (B->smaps_borrowed) {
                 sa_views_done(B);
-                if (sa_judge_all_done(&a->j))
+                if (last || sa_judge_all_done(&a->j))
                         return 0;
                 sa_views_done(A);
                 return sa_views_read(&a->src, A);
@@ -226,7 +220,7 @@ static int settle_frozen(struct audit *a, struct sa_views *A, struct sa_views *B
                 a->r->passes++;
                 r = run_pass(a, a->r->passes - 1, A, B);
                 if (r >= 0)
-                        r = next_views(a, A, B);
+                        r = next_views(a, A, B, false);
                 if (r < 0)
                         break;
                 n++;
@@ -237,7 +231,6 @@ static int settle_frozen(struct audit *a, struct sa_views *A, struct sa_views *B
                              "settle what churn left undecided", stopped / 1000, stopped % 1000 / 100, n);
         return r;
 }
-
 
 /*
  * The mm the walker opened is gone but the process is not: it exec'ed (or
@@ -277,11 +270,10 @@ static int follow_exec(struct audit *a, struct sa_views *A, struct sa_views *B) 
 static int follow_exec_again(struct audit *a, struct sa_views *A, struct sa_views *B) {
         int r = -ESRCH;
 
-        for (unsigned tries = 0; tries < FOLLOW_EXEC_TRIES && r == -ESRCH && !sa_audit_target_gone(a); tries++)
+        for (unsigned tries = 0; tries < FOLLOW_EXEC_TRIES && r == -ESRCH && !target_gone(a); tries++)
                 r = follow_exec(a, A, B);
         return r;
 }
-
 
 static int audit_run(struct audit *a) {
         struct smapsaudit_report *r = a->r;
@@ -299,7 +291,7 @@ static int audit_run(struct audit *a) {
          * while the process runs on in others.
          */
         for (unsigned tries = 0; A.smaps.n == 0 && sa_ctx_live(a->ctx) && !no_follow_exec(a) && tries < 3 &&
-                                 !sa_audit_target_gone(a); tries++) {
+                                 !target_gone(a); tries++) {
                 /* a smaps read that began on an mm an exec then replaced comes back empty */
                 a->src.mm_pid = sa_mm_pid(a->ctx, a->pid);
                 sa_views_done(&A);
@@ -339,13 +331,13 @@ static int audit_run(struct audit *a) {
                 ret = run_pass(a, pass, &A, &B);
                 pass_usec = now_usec(CLOCK_MONOTONIC) - t0;
                 if (ret >= 0)
-                        ret = next_views(a, &A, &B);
-                if (ret == -ESRCH && sa_ctx_live(a->ctx) && !sa_audit_target_gone(a)) {
+                        ret = next_views(a, &A, &B, pass + 1 == max_passes);
+                if (ret == -ESRCH && sa_ctx_live(a->ctx) && !target_gone(a)) {
                         ret = follow_exec_again(a, &A, &B);
                         if (ret == 0)
                                 continue;
                 }
-                if (ret == -ESRCH || (ret < 0 && sa_audit_target_gone(a)))
+                if (ret == -ESRCH || (ret < 0 && target_gone(a)))
                         break;
                 if (ret < 0)
                         goto out;
@@ -355,7 +347,7 @@ static int audit_run(struct audit *a) {
                  * started on the old one did not see.
                  */
                 if (A.smaps.n == 0) {
-                        ret = sa_ctx_live(a->ctx) && !sa_audit_target_gone(a) ? follow_exec_again(a, &A, &B) : -ESRCH;
+                        ret = sa_ctx_live(a->ctx) && !target_gone(a) ? follow_exec_again(a, &A, &B) : -ESRCH;
                         if (ret < 0)
                                 break;
                 }
@@ -364,7 +356,7 @@ static int audit_run(struct audit *a) {
         }
         if (ret >= 0)
                 ret = settle_frozen(a, &A, &B, pass_usec);
-        if (ret == -ESRCH || sa_audit_target_gone(a)) {
+        if (ret == -ESRCH || target_gone(a)) {
                 r->error = strdup("process exited during the audit");
                 r->verdict = SMAPSAUDIT_INCONCLUSIVE;
                 ret = r->error ? 0 : -ENOMEM;
@@ -430,7 +422,7 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
                         goto out;
                 }
                 /* the pidfd names the process whose start time was read, or nothing is stopped */
-                if (a.pidfd < 0 || sa_audit_target_gone(&a)) {
+                if (a.pidfd < 0 || target_gone(&a)) {
                         r = sa_error(ctx, -ESRCH, "PID %d: no such process", (int) pid);
                         goto out;
                 }
@@ -451,7 +443,7 @@ _export_ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid, const s
         r = audit_run(&a);
         if (frozen)
                 sa_thaw(frozen);
-        if (r < 0 && sa_audit_target_gone(&a)) {
+        if (r < 0 && target_gone(&a)) {
                 /* whatever failed, it failed because the process went away */
                 free(a.r->error);
                 a.r->error = strdup("process exited during the audit");

@@ -24,9 +24,6 @@ struct audit {
         uint64_t progress_next;   /* where inside a VMA the next report is due */
 };
 
-/* The target is gone, or its PID now names another process. */
-bool sa_audit_target_gone(struct audit *a);
-
 /* audit-walk.c: the pass's walk (VMAs not yet decided, and what the totals cannot reuse) into p. */
 int sa_audit_walk_pass(struct audit *a, unsigned pass, struct sa_pass *p, bool *walked);
 /* What the pre-judgement asked for: VMAs walked again (*again allocated then), then smaps read a third time. */

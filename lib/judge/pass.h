@@ -79,13 +79,11 @@ struct sa_judge {
  */
 struct sa_request {
         bool *rewalk;             /* A->smaps.n of them */
-        size_t n_rewalk;
         bool totals;
         bool third_smaps;
 };
 
 struct sa_pass {
-        unsigned number;           /* 1-based, as r->passes */
         const struct sa_views *A, *B;
         const size_t *idx;         /* A->smaps.vmas[i] is r->vmas[idx[i]] */
         struct sa_acc *walks;      /* the walk of A->smaps.vmas[i]; empty where it was not walked */

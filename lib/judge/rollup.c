@@ -62,8 +62,9 @@ static void add_vma_allowance(struct sa_rollup_window *w, const struct sa_smaps_
  * unmaps or faults meanwhile moves it by what it touched: allow for the
  * VMAs that changed. Above the sums, pages it faulted in and dropped again
  * before the second read: one per fault until the rollup was read. Below,
- * pages dropped and faulted back while the rollup was read: one per fault
- * during that read. A rollup that skips whole VMAs that never moved (the
+ * pages dropped while the rollup was read and faulted back before the
+ * second read saw them: one per fault from the rollup read to the end of
+ * the second read. A rollup that skips whole VMAs that never moved (the
  * 6.1 bug) falls outside, however busy a small churning region keeps the
  * target.
  */
@@ -72,6 +73,7 @@ static void rollup_window(const struct sa_judge *j, const struct sa_views *A, co
         const uint64_t kb = SA_PAGE_SIZE / 1024;
         struct sa_window over, under;
         uint64_t came_went_kb = 0; /* Rss and Swap of the VMAs mapped or unmapped between the views */
+        uint64_t refaults_end;
 
         memset(w, 0, sizeof(*w));
         w->rollup = B->rollup.n ? &B->rollup.vmas[0] : NULL;
@@ -79,8 +81,15 @@ static void rollup_window(const struct sa_judge *j, const struct sa_views *A, co
         sum_smaps(&B->smaps, &w->after);
         if (B->rollup_faults_after >= A->faults)
                 w->over_kb = (B->rollup_faults_after - A->faults) * kb;
-        if (B->rollup_faults_after >= B->rollup_faults_before)
-                w->under_kb = (B->rollup_faults_after - B->rollup_faults_before) * kb;
+        /*
+         * Below: a page dropped while the rollup passed it and faulted back
+         * before the second smaps read passed it is in both sums and not in
+         * the rollup, so every fault from the start of the rollup read to the
+         * end of the second read counts, not only those during the rollup read.
+         */
+        refaults_end = B->ev_end.have_faults ? MAX(B->ev_end.faults, B->rollup_faults_after) : B->rollup_faults_after;
+        if (refaults_end >= B->rollup_faults_before)
+                w->under_kb = (refaults_end - B->rollup_faults_before) * kb;
         /*
          * A fault that maps a THP moves the sums by a PMD, not a page: above,
          * THPs mapped and dropped again after the first read; below, THPs

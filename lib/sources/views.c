@@ -7,6 +7,7 @@
 #include <inttypes.h>
 
 #include "ctx.h"
+#include "pidfd-util.h"
 #include "report.h"
 #include "views.h"
 
@@ -46,6 +47,16 @@ int sa_views_read_stat(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_stat *re
 
         r = sa_read_pid_file(ctx, pid, file(SA_VIEW_STAT), &buf, NULL);
         return r < 0 ? r : sa_stat_parse(buf, ret);
+}
+
+bool sa_views_target_gone(struct smapsaudit_ctx *ctx, pid_t pid, int pidfd, uint64_t start_time) {
+        struct sa_stat st;
+
+        if (pidfd_exited(pidfd))
+                return true;
+        if (!sa_ctx_live(ctx))
+                return false;
+        return sa_views_read_stat(ctx, pid, &st) < 0 || st.start_time != start_time;
 }
 
 int sa_views_read_sched(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_sched_numa *ret) {

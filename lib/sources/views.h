@@ -70,6 +70,8 @@ struct sa_view_src {
 
 /* /proc/PID/stat, sched and comm (the leader's name, without its newline into buf). */
 int sa_views_read_stat(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_stat *ret);
+/* The target is gone (its pidfd says it exited), or its PID now names another process (its start time). */
+bool sa_views_target_gone(struct smapsaudit_ctx *ctx, pid_t pid, int pidfd, uint64_t start_time);
 int sa_views_read_sched(struct smapsaudit_ctx *ctx, pid_t pid, struct sa_sched_numa *ret);
 int sa_views_read_comm(struct smapsaudit_ctx *ctx, pid_t pid, char *buf, size_t size);
 
