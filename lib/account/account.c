@@ -30,14 +30,6 @@ void sa_account_rules_for(const struct sa_kernel *k, const struct sa_system_stat
         };
 }
 
-/* What the pass loop calls until it reads the system state itself. */
-void sa_account_rules_init(struct smapsaudit_ctx *ctx, unsigned walk_mode, struct sa_account_rules *r) {
-        struct sa_system_state s;
-
-        sa_system_state_read(ctx, &s);
-        sa_account_rules_for(sa_kernel_get(ctx), &s, walk_mode, r);
-}
-
 void sa_vma_classify(const struct sa_smaps_vma *v, struct sa_vma_class *c) {
         const char *n = v->name ? v->name : "";
 

@@ -15,8 +15,6 @@
 #include "sources.h"
 #include "walk.h"
 
-struct smapsaudit_ctx;
-
 struct sa_acc {
         struct sa_range f[_SA_FIELD_MAX];
         struct sa_node_count *nodes;  /* pages per node, as numa_maps counts them */
@@ -51,7 +49,6 @@ struct sa_account_rules {
 /* The rules for this kernel, this system's state and what the walk can see (sa_walker_mode()). */
 void sa_account_rules_for(const struct sa_kernel *k, const struct sa_system_state *s, unsigned walk_mode,
                           struct sa_account_rules *ret);
-void sa_account_rules_init(struct smapsaudit_ctx *ctx, unsigned walk_mode, struct sa_account_rules *r);
 void sa_account_page(const struct sa_account_rules *r, const struct sa_vma_class *c,
                      const struct sa_page *p, struct sa_acc *acc);
 /* Once all pages are in: shmem swap, sums. */
