@@ -1,11 +1,32 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The library context: where procfs and sysfs live, logging, cached fds. */
+/* The library context: where procfs and sysfs live, logging, the last error, what each stage keeps. */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <syslog.h>
 
 #include "config.h"
-#include "internal.h"
+#include "ctx.h"
+
+struct smapsaudit_ctx {
+        unsigned n_ref;
+        char *proc_root;
+        char *sys_root;
+        bool live;                  /* the proc root is the running kernel's procfs */
+        smapsaudit_log_fn log_fn;
+        void *log_userdata;
+        int log_priority;
+        char last_error[512];       /* what failed, with PID and file */
+        pid_t bound_pid;            /* 0, or the process whose files below were opened elsewhere */
+        size_t n_bound;
+        struct sa_bound_file {
+                char name[24];
+                int fd;
+        } bound[8];
+        struct sa_ctx_slot_data {
+                void *data;
+                void (*free_fn)(void *);
+        } slots[_SA_CTX_SLOT_MAX];
+};
 
 static void log_stderr(void *userdata, int priority, const char *msg) {
         fprintf(stderr, "smapsaudit: %s\n", msg);
@@ -27,8 +48,6 @@ _export_ int smapsaudit_ctx_new(struct smapsaudit_ctx **ret) {
         ctx->live = true;
         ctx->log_fn = log_stderr;
         ctx->log_priority = LOG_WARNING;
-        ctx->kpageflags_fd = -1;
-        ctx->kpagecount_fd = -1;
         *ret = ctx;
         return 0;
 }
@@ -39,17 +58,23 @@ _export_ struct smapsaudit_ctx *smapsaudit_ctx_ref(struct smapsaudit_ctx *ctx) {
         return ctx;
 }
 
+void *sa_ctx_slot(const struct smapsaudit_ctx *ctx, enum sa_ctx_slot s) {
+        return ctx->slots[s].data;
+}
+
+void sa_ctx_set_slot(struct smapsaudit_ctx *ctx, enum sa_ctx_slot s, void *data, void (*free_fn)(void *)) {
+        struct sa_ctx_slot_data *d = &ctx->slots[s];
+
+        if (d->data && d->free_fn)
+                d->free_fn(d->data);
+        d->data = data;
+        d->free_fn = free_fn;
+}
+
+/* What the stages learned below the old roots says nothing of the new ones. */
 static void ctx_drop_caches(struct smapsaudit_ctx *ctx) {
-        if (ctx->kpageflags_fd >= 0)
-                close(ctx->kpageflags_fd);
-        if (ctx->kpagecount_fd >= 0)
-                close(ctx->kpagecount_fd);
-        ctx->kpageflags_fd = ctx->kpagecount_fd = -1;
-        sa_node_map_free(ctx->nodes);
-        ctx->nodes = NULL;
-        sa_join_buffers_free(ctx->join);
-        ctx->join = NULL;
-        ctx->kernel_loaded = false;
+        for (unsigned s = 0; s < _SA_CTX_SLOT_MAX; s++)
+                sa_ctx_set_slot(ctx, s, NULL, NULL);
 }
 
 _export_ struct smapsaudit_ctx *smapsaudit_ctx_unref(struct smapsaudit_ctx *ctx) {
@@ -73,7 +98,7 @@ _export_ int smapsaudit_ctx_bind_pid_file(struct smapsaudit_ctx *ctx, pid_t pid,
         /* one process per context: its files say nothing of another's */
         if (ctx->bound_pid != 0 && ctx->bound_pid != pid)
                 return -EBUSY;
-        if (sa_bound_fd(ctx, pid, name) >= 0)
+        if (sa_ctx_bound_file(ctx, pid, name) >= 0)
                 return -EEXIST;
         if (ctx->n_bound >= ELEMENTSOF(ctx->bound))
                 return -E2BIG;
@@ -85,6 +110,23 @@ _export_ int smapsaudit_ctx_bind_pid_file(struct smapsaudit_ctx *ctx, pid_t pid,
         b->fd = copy;
         ctx->bound_pid = pid;
         return 0;
+}
+
+bool sa_ctx_live(const struct smapsaudit_ctx *ctx) {
+        return ctx->live;
+}
+
+pid_t sa_ctx_bound_pid(const struct smapsaudit_ctx *ctx) {
+        return ctx->bound_pid;
+}
+
+int sa_ctx_bound_file(const struct smapsaudit_ctx *ctx, pid_t pid, const char *name) {
+        if (ctx->bound_pid == 0 || pid != ctx->bound_pid)
+                return -ENOENT;
+        for (size_t i = 0; i < ctx->n_bound; i++)
+                if (streq(ctx->bound[i].name, name))
+                        return ctx->bound[i].fd;
+        return -ENOENT;
 }
 
 static int set_root(struct smapsaudit_ctx *ctx, char **root, const char *dir) {
@@ -123,10 +165,6 @@ _export_ const char *smapsaudit_ctx_get_sys_root(const struct smapsaudit_ctx *ct
         return ctx->sys_root;
 }
 
-_export_ const char *smapsaudit_ctx_get_kernel_release(struct smapsaudit_ctx *ctx) {
-        return sa_kernel_get(ctx)->release;
-}
-
 _export_ void smapsaudit_ctx_set_log_fn(struct smapsaudit_ctx *ctx, smapsaudit_log_fn fn, void *userdata) {
         ctx->log_fn = fn ? fn : log_stderr;
         ctx->log_userdata = fn ? userdata : NULL;
@@ -134,6 +172,12 @@ _export_ void smapsaudit_ctx_set_log_fn(struct smapsaudit_ctx *ctx, smapsaudit_l
 
 _export_ void smapsaudit_ctx_set_log_priority(struct smapsaudit_ctx *ctx, int priority) {
         ctx->log_priority = priority;
+}
+
+void sa_ctx_copy_log(struct smapsaudit_ctx *dst, const struct smapsaudit_ctx *src) {
+        dst->log_fn = src->log_fn;
+        dst->log_userdata = src->log_userdata;
+        dst->log_priority = src->log_priority;
 }
 
 void sa_log(struct smapsaudit_ctx *ctx, int priority, const char *fmt, ...) {
@@ -156,6 +200,10 @@ int sa_error(struct smapsaudit_ctx *ctx, int r, const char *fmt, ...) {
         va_end(ap);
         sa_log(ctx, LOG_DEBUG, "%s", ctx->last_error);
         return r;
+}
+
+void sa_ctx_clear_error(struct smapsaudit_ctx *ctx) {
+        ctx->last_error[0] = 0;
 }
 
 _export_ const char *smapsaudit_ctx_get_error(const struct smapsaudit_ctx *ctx) {

@@ -7,8 +7,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "internal.h"
 #include "fuzz.h"
+#include "macro.h"
+#include "parse-number.h"
+#include "sources.h"
 
 struct dest {
         int64_t v[8];

@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "internal.h"
 #include "fuzz.h"
+#include "macro.h"
+#include "smapsaudit.h"
+#include "sources.h"
 
 static const char *const files[] = {
         "run", "pages_to_scan", "sleep_millisecs", "max_page_sharing", "use_zero_pages",
@@ -19,6 +21,7 @@ static const char *const files[] = {
 };
 
 static char root[256], dir[300];
+static struct smapsaudit_ctx *ctx;
 
 static void cleanup(void) {
         char p[512];
@@ -34,6 +37,7 @@ static void cleanup(void) {
         snprintf(p, sizeof(p), "%s/kernel", root);
         rmdir(p);
         rmdir(root);
+        smapsaudit_ctx_unref(ctx);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -52,12 +56,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         snprintf(dir, sizeof(dir), "%s/kernel/mm/ksm", root);
         if (mkdir(dir, 0700) < 0)
                 abort();
+        if (smapsaudit_ctx_new(&ctx) < 0 || smapsaudit_ctx_set_sys_root(ctx, root) < 0 ||
+            smapsaudit_ctx_set_proc_root(ctx, root) < 0)
+                abort();
+        /* the library never logs at LOG_EMERG: a fuzzed file is no news */
+        smapsaudit_ctx_set_log_priority(ctx, 0);
         atexit(cleanup);
         return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        struct smapsaudit_ctx ctx = { .sys_root = root, .proc_root = root };
         struct sa_ksm_sys k;
         size_t off = 0, i;
         bool more = true;
@@ -85,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 off += len + (nul ? 1 : 0);
                 more = nul != NULL;
         }
-        r = sa_ksm_sys_read(&ctx, &k);
+        r = sa_ksm_sys_read(ctx, &k);
         fuzz_assert(r == 0 || r == -ENOENT || r == -ENOMEM);
         if (r == 0)
                 fuzz_assert(k.have != 0 && (k.have >> ELEMENTSOF(files)) == 0);

@@ -18,9 +18,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "internal.h"
-#include "missing.h"
 #include "fuzz.h"
+#include "missing.h"
+#include "report.h"
 
 #define PID 4242
 #define MAX_SPAN (256ULL << 20)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sa_smaps_parse() on anything: /proc/PID/smaps and smaps_rollup share the parser. */
-#include "internal.h"
 #include "fuzz.h"
+#include "macro.h"
+#include "sources.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *buf = fuzz_string(data, size);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sa_status_parse() on anything. */
-#include "internal.h"
 #include "fuzz.h"
+#include "macro.h"
+#include "sources.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *buf = fuzz_string(data, size);

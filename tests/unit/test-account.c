@@ -5,7 +5,7 @@
  * one page kind at a time, each field checked as the range [lo, hi] the
  * walk allows.
  */
-#include "internal.h"
+#include "account.h"
 #include "missing.h"
 #include "tap.h"
 
@@ -90,6 +90,67 @@ static void test_thp(void) {
         is_range(a.f[SA_RSS], n * SZ, n * SZ, "PTE-mapped THP: Rss 2 MiB");
         is_u64(a.pmd_thps, 0, "PTE-mapped THP: no PMD THP");
         sa_acc_done(&a);
+}
+
+/*
+ * A PMD-mapped THP handed over as one pmd_folio entry: with per-page
+ * mapcounts each page's PSS is truncated on its own, so the folio must
+ * come out exactly as its 512 pages fed one by one; with the folio
+ * average every page has the head's kpagecount.
+ */
+static void test_pmd_folio(void) {
+        const uint64_t kpf = KPF(KPF_ANON) | KPF(KPF_THP) | KPF(KPF_SWAPBACKED) | KPF(KPF_LRU) | KPF(KPF_MMAP);
+        const uint64_t n = SA_PMD_PAGES;
+        uint64_t counts[SA_PMD_PAGES], pss = 0, shared = 0;
+        struct sa_acc one = {}, each = {};
+        bool same = true;
+        struct sa_page folio = page(THP_BASE, 0x100000, kpf | KPF(KPF_COMPOUND_HEAD), 0, false);
+
+        /* a third of the pages PTE-mapped by two other processes too, one by a third */
+        for (uint64_t i = 0; i < n; i++) {
+                counts[i] = i % 3 == 0 ? 3 : i == 1 ? 7 : 1;
+                pss += counts[i] >= 2 ? FULL / counts[i] : FULL;
+                shared += counts[i] >= 2 ? SZ : 0;
+        }
+        folio.pmd_mapped = folio.pmd_folio = true;
+        folio.count = n;
+        folio.kpc = counts[0];
+        folio.folio_kpc = counts;
+        sa_account_page(&precise, &anon_vma, &folio, &one);
+        for (uint64_t i = 0; i < n; i++) {
+                struct sa_page p = page(THP_BASE + i * SZ, 0x100000 + i,
+                                        kpf | (i ? KPF(KPF_COMPOUND_TAIL) : KPF(KPF_COMPOUND_HEAD)), counts[i], false);
+                p.pmd_mapped = true;
+                sa_account_page(&precise, &anon_vma, &p, &each);
+        }
+        is_range(one.f[SA_PSS], pss, pss, "pmd_folio: Pss is the sum of each page's truncated share");
+        is_range(one.f[SA_SHARED], shared, shared, "pmd_folio: Shared counts the pages mapped twice or more");
+        is_range(one.f[SA_PRIVATE], n * SZ - shared, n * SZ - shared, "pmd_folio: Private the rest");
+        for (unsigned f = 0; f < _SA_FIELD_MAX; f++)
+                if (one.f[f].lo != each.f[f].lo || one.f[f].hi != each.f[f].hi) {
+                        same = false;
+                        printf("# %s: [%" PRIu64 ", %" PRIu64 "] as one folio, [%" PRIu64 ", %" PRIu64 "] page by page\n",
+                               sa_fields[f].name, one.f[f].lo, one.f[f].hi, each.f[f].lo, each.f[f].hi);
+                }
+        ok(same, "pmd_folio: every field as its 512 pages fed one by one");
+        is_u64(one.shareable_pages, each.shareable_pages, "pmd_folio: shareable pages as its pages'");
+        is_u64(one.pmd_thps, 1, "pmd_folio: one PMD-mapped THP");
+        sa_acc_done(&one);
+        sa_acc_done(&each);
+
+        /* CONFIG_NO_PAGE_MAPCOUNT: no counts of its own, the head's average for every page */
+        {
+                struct sa_account_rules avg = precise;
+                struct sa_acc a = {};
+
+                avg.mapcount = SA_MAPCOUNT_AVERAGE;
+                folio.kpc = 3;
+                folio.folio_kpc = NULL;
+                sa_account_page(&avg, &anon_vma, &folio, &a);
+                is_range(a.f[SA_PSS], n * (FULL / 3), n * (FULL / 3), "averaged pmd_folio: Pss n * (FULL / 3)");
+                is_range(a.f[SA_SHARED], n * SZ, n * SZ, "averaged pmd_folio, maybe shared: Shared 2 MiB");
+                sa_acc_done(&a);
+        }
 }
 
 static void test_ksm(void) {
@@ -423,6 +484,7 @@ static void test_classify(void) {
 
 int main(void) {
         test_thp();
+        test_pmd_folio();
         test_ksm();
         test_zero();
         test_shared();

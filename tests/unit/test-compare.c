@@ -5,7 +5,8 @@
  * stability and rollup-only fields, numa_maps per node, the disagreement
  * mask, the totals against smaps_rollup and status, and the findings.
  */
-#include "internal.h"
+#include "judge.h"
+#include "pass.h"
 #include "tap.h"
 
 #define KIB 1024ULL

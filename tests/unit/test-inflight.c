@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "inflight.h"
-#include "internal.h"
+#include "report.h"
 #include "tap.h"
 
 static struct sa_inflight sample(size_t n, const struct sa_inflight_thread *t) {

@@ -2,7 +2,10 @@
 /* shared/parse-number.c, sa_parse_keyed() and sa_stat_parse(), the helpers under every parser and option. */
 #include <stddef.h>
 
-#include "internal.h"
+#include "macro.h"
+#include "parse-number.h"
+#include "procfs.h"
+#include "sources.h"
 #include "tap.h"
 
 static void test_u64_prefix(void) {

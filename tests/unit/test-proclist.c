@@ -9,7 +9,9 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "internal.h"
+#include "macro.h"
+#include "procfs.h"
+#include "smapsaudit.h"
 #include "tap.h"
 
 static void *run_on(void *arg) {

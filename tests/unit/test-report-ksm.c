@@ -6,7 +6,7 @@
  */
 #include <json-c/json.h>
 
-#include "internal.h"
+#include "report.h"
 #include "tap.h"
 
 static void add_check(struct sa_ksm_report *k, const char *name, const char *field, const char *against,

@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "macro.h"
+#include "smapsaudit.h"
+#include "sources.h"
 #include "tap.h"
 
 static void unit_of(const char *path, const char *want) {

@@ -4,7 +4,9 @@
  * this machine's 6.18 (a process whose 1024 pages ksmd merged), and
  * sa_ksm_sys_read() below a sys root of captured /sys/kernel/mm/ksm files.
  */
-#include "internal.h"
+#include "macro.h"
+#include "smapsaudit.h"
+#include "sources.h"
 #include "tap.h"
 
 #define STAT_ALL (SA_KSM_STAT_RMAP_ITEMS | SA_KSM_STAT_ZERO_PAGES | SA_KSM_STAT_MERGING | SA_KSM_STAT_PROFIT | \

@@ -2,7 +2,8 @@
 /* sa_numa_maps_parse() on a capture of this machine (one node) and a hand-made two-node file. */
 #include <time.h>
 
-#include "internal.h"
+#include "macro.h"
+#include "sources.h"
 #include "tap.h"
 
 static uint64_t node_pages(const struct sa_numa_vma *v, int node) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sa_sched_parse(): the NUMA lines of /proc/PID/sched ("%-45s:%21Ld"). */
-#include "internal.h"
+#include "macro.h"
+#include "sources.h"
 #include "tap.h"
 
 #define ALL ((1u << 4) - 1)

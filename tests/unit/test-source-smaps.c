@@ -5,7 +5,8 @@
  * PROT_NONE VMA, KSM-merged pages, a memfd) and hand-made files in the
  * formats of 6.1 and of VMAs this machine cannot show (fixtures/README).
  */
-#include "internal.h"
+#include "account.h"
+#include "macro.h"
 #include "tap.h"
 
 #define KB(v, f) ((v)->kb[f])
@@ -292,7 +293,7 @@ static void test_names(void) {
         v = find(&s, 0x7f0000002000);
         if (ok(v, "VMA with a 611-byte path found")) {
                 is_u64(v->inode, 77, "long path inode");
-                /* lib/source-smaps.c parse_header() clamps len to its 512-byte scratch copy
+                /* lib/sources/source-smaps.c parse_header() clamps len to its 512-byte scratch copy
                  * before it takes the name from the real line: a path past column ~511 is cut */
                 is_str(v->name, long_name, "a path longer than 512 bytes is kept whole");
                 is_u64(KB(v, SA_RSS), 0, "fields after the long header still parsed");

@@ -2,7 +2,8 @@
 /* sa_status_parse() and sa_status_read() on captured and hand-made /proc/PID/status. */
 #include <sys/stat.h>
 
-#include "internal.h"
+#include "ctx.h"
+#include "sources.h"
 #include "tap.h"
 
 #define ALL_COUNTERS (SA_STATUS_VM_RSS | SA_STATUS_RSS_ANON | SA_STATUS_RSS_FILE | SA_STATUS_RSS_SHMEM | \
@@ -162,7 +163,7 @@ static void test_read(void) {
         ok(symlink(fixture, link) == 0, "proc root/20009 -> 6.18-demo");
         is_i64(smapsaudit_ctx_new(&ctx), 0, "ctx");
         is_i64(smapsaudit_ctx_set_proc_root(ctx, dir), 0, "set proc root");
-        ok(!ctx->live, "a directory is not live");
+        ok(!sa_ctx_live(ctx), "a directory is not live");
         is_i64(sa_status_read(ctx, 20009, &st), 0, "sa_status_read from the proc root");
         is_i64(st.vm_rss, 26252, "read VmRSS");
         is_str(st.name, "workload", "read Name");

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sa_vmstat_parse() and sa_vmstat_read(): the NUMA-balancing counters of /proc/vmstat. */
-#include "internal.h"
+#include "macro.h"
+#include "smapsaudit.h"
+#include "sources.h"
 #include "tap.h"
 
 #define ALL ((1u << 5) - 1)

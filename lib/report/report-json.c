@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The JSON report, schema smapsaudit.report/1 (docs/report.md).
+ * Fields may be added; none may be renamed or removed without a bump.
+ */
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <json-c/printbuf.h>
+
+#include "json-util.h"
+#include "report.h"
+
+#define SCHEMA "smapsaudit.report/1"
+
+static json_object *field_cmp(const struct sa_field_cmp *c, enum sa_field f, const struct sa_acc *walk) {
+        json_object *o = json_object_new_object();
+        uint64_t lo = sa_field_to_kb(f, walk->f[f].lo), hi = sa_field_to_kb(f, walk->f[f].hi);
+        bool exact = lo == hi;
+
+        if (c->judged)
+                sa_json_add_u64(o, "kernel_kb", c->kernel_kb);
+        sa_json_add_u64(o, "walk_kb", c->judged && c->kernel_kb > hi ? hi : lo);
+        if (!exact) {
+                sa_json_add_u64(o, "walk_lo_kb", lo);
+                sa_json_add_u64(o, "walk_hi_kb", hi);
+        }
+        json_object_object_add(o, "exact", json_object_new_boolean(sa_fields[f].exact == SA_EXACT && exact));
+        json_object_object_add(o, "verdict", json_object_new_string(c->judged ? smapsaudit_verdict_to_string(c->verdict)
+                                                                              : "not-judged"));
+        return o;
+}
+
+static json_object *nodes_object(const struct sa_node_count *n, size_t count) {
+        json_object *o = json_object_new_object();
+
+        for (size_t i = 0; i < count; i++) {
+                char k[16];
+                snprintf(k, sizeof(k), "%d", n[i].node);
+                sa_json_add_u64(o, k, n[i].pages);
+        }
+        return o;
+}
+
+static json_object *vma_object(const struct sa_vma_report *v) {
+        json_object *o = json_object_new_object(), *fields = json_object_new_object(), *w;
+
+        json_object_object_add(o, "start", sa_json_hex(v->kernel.start));
+        json_object_object_add(o, "end", sa_json_hex(v->kernel.end));
+        json_object_object_add(o, "perms", json_object_new_string(v->kernel.perms));
+        json_object_object_add(o, "name", json_object_new_string(v->kernel.name ? v->kernel.name : ""));
+        json_object_object_add(o, "tags", sa_json_tags(v->tags));
+        json_object_object_add(o, "verdict", json_object_new_string(smapsaudit_verdict_to_string(v->verdict)));
+        sa_json_add_u64(o, "churn_budget_kb", v->churn_kb);
+        sa_json_add_u64(o, "pmd_churn_budget_kb", v->pmd_churn_kb);
+        for (unsigned f = 0; f <= SA_PRIVATE; f++) {
+                bool have = f >= _SA_SMAPS_FIELD_MAX || (v->kernel.have & (1ULL << f));
+                if (!have || sa_fields[f].rollup_only)
+                        continue;
+                json_object_object_add(fields, sa_fields[f].name, field_cmp(&v->cmp[f], f, &v->walk));
+        }
+        json_object_object_add(o, "fields", fields);
+        w = json_object_new_object();
+        sa_json_add_u64(w, "present_pages", v->walk.present_pages);
+        sa_json_add_u64(w, "pmd_thps", v->walk.pmd_thps);
+        sa_json_add_u64(w, "ksm_pages", v->walk.ksm_pages);
+        sa_json_add_u64(w, "zero_pages", v->walk.zero_pages);
+        sa_json_add_u64(w, "swap_pages", v->walk.swap_pages);
+        sa_json_add_u64(w, "guard_pages", v->walk.guard_pages);
+        sa_json_add_u64(w, "migration_pages", v->walk.migration_pages);
+        json_object_object_add(o, "walk", w);
+        if (v->have_numa_kernel || v->walk.n_nodes) {
+                json_object *n = json_object_new_object();
+                if (v->have_numa_kernel)
+                        json_object_object_add(n, "kernel_pages", nodes_object(v->numa_kernel, v->n_numa_kernel));
+                json_object_object_add(n, "walk_pages", nodes_object(v->walk.nodes, v->walk.n_nodes));
+                json_object_object_add(n, "verdict", json_object_new_string(
+                        v->numa_judged ? smapsaudit_verdict_to_string(v->numa_verdict) : "not-judged"));
+                json_object_object_add(o, "numa", n);
+        }
+        return o;
+}
+
+static json_object *totals_object(const struct smapsaudit_report *r) {
+        json_object *o = json_object_new_object();
+
+        for (unsigned f = 0; f < _SA_FIELD_MAX; f++) {
+                const struct sa_total *t = &r->totals[f];
+                json_object *e;
+
+                if (!t->have_kernel && !t->have_status && !t->have_smaps_sum && !t->walk_hi_kb)
+                        continue;
+                e = json_object_new_object();
+                if (t->have_kernel)
+                        sa_json_add_u64(e, "kernel_kb", t->kernel_kb);
+                if (t->have_smaps_sum)
+                        sa_json_add_u64(e, "smaps_sum_kb", t->smaps_sum_kb);
+                sa_json_add_u64(e, "walk_kb", t->walk_lo_kb);
+                if (t->walk_lo_kb != t->walk_hi_kb) {
+                        sa_json_add_u64(e, "walk_lo_kb", t->walk_lo_kb);
+                        sa_json_add_u64(e, "walk_hi_kb", t->walk_hi_kb);
+                }
+                if (t->have_status)
+                        sa_json_add_u64(e, "status_kb", t->status_kb);
+                /* which comparison of this total was made, and how it came out */
+                if (r->rollup_cmp[f].judged)
+                        json_object_object_add(e, "rollup_verdict",
+                                               json_object_new_string(smapsaudit_verdict_to_string(r->rollup_cmp[f].verdict)));
+                if (r->status_cmp[f].judged)
+                        json_object_object_add(e, "status_verdict",
+                                               json_object_new_string(smapsaudit_verdict_to_string(r->status_cmp[f].verdict)));
+                json_object_object_add(o, sa_fields[f].name, e);
+        }
+        /* the status view of Rss is VmRSS: show it beside the rollup's Rss */
+        if (r->totals[SA_ST_RSS].have_status) {
+                json_object *rss;
+                if (json_object_object_get_ex(o, "Rss", &rss))
+                        sa_json_add_u64(rss, "status_kb", r->totals[SA_ST_RSS].status_kb);
+        }
+        return o;
+}
+
+static json_object *finding_object(const struct smapsaudit_finding *f) {
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "kind", json_object_new_string(smapsaudit_verdict_to_string(f->kind)));
+        json_object_object_add(o, "field", json_object_new_string(f->field));
+        if (f->vma_start || f->vma_end) {
+                json_object *v = json_object_new_object();
+                json_object_object_add(v, "start", sa_json_hex(f->vma_start));
+                json_object_object_add(v, "end", sa_json_hex(f->vma_end));
+                json_object_object_add(o, "vma", v);
+        } else
+                json_object_object_add(o, "vma", NULL);
+        json_object_object_add(o, "kernel_kb", json_object_new_int64(f->kernel_kb));
+        json_object_object_add(o, "walk_kb", json_object_new_int64(f->walk_kb));
+        json_object_object_add(o, "delta_kb", json_object_new_int64(f->delta_kb));
+        json_object_object_add(o, "source", json_object_new_string(f->source));
+        json_object_object_add(o, "tags", sa_json_tags(f->tags));
+        json_object_object_add(o, "explanation", json_object_new_string(f->explanation));
+        return o;
+}
+
+/* The KSM part, as sa_ksm_audit() judged it: "walk" is the other side of each invariant. */
+static json_object *ksm_object(const struct sa_ksm_report *k) {
+        json_object *o = json_object_new_object(), *w = json_object_new_object(), *a = json_object_new_array();
+
+        json_object_object_add(o, "ksm_stat", sa_ksm_stat_json(&k->stat));
+        sa_json_add_u64(w, "ksm_pages", k->ksm_pages);
+        sa_json_add_u64(w, "zero_pages_mergeable", k->zero_pages);
+        json_object_object_add(o, "walk", w);
+        for (size_t i = 0; i < k->n_checks; i++) {
+                const struct sa_ksm_check *c = &k->checks[i];
+                json_object *e = json_object_new_object();
+
+                json_object_object_add(e, "name", json_object_new_string(c->name));
+                json_object_object_add(e, "field", json_object_new_string(c->field));
+                json_object_object_add(e, "source", json_object_new_string(c->source));
+                json_object_object_add(e, "against", json_object_new_string(c->against));
+                json_object_object_add(e, "relation", json_object_new_string(c->relation));
+                json_object_object_add(e, "kernel", json_object_new_int64(c->kernel));
+                json_object_object_add(e, "walk", json_object_new_int64(c->walk));
+                json_object_object_add(e, "verdict", json_object_new_string(sa_ksm_verdict_to_string(c->verdict)));
+                json_object_array_add(a, e);
+        }
+        json_object_object_add(o, "invariants", a);
+        return o;
+}
+
+/*
+ * The "vmas" array is written one VMA at a time: a json-c object costs
+ * about 1 KiB per hash table, close to 40 KiB for one VMA's fields, and a
+ * process may have 65,530 VMAs. Each VMA is built, printed and freed in
+ * turn, with the separators and indentation json-c gives an array at this
+ * level, so the text is the same as a whole tree's.
+ */
+static void indent(struct printbuf *pb, int level, int flags) {
+        if (flags & JSON_C_TO_STRING_PRETTY)
+                for (int i = 0; i < level; i++)
+                        printbuf_memappend(pb, (flags & JSON_C_TO_STRING_PRETTY_TAB) ? "\t" : "  ",
+                                           (flags & JSON_C_TO_STRING_PRETTY_TAB) ? 1 : 2);
+}
+
+struct vmas_json {
+        const struct smapsaudit_report *r;
+        bool compact;
+};
+
+/* What a compact report keeps: the VMAs a reader has to look at. */
+static bool vma_worth_printing(const struct vmas_json *vj, const struct sa_vma_report *v) {
+        return !vj->compact || v->verdict != SMAPSAUDIT_CONSISTENT;
+}
+
+static int vmas_to_json_string(json_object *jso, struct printbuf *pb, int level, int flags) {
+        const struct vmas_json *vj = json_object_get_userdata(jso);
+        const struct smapsaudit_report *r = vj->r;
+        bool pretty = flags & JSON_C_TO_STRING_PRETTY, spaced = (flags & JSON_C_TO_STRING_SPACED) && !pretty;
+        size_t printed = 0;
+
+        printbuf_memappend(pb, "[", 1);
+        if (pretty)
+                printbuf_memappend(pb, "\n", 1);
+        for (size_t i = 0; i < r->n_vmas; i++) {
+                json_object *v;
+                const char *s;
+
+                if (!vma_worth_printing(vj, &r->vmas[i]))
+                        continue;
+                v = vma_object(&r->vmas[i]);
+                if (!v)
+                        return -1;
+                if (printed++ > 0) {
+                        printbuf_memappend(pb, ",", 1);
+                        if (pretty)
+                                printbuf_memappend(pb, "\n", 1);
+                }
+                if (spaced)
+                        printbuf_memappend(pb, " ", 1);
+                indent(pb, level + 1, flags);
+                s = json_object_to_json_string_ext(v, flags);
+                if (!s) {
+                        json_object_put(v);
+                        return -1;
+                }
+                /* printed at level 0: every line after the first moves in to this level */
+                for (const char *nl; (nl = strchr(s, '\n')); s = nl + 1) {
+                        printbuf_memappend(pb, s, (int) (nl - s + 1));
+                        indent(pb, level + 1, flags);
+                }
+                printbuf_memappend(pb, s, (int) strlen(s));
+                json_object_put(v);
+        }
+        if (pretty) {
+                if (printed)
+                        printbuf_memappend(pb, "\n", 1);
+                indent(pb, level, flags);
+        }
+        return spaced ? printbuf_memappend(pb, " ]", 2) : printbuf_memappend(pb, "]", 1);
+}
+
+static json_object *report_object(const struct smapsaudit_report *r, unsigned flags, struct vmas_json *vj) {
+        json_object *o = json_object_new_object(), *a, *m;
+        size_t omitted = 0;
+
+        json_object_object_add(o, "schema", json_object_new_string(SCHEMA));
+        json_object_object_add(o, "pid", json_object_new_int(r->pid));
+        json_object_object_add(o, "comm", json_object_new_string(r->comm));
+        if (r->cgroup)
+                json_object_object_add(o, "cgroup", json_object_new_string(r->cgroup));
+        if (r->unit)
+                json_object_object_add(o, "unit", json_object_new_string(r->unit));
+        json_object_object_add(o, "kernel", json_object_new_string(r->kernel));
+        json_object_object_add(o, "verdict", json_object_new_string(smapsaudit_verdict_to_string(r->verdict)));
+        if (r->error)
+                json_object_object_add(o, "error", json_object_new_string(r->error));
+
+        m = json_object_new_object();
+        json_object_object_add(m, "pagemap_scan", json_object_new_boolean(r->walk_mode & SA_WALK_SCAN));
+        json_object_object_add(m, "pfns", json_object_new_boolean(r->walk_mode & SA_WALK_PFN));
+        json_object_object_add(m, "kpageflags", json_object_new_boolean(r->walk_mode & SA_WALK_KPAGE));
+        json_object_object_add(m, "nodes", json_object_new_boolean(r->walk_mode & SA_WALK_NODES));
+        json_object_object_add(m, "mapcount", json_object_new_string(r->mapcount == SA_MAPCOUNT_AVERAGE ? "average" : "precise"));
+        json_object_object_add(m, "frozen", json_object_new_boolean(r->frozen));
+        json_object_object_add(m, "tier", json_object_new_string(r->walk_mode & SA_WALK_FAST ? "fast" : "full"));
+        json_object_object_add(m, "passes", json_object_new_int((int) r->passes));
+        sa_json_add_u64(m, "cpu_usec", r->cpu_usec);
+        sa_json_add_u64(m, "status_slack_kb", r->status_slack_kb);
+        json_object_object_add(o, "mode", m);
+
+        m = json_object_new_object();
+        json_object_object_add(m, "balancing", json_object_new_int64(r->numa.balancing));
+        json_object_object_add(m, "scan_seq", json_object_new_int64(r->numa.scan_seq));
+        json_object_object_add(m, "threads", json_object_new_int64(r->numa.threads));
+        if (r->vmstat.have & (1u << 1))
+                json_object_object_add(m, "numa_huge_pte_updates", json_object_new_int64(r->vmstat.numa_huge_pte_updates));
+        if (r->vmstat.have & (1u << 0))
+                json_object_object_add(m, "numa_pte_updates", json_object_new_int64(r->vmstat.numa_pte_updates));
+        json_object_object_add(o, "numa", m);
+
+        m = json_object_new_object();
+        sa_json_add_u64(m, "decided_rss_kb", r->decided_rss_kb);
+        sa_json_add_u64(m, "undecided_rss_kb", r->undecided_rss_kb);
+        json_object_object_add(m, "undecided_vmas", json_object_new_int((int) r->unstable_vmas));
+        json_object_object_add(o, "coverage", m);
+
+        json_object_object_add(o, "totals", totals_object(r));
+        *vj = (struct vmas_json) { r, flags & SMAPSAUDIT_REPORT_COMPACT };
+        for (size_t i = 0; i < r->n_vmas; i++)
+                omitted += !vma_worth_printing(vj, &r->vmas[i]);
+        a = json_object_new_array();
+        json_object_set_serializer(a, vmas_to_json_string, vj, NULL);
+        json_object_object_add(o, "vmas", a);
+        if (vj->compact || r->vmas_omitted)
+                sa_json_add_u64(o, "vmas_omitted", r->vmas_omitted + omitted);
+        a = json_object_new_array();
+        for (size_t i = 0; i < r->n_findings; i++)
+                json_object_array_add(a, finding_object(&r->findings[i]));
+        json_object_object_add(o, "findings", a);
+        a = json_object_new_array();
+        for (size_t i = 0; i < r->n_notes; i++)
+                json_object_array_add(a, json_object_new_string(r->notes[i]));
+        if (omitted) {
+                char note[160];
+
+                snprintf(note, sizeof(note), "%zu consistent VMA(s) left out of this compact report", omitted);
+                json_object_array_add(a, json_object_new_string(note));
+        }
+        json_object_object_add(o, "notes", a);
+        if (r->ksm.have)
+                json_object_object_add(o, "ksm", ksm_object(&r->ksm));
+        return o;
+}
+
+_export_ int smapsaudit_report_to_json(const struct smapsaudit_report *r, unsigned flags, char **ret) {
+        struct vmas_json vj;
+        json_object *o = report_object(r, flags, &vj);
+        const char *s;
+        char *copy;
+
+        if (!o)
+                return -ENOMEM;
+        s = json_object_to_json_string_ext(o, (flags & SMAPSAUDIT_REPORT_PRETTY) ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+                                                                                 : JSON_C_TO_STRING_PLAIN);
+        copy = s ? strdup(s) : NULL;
+        json_object_put(o);
+        if (!copy)
+                return -ENOMEM;
+        *ret = copy;
+        return 0;
+}
