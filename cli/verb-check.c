@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -307,7 +308,12 @@ int verb_check(int argc, char *argv[]) {
 }
 
 int verb_capture(int argc, char *argv[]) {
+        struct smapsaudit_audit_opts opts = {
+                .flags = (arg.freeze ? SMAPSAUDIT_AUDIT_FREEZE : 0) | (arg.freeze_auto ? SMAPSAUDIT_AUDIT_FREEZE_AUTO : 0),
+        };
         struct smapsaudit_ctx *ctx;
+        struct stat st;
+        bool existed;
         pid_t pid;
         int r, k;
 
@@ -321,16 +327,20 @@ int verb_capture(int argc, char *argv[]) {
         r = make_ctx(LOG_WARNING, &ctx);
         if (r < 0)
                 return EXIT_TROUBLE;
+        existed = stat(arg.output, &st) >= 0;
         /* KSM page hashes first, read across ksmd's full scans; the files then are no older than they */
         k = smapsaudit_ksm_capture(ctx, pid, arg.output, &(struct smapsaudit_ksm_opts) { .max_wait_msec = arg.wait_sec * 1000 });
         progress_end();
         if (k < 0 && k != -ESRCH)
                 fprintf(stderr, "smapsaudit: PID %d: no KSM page hashes in the capture (merge coverage cannot be "
                                 "replayed): %s\n", (int) pid, strerror(-k));
-        r = smapsaudit_capture_pid(ctx, pid, arg.output);
+        r = smapsaudit_capture_pid_opts(ctx, pid, arg.output, &opts);
         if (r < 0) {
                 const char *why = smapsaudit_ctx_get_error(ctx);
 
+                /* the library emptied it; one this command made goes too */
+                if (!existed)
+                        (void) rmdir(arg.output);
                 fprintf(stderr, "smapsaudit: capture of PID %d into %s failed: %s\n", (int) pid, arg.output,
                         why ?: audit_error(r));
                 smapsaudit_ctx_unref(ctx);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* smapsauditd: audits memory accounting on behalf of the system bus. */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,19 @@ static int run(int argc, char *argv[]) {
         int r;
 
         log_setup();
+
+        /*
+         * An audit of a process with tens of thousands of VMAs allocates and
+         * frees arrays of megabytes. glibc raises its mmap threshold to the
+         * size of every such block freed, so that the next ones come from the
+         * heap arenas, which keep what fragmentation leaves: sweeping three
+         * 20000-VMA processes, the RSS between audits crept from 55 to 210
+         * MiB and peaked at 327 MiB. A fixed threshold (which also stops the
+         * raising) gives large blocks back to the kernel when they are freed:
+         * 128 MiB peak, flat.
+         */
+        if (mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 0)
+                log_warning("Failed to fix malloc's mmap threshold: memory use may creep up.");
 
         r = parse_argv(argc, argv);
         if (r <= 0)

@@ -90,6 +90,12 @@ int smapsaudit_audit_pid(struct smapsaudit_ctx *ctx, pid_t pid,
  * that auditing it with proc root dir/proc and sys root dir/sys reproduces
  * the report offline. */
 int smapsaudit_capture_pid(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir);
+/* The same; opts->flags may hold SMAPSAUDIT_AUDIT_FREEZE (stop pid while it is copied) or
+ * SMAPSAUDIT_AUDIT_FREEZE_AUTO (stop it only when it keeps changing, as root). A process that
+ * does not hold still for a copy within 25 s fails with -EAGAIN, and a failed capture leaves
+ * dir empty. */
+int smapsaudit_capture_pid_opts(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir,
+                                const struct smapsaudit_audit_opts *opts);
 
 enum smapsaudit_verdict {
         SMAPSAUDIT_CONSISTENT,

@@ -91,21 +91,35 @@ enum {
         HOLDS_FILE,      /* only name, a regular file */
 };
 
+/*
+ * A listing of directory fd from its first entry, fd left open. The
+ * duplicate shares fd's offset, which an earlier listing left at the end.
+ */
+static int list_dir(int fd, DIR **ret) {
+        int dup_fd;
+
+        dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dup_fd < 0)
+                return negative_errno();
+        *ret = fdopendir(dup_fd);
+        if (!*ret) {
+                close(dup_fd);
+                return negative_errno();
+        }
+        rewinddir(*ret);
+        return 0;
+}
+
 /* What directory fd holds, as far as only name may be there. */
 static int holds_only(int fd, const char *name, int *ret_sub) {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         struct stat st;
-        int dup_fd, n = 0;
+        int r, n = 0;
 
-        dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (dup_fd < 0)
-                return negative_errno();
-        d = fdopendir(dup_fd);
-        if (!d) {
-                close(dup_fd);
-                return negative_errno();
-        }
+        r = list_dir(fd, &d);
+        if (r < 0)
+                return r;
         while ((de = readdir(d))) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
@@ -164,4 +178,36 @@ int sa_capture_dir_open(const char *dir, pid_t pid) {
         if (fchmod(fd, 0700) < 0)
                 return negative_errno();
         return TAKE_FD(fd);
+}
+
+/* Everything below dirfd, removed without following a link: a capture that failed leaves nothing. */
+int sa_capture_dir_clear(int dirfd) {
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        int r;
+
+        r = list_dir(dirfd, &d);
+        if (r < 0)
+                return r;
+        while ((de = readdir(d))) {
+                _cleanup_close_ int sub = -1;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (unlinkat(dirfd, de->d_name, 0) >= 0)
+                        continue;
+                if (errno != EISDIR && errno != EPERM) {
+                        r = r < 0 ? r : negative_errno();
+                        continue;
+                }
+                sub = openat(dirfd, de->d_name, DIR_FLAGS);
+                if (sub < 0) {
+                        r = r < 0 ? r : negative_errno();
+                        continue;
+                }
+                r = MIN(r, sa_capture_dir_clear(sub));
+                if (unlinkat(dirfd, de->d_name, AT_REMOVEDIR) < 0)
+                        r = r < 0 ? r : negative_errno();
+        }
+        return r;
 }

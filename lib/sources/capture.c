@@ -9,13 +9,16 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "capture.h"
 #include "ctx.h"
+#include "freeze.h"
 #include "judge.h"
 #include "missing.h"
 #include "procfs.h"
 #include "views.h"
+#include "time-util.h"
 
 #define CHUNK 32768u
 
@@ -128,113 +131,189 @@ static int pwrite_all(int fd, const void *buf, size_t len, off_t off) {
         return 0;
 }
 
-struct blocks {
-        uint64_t *v;
-        size_t n;
-        uint64_t last;
+/* Frames copied, as PFN ranges: their kpagecount is read again to see that it held. */
+struct frames {
+        struct frame_range {
+                uint64_t pfn, n;
+                size_t vma; /* the index in smaps of the VMA that maps them */
+        } *v;
+        size_t n, allocated;
+        size_t vma;          /* the VMA being copied */
+        uint64_t last_block; /* the 2 MiB block copied last, whole */
 };
 
-static int blocks_add(struct blocks *b, uint64_t block) {
-        uint64_t *nv;
+static int frames_add(struct frames *f, uint64_t pfn, uint64_t n) {
+        struct frame_range *nv;
 
-        if (b->n % 1024 == 0) {
-                nv = realloc(b->v, (b->n + 1024) * sizeof(*nv));
+        if (f->n > 0 && f->v[f->n - 1].pfn + f->v[f->n - 1].n == pfn && f->v[f->n - 1].vma == f->vma) {
+                f->v[f->n - 1].n += n;
+                return 0;
+        }
+        if (f->n == f->allocated) {
+                size_t want = MAX(f->allocated * 2, (size_t) 1024);
+                nv = reallocarray(f->v, want, sizeof(*nv));
                 if (!nv)
                         return -ENOMEM;
-                b->v = nv;
+                f->v = nv;
+                f->allocated = want;
         }
-        b->v[b->n++] = block;
-        b->last = block;
+        f->v[f->n++] = (struct frame_range) { pfn, n, f->vma };
         return 0;
 }
 
-/* The frames of a 2 MiB-aligned block around each mapped PFN: a THP's head comes along. */
+/* The kpageflags and kpagecount entries of n frames from pfn, into the capture; flags left in flags[]. */
+static int copy_run(struct smapsaudit_ctx *ctx, uint64_t pfn, size_t n, int kpf_out, int kpc_out,
+                    uint64_t *flags, uint64_t *counts, struct frames *done) {
+        off_t off = (off_t) (pfn * sizeof(uint64_t));
+        ssize_t a, b;
+        int r;
+
+        a = sa_kpage_pread(ctx, SA_KPAGEFLAGS, flags, n * sizeof(uint64_t), off);
+        b = sa_kpage_pread(ctx, SA_KPAGECOUNT, counts, n * sizeof(uint64_t), off);
+        if (a <= 0 || b <= 0)
+                return 0;
+        r = pwrite_all(kpf_out, flags, (size_t) a, off);
+        if (r >= 0)
+                r = pwrite_all(kpc_out, counts, (size_t) b, off);
+        if (r >= 0)
+                r = frames_add(done, pfn, (uint64_t) MIN(a, b) / sizeof(uint64_t));
+        return r < 0 ? r : (int) ((size_t) a / sizeof(uint64_t));
+}
+
+/*
+ * The frames the pagemap entries pme[0..n) map: each run of consecutive
+ * PFNs in one read per file (a syscall per page would cost more than the
+ * walk), and for a page of a large folio the whole 2 MiB-aligned block
+ * around it, so that the folio's head and layout come along (the replay
+ * has no PAGEMAP_SCAN and infers PMD mappings from them). flags and
+ * counts hold n entries.
+ */
 static int copy_frames(struct smapsaudit_ctx *ctx, const uint64_t *pme, size_t n, int kpf_out, int kpc_out,
-                       struct blocks *done) {
-        uint64_t flags[SA_PMD_PAGES], counts[SA_PMD_PAGES];
+                       uint64_t *flags, uint64_t *counts, struct frames *done) {
+        uint64_t bflags[SA_PMD_PAGES], bcounts[SA_PMD_PAGES];
         int r;
 
         r = sa_kpage_open(ctx);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n; i++) {
-                uint64_t pfn = pme[i] & PM_PFN_MASK, block = pfn / SA_PMD_PAGES;
-                off_t off = (off_t) (block * SA_PMD_PAGES * sizeof(uint64_t));
-                ssize_t a, b;
+        for (size_t i = 0, j; i < n; i = j) {
+                uint64_t pfn = pme[i] & PM_PFN_MASK;
+                int got;
 
-                if (!(pme[i] & PM_PRESENT) || pfn == 0 || block == done->last)
+                j = i + 1;
+                if (!(pme[i] & PM_PRESENT) || pfn == 0)
                         continue;
-                r = blocks_add(done, block);
-                if (r < 0)
-                        return r;
-                a = sa_kpage_pread(ctx, SA_KPAGEFLAGS, flags, sizeof(flags), off);
-                b = sa_kpage_pread(ctx, SA_KPAGECOUNT, counts, sizeof(counts), off);
-                if (a <= 0 || b <= 0)
-                        continue;
-                r = pwrite_all(kpf_out, flags, (size_t) a, off);
-                if (r >= 0)
-                        r = pwrite_all(kpc_out, counts, (size_t) b, off);
-                if (r < 0)
-                        return r;
+                while (j < n && (pme[j] & PM_PRESENT) && (pme[j] & PM_PFN_MASK) == pfn + (j - i))
+                        j++;
+                got = copy_run(ctx, pfn, j - i, kpf_out, kpc_out, flags, counts, done);
+                if (got < 0)
+                        return got;
+                for (size_t k = 0; k < (size_t) got; k++) {
+                        uint64_t block = (pfn + k) / SA_PMD_PAGES;
+
+                        if (!(flags[k] & (KPF(KPF_COMPOUND_HEAD) | KPF(KPF_COMPOUND_TAIL))) || block == done->last_block)
+                                continue;
+                        done->last_block = block;
+                        r = copy_run(ctx, block * SA_PMD_PAGES, SA_PMD_PAGES, kpf_out, kpc_out, bflags, bcounts, done);
+                        if (r < 0)
+                                return r;
+                }
         }
         return 0;
 }
 
-static int capture_pages(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, int dfd, const struct sa_smaps *s,
-                         struct blocks *done) {
-        _cleanup_close_ int in = -1, out = -1, kpf = -1, kpc = -1;
-        _cleanup_free_ uint64_t *buf = malloc(CHUNK * sizeof(uint64_t));
+/* The capture's pagemap, kpageflags and kpagecount, open for writing; a chunk of pagemap and two of frames. */
+struct page_files {
+        int in, out, kpf, kpc;
+        uint64_t *buf;
+};
+
+static void page_files_done(struct page_files *f) {
+        closep(&f->in);
+        closep(&f->out);
+        closep(&f->kpf);
+        closep(&f->kpc);
+        free(f->buf);
+}
+
+/* create: new files, the first copy of an attempt; else the same files, to copy some VMAs again. */
+static int page_files_open(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, int dfd, bool create,
+                           struct page_files *f) {
+        int (*open_fn)(int, const char *, int) = create ? sa_capture_create : sa_capture_open;
         _cleanup_free_ char *name = NULL;
+
+        *f = (struct page_files) { -1, -1, -1, -1, malloc(3 * CHUNK * sizeof(uint64_t)) };
+        if (!f->buf || asprintf(&name, "proc/%d/pagemap", (int) pid) < 0)
+                return -ENOMEM;
+        f->in = sa_open_pid_file(ctx, from, "pagemap", O_RDONLY);
+        if (f->in < 0)
+                return f->in;
+        f->out = open_fn(dfd, name, O_WRONLY);
+        f->kpf = open_fn(dfd, "proc/kpageflags", O_WRONLY);
+        f->kpc = open_fn(dfd, "proc/kpagecount", O_WRONLY);
+        return f->out < 0 ? f->out : f->kpf < 0 ? f->kpf : f->kpc < 0 ? f->kpc : 0;
+}
+
+static int copy_vma_pages(struct smapsaudit_ctx *ctx, struct page_files *f, const struct sa_smaps_vma *vma,
+                          struct frames *done) {
+        int r;
+
+        for (uint64_t a = vma->start; a < vma->end;) {
+                size_t n = (size_t) MIN((uint64_t) CHUNK, (vma->end - a) / SA_PAGE_SIZE);
+                off_t off = (off_t) (a / SA_PAGE_SIZE * sizeof(uint64_t));
+                ssize_t got = sa_pread_full(f->in, f->buf, n * sizeof(uint64_t), off);
+                bool any = false;
+
+                if (got < 0)
+                        return (int) got;
+                n = (size_t) got / sizeof(uint64_t);
+                for (size_t i = 0; i < n && !any; i++)
+                        any = f->buf[i] != 0;
+                if (any) {
+                        r = pwrite_all(f->out, f->buf, n * sizeof(uint64_t), off);
+                        if (r < 0)
+                                return r;
+                        r = copy_frames(ctx, f->buf, n, f->kpf, f->kpc, f->buf + CHUNK, f->buf + 2 * CHUNK, done);
+                        if (r < 0 && r != -EACCES && r != -EPERM)
+                                return r;
+                }
+                if (n == 0)
+                        break;
+                a += n * SA_PAGE_SIZE;
+        }
+        return 0;
+}
+
+/* every VMA of s, or (copy_again) those of s that moved[] names, over what the capture holds */
+static int capture_pages(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, int dfd, const struct sa_smaps *s,
+                         const bool *copy_again, struct frames *done) {
+        _cleanup_(page_files_done) struct page_files f = { -1, -1, -1, -1, NULL };
         uint64_t top = 0;
         int r;
 
-        if (!buf)
-                return -ENOMEM;
-        done->n = 0;
-        done->last = UINT64_MAX;
-        in = sa_open_pid_file(ctx, from, "pagemap", O_RDONLY);
-        if (in < 0)
-                return in;
-        if (asprintf(&name, "proc/%d/pagemap", (int) pid) < 0)
-                return -ENOMEM;
-        out = sa_capture_create(dfd, name, O_WRONLY);
-        kpf = sa_capture_create(dfd, "proc/kpageflags", O_WRONLY);
-        kpc = sa_capture_create(dfd, "proc/kpagecount", O_WRONLY);
-        if (out < 0 || kpf < 0 || kpc < 0)
-                return out < 0 ? out : kpf < 0 ? kpf : kpc;
-
+        if (!copy_again) {
+                done->n = 0;
+                done->last_block = UINT64_MAX;
+        }
+        r = page_files_open(ctx, from, pid, dfd, !copy_again, &f);
+        if (r < 0)
+                return r;
         for (size_t v = 0; v < s->n; v++) {
                 const struct sa_smaps_vma *vma = &s->vmas[v];
                 if (vma->start >= 0x800000000000ULL)
                         continue;
                 top = MAX(top, vma->end);
-                for (uint64_t a = vma->start; a < vma->end;) {
-                        size_t n = (size_t) MIN((uint64_t) CHUNK, (vma->end - a) / SA_PAGE_SIZE);
-                        off_t off = (off_t) (a / SA_PAGE_SIZE * sizeof(uint64_t));
-                        ssize_t got = sa_pread_full(in, buf, n * sizeof(uint64_t), off);
-                        bool any = false;
-
-                        if (got < 0)
-                                return (int) got;
-                        n = (size_t) got / sizeof(uint64_t);
-                        for (size_t i = 0; i < n && !any; i++)
-                                any = buf[i] != 0;
-                        if (any) {
-                                r = pwrite_all(out, buf, n * sizeof(uint64_t), off);
-                                if (r < 0)
-                                        return r;
-                                r = copy_frames(ctx, buf, n, kpf, kpc, done);
-                                if (r < 0 && r != -EACCES && r != -EPERM)
-                                        return r;
-                        }
-                        if (n == 0)
-                                break;
-                        a += n * SA_PAGE_SIZE;
-                }
+                if (copy_again && !copy_again[v])
+                        continue;
+                done->vma = v;
+                done->last_block = UINT64_MAX;
+                r = copy_vma_pages(ctx, &f, vma, done);
+                if (r < 0)
+                        return r;
         }
         /* Only chunks with entries are written: a hole up to the last VMA's end says the
          * rest is unpopulated, where a file that ends before a VMA does was cut short. */
-        if (ftruncate(out, (off_t) (top / SA_PAGE_SIZE * sizeof(uint64_t))) < 0)
+        if (!copy_again && ftruncate(f.out, (off_t) (top / SA_PAGE_SIZE * sizeof(uint64_t))) < 0)
                 return negative_errno();
         return 0;
 }
@@ -242,37 +321,68 @@ static int capture_pages(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, int 
 /*
  * The mapcounts copied still hold: a process elsewhere that mapped a
  * shared page while the frames were copied and left before smaps was read
- * again would otherwise be frozen into the capture.
+ * again would otherwise be frozen into the capture. The VMAs whose frames
+ * moved are marked in moved[] (counted in the return value), to be copied
+ * again.
  */
-static int frames_settled(struct smapsaudit_ctx *ctx, int dfd, const struct blocks *b) {
+static int frames_settled(struct smapsaudit_ctx *ctx, int dfd, const struct frames *f, bool *moved) {
         _cleanup_close_ int fd = -1;
-        uint64_t now[SA_PMD_PAGES], then[SA_PMD_PAGES];
+        _cleanup_free_ uint64_t *now = NULL;
+        uint64_t *then;
+        int n_moved = 0;
 
-        if (b->n == 0)
-                return 1;
+        if (f->n == 0)
+                return 0;
         fd = sa_capture_open(dfd, "proc/kpagecount", O_RDONLY);
         if (fd < 0)
                 return fd;
-        for (size_t i = 0; i < b->n; i++) {
-                off_t off = (off_t) (b->v[i] * SA_PMD_PAGES * sizeof(uint64_t));
-                ssize_t x = sa_kpage_pread(ctx, SA_KPAGECOUNT, now, sizeof(now), off);
-                ssize_t y = sa_pread_full(fd, then, sizeof(then), off);
-                if (x != y || (x > 0 && memcmp(now, then, (size_t) x) != 0))
-                        return 0;
-        }
-        return 1;
+        now = malloc(2 * CHUNK * sizeof(uint64_t));
+        if (!now)
+                return -ENOMEM;
+        then = now + CHUNK;
+        for (size_t i = 0; i < f->n; i++)
+                for (uint64_t done = 0; done < f->v[i].n && !moved[f->v[i].vma];) {
+                        size_t n = (size_t) MIN((uint64_t) CHUNK, f->v[i].n - done);
+                        off_t off = (off_t) ((f->v[i].pfn + done) * sizeof(uint64_t));
+                        ssize_t x = sa_kpage_pread(ctx, SA_KPAGECOUNT, now, n * sizeof(uint64_t), off);
+                        ssize_t y = sa_pread_full(fd, then, n * sizeof(uint64_t), off);
+
+                        if (x != y || (x > 0 && memcmp(now, then, (size_t) x) != 0)) {
+                                moved[f->v[i].vma] = true;
+                                n_moved++;
+                        }
+                        done += n;
+                }
+        return n_moved;
 }
 
-static bool smaps_settled(const struct sa_smaps *a, const struct sa_smaps *b) {
-        const uint64_t exact = CORE_FIELDS | MAPCOUNT_FIELDS;
+/*
+ * How a and b differ: VMAs whose own pages moved (or that came or went:
+ * *ret_layout) are counted in the return value; VMAs where only the
+ * mapcounts of shared pages moved, which other processes move, are marked
+ * in shared[] (b's indexes) and counted in *ret_shared.
+ */
+static size_t smaps_moved(const struct sa_smaps *a, const struct sa_smaps *b, bool *ret_layout, bool *shared,
+                          size_t *ret_shared) {
+        size_t moved = 0;
 
-        if (a->n != b->n)
-                return false;
-        for (size_t i = 0; i < a->n; i++)
-                if (!sa_smaps_core_stable(&a->vmas[i], &b->vmas[i]) ||
-                    (sa_stable_fields(&a->vmas[i], &b->vmas[i]) & exact) != exact)
-                        return false;
-        return true;
+        *ret_layout = a->n != b->n;
+        *ret_shared = 0;
+        for (size_t i = 0; i < b->n; i++)
+                shared[i] = false;
+        for (size_t i = 0; i < MIN(a->n, b->n); i++) {
+                const struct sa_smaps_vma *x = &a->vmas[i], *y = &b->vmas[i];
+
+                if (x->start != y->start || x->end != y->end)
+                        *ret_layout = true;
+                if (!sa_smaps_core_stable(x, y))
+                        moved++;
+                else if ((sa_stable_fields(x, y) & MAPCOUNT_FIELDS) != MAPCOUNT_FIELDS) {
+                        shared[i] = true;
+                        (*ret_shared)++;
+                }
+        }
+        return moved + (a->n > b->n ? a->n - b->n : b->n - a->n);
 }
 
 static int read_smaps(struct smapsaudit_ctx *ctx, pid_t pid, char **buf, struct sa_smaps *s) {
@@ -287,22 +397,143 @@ static int read_smaps(struct smapsaudit_ctx *ctx, pid_t pid, char **buf, struct 
         return sa_smaps_parse(*buf, s);
 }
 
-/* A view read inside the settled window, or read now when none settled. */
-static int write_view(struct smapsaudit_ctx *ctx, pid_t from, pid_t pid, int dfd, const char *file,
-                      const char *buf) {
+static int write_view(struct smapsaudit_ctx *ctx, pid_t pid, int dfd, const char *file, const char *buf) {
         _cleanup_free_ char *name = NULL;
 
-        if (!buf)
-                return copy_proc(ctx, from, pid, dfd, file);
         if (asprintf(&name, "proc/%d/%s", (int) pid, file) < 0)
                 return -ENOMEM;
         return write_file(dfd, name, buf, strlen(buf));
 }
 
-/* A capture is replayed without a second chance, so it must be a settled snapshot. */
-#define CAPTURE_ATTEMPTS 10
+/* Why the last attempt did not settle, for the one message a capture that gives up prints. */
+struct unsettled {
+        unsigned attempts;
+        size_t vmas_moved, vmas_shared;
+        bool layout_moved;
+};
 
-static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, int dfd) {
+static void unsettled_text(const struct unsettled *u, char *buf, size_t size) {
+        if (u->vmas_moved > 0)
+                snprintf(buf, size, "%s%zu VMA(s) changed between the reads around the copy of its pages",
+                         u->layout_moved ? "it mapped or unmapped memory: " : "", u->vmas_moved);
+        else
+                snprintf(buf, size, "other processes changed the mapcounts of the pages it shares in %zu VMA(s) "
+                                    "while they were copied", u->vmas_shared);
+}
+
+/* A copy of the shared pages of a few VMAs is quick: this many tries before the whole copy is taken again. */
+#define CAPTURE_SHARED_TRIES 20
+/* ... of which this many even past the deadline */
+#define CAPTURE_SHARED_TRIES_LATE 3
+
+enum {
+        SETTLED_NOT,
+        SETTLED,
+        SETTLED_BUT_SHARED, /* the target's own pages held; the mapcounts of some pages it shares did not */
+};
+
+/*
+ * The views and pages of pid, read until two smaps reads around the copy
+ * of its pages agree and a third after smaps_rollup and status agrees too,
+ * with the mapcounts copied still holding; or until deadline (u says why).
+ * Returns SETTLED* or a negative errno.
+ *
+ * Other processes mapping and unmapping the libraries the target shares
+ * (every exec maps libc) move mapcounts all the time on a busy machine:
+ * where only those moved, just those VMAs are copied again between two
+ * reads, which takes far less time than the whole copy (and goes on a few
+ * times past deadline). A process that mapped a shared page while its
+ * frame was copied and left before smaps was read again shows in the
+ * frames read again at the end. When the mapcounts never hold still, the
+ * copy whose own pages held is kept (SETTLED_BUT_SHARED).
+ */
+static int capture_settled(struct smapsaudit_ctx *ctx, pid_t pid, pid_t mm, int dfd, uint64_t deadline,
+                           struct frames *frames, char **ret_smaps, char **ret_rollup, char **ret_status,
+                           struct unsettled *u) {
+        _cleanup_free_ char *before = NULL, *after = NULL, *kept = NULL;
+        _cleanup_free_ bool *shared = NULL;
+        struct sa_smaps a = {}, b = {};
+        unsigned tries = 0;
+        bool full = true;
+        int r;
+
+        r = read_smaps(ctx, mm, &before, &a);
+        for (; r >= 0; free(before), before = TAKE_PTR(after), sa_smaps_done(&a), a = b, memset(&b, 0, sizeof(b))) {
+                bool *nv;
+
+                u->attempts += full;
+                r = capture_pages(ctx, mm, pid, dfd, &a, full ? NULL : shared, frames);
+                if (r < 0)
+                        break;
+                r = read_smaps(ctx, mm, &after, &b);
+                if (r < 0)
+                        break;
+                nv = reallocarray(shared, MAX(b.n, (size_t) 1), sizeof(*shared));
+                if (!nv) {
+                        r = -ENOMEM;
+                        break;
+                }
+                shared = nv;
+                u->vmas_moved = smaps_moved(&a, &b, &u->layout_moved, shared, &u->vmas_shared);
+                if (u->vmas_moved == 0) {
+                        /* the rollup and status must belong to the same settled state */
+                        free(*ret_rollup);
+                        free(*ret_status);
+                        *ret_rollup = *ret_status = NULL;
+                        (void) sa_read_pid_file(ctx, mm, "smaps_rollup", ret_rollup, NULL);
+                        (void) sa_read_pid_file(ctx, mm, "status", ret_status, NULL);
+                        free(before);
+                        before = TAKE_PTR(after);
+                        sa_smaps_done(&a);
+                        a = b;
+                        memset(&b, 0, sizeof(b));
+                        r = read_smaps(ctx, mm, &after, &b);
+                        if (r < 0)
+                                break;
+                        u->vmas_moved = smaps_moved(&a, &b, &u->layout_moved, shared, &u->vmas_shared);
+                        if (u->vmas_moved == 0) {
+                                free(kept);
+                                kept = strdup(after);
+                                if (!kept) {
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                        }
+                        if (u->vmas_moved == 0 && u->vmas_shared == 0) {
+                                r = frames_settled(ctx, dfd, frames, shared);
+                                if (r < 0)
+                                        break;
+                                u->vmas_shared = (size_t) r;
+                                if (r == 0) {
+                                        r = SETTLED;
+                                        break;
+                                }
+                        }
+                }
+                /* only shared mapcounts moved: copy those VMAs again between this read and the next */
+                full = u->vmas_moved > 0 || u->vmas_shared == 0 || ++tries > CAPTURE_SHARED_TRIES;
+                if (now_usec(CLOCK_MONOTONIC) >= deadline && (full || tries > CAPTURE_SHARED_TRIES_LATE)) {
+                        /* the last copy's own pages held (kept): good enough, said where it ends */
+                        r = kept && u->vmas_moved == 0 ? SETTLED_BUT_SHARED : SETTLED_NOT;
+                        break;
+                }
+                if (full)
+                        tries = 0;
+        }
+        if (r == SETTLED)
+                *ret_smaps = TAKE_PTR(after);
+        else if (r == SETTLED_BUT_SHARED)
+                *ret_smaps = TAKE_PTR(kept);
+        sa_smaps_done(&a);
+        sa_smaps_done(&b);
+        return r;
+}
+
+static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, int dfd, uint64_t deadline, struct unsettled *u) {
+        static const char *const pid_files[] = {
+                "numa_maps", "ksm_stat", "ksm_merging_pages", "stat",
+                "sched", "maps", "comm", "cgroup",
+        };
         static const char *const proc_files[] = {
                 "vmstat", "swaps", "meminfo", "sys/kernel/osrelease", "sys/kernel/numa_balancing", "config.gz",
         };
@@ -315,86 +546,35 @@ static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, int dfd) {
                 "kernel/mm/ksm/full_scans", "kernel/mm/ksm/stable_node_chains", "kernel/mm/ksm/stable_node_dups",
                 "kernel/mm/ksm/ksm_zero_pages", "kernel/mm/ksm/general_profit",
         };
-        _cleanup_free_ char *before = NULL, *after = NULL, *piddir = NULL, *name = NULL;
-        _cleanup_free_ char *check = NULL;
-        char *settled[_SA_VIEW_MAX] = {}; /* the views read in the settled window, beside its smaps */
-        struct sa_smaps a = {}, b = {}, c = {};
-        struct sa_population p0, p1;
-        struct blocks blocks = {};
+        _cleanup_free_ char *piddir = NULL, *smaps = NULL, *rollup = NULL, *status = NULL;
+        struct frames frames = {};
         pid_t mm = sa_mm_pid(ctx, pid);
-        unsigned attempt;
-        int r;
+        int r, settled = SETTLED_NOT;
 
-        if (asprintf(&piddir, "proc/%d", (int) pid) < 0 || asprintf(&name, "proc/%d/smaps", (int) pid) < 0)
+        if (asprintf(&piddir, "proc/%d", (int) pid) < 0)
                 return -ENOMEM;
         r = sa_capture_mkdir(dfd, piddir);
-        if (r < 0)
-                return r;
-        r = read_smaps(ctx, mm, &before, &a);
-        for (attempt = 0; r >= 0 && attempt < CAPTURE_ATTEMPTS; attempt++) {
-                sa_read_population(ctx, &p0);
-                r = capture_pages(ctx, mm, pid, dfd, &a, &blocks);
-                if (r < 0)
-                        break;
-                r = read_smaps(ctx, mm, &after, &b);
-                if (r < 0)
-                        break;
-                if (smaps_settled(&a, &b)) {
-                        /* the rollup and status must belong to the same settled state */
-                        for (size_t v = 0; v < _SA_VIEW_MAX; v++)
-                                if (sa_pid_files[v].flags & SA_VIEW_SETTLED) {
-                                        free(TAKE_PTR(settled[v]));
-                                        (void) sa_read_pid_file(ctx, mm, sa_pid_files[v].name, &settled[v], NULL);
-                                }
-                        r = read_smaps(ctx, mm, &check, &c);
-                        if (r < 0)
-                                break;
-                        sa_read_population(ctx, &p1);
-                        /* a process that came or went meanwhile may have mapped the shared pages in between */
-                        if (smaps_settled(&b, &c) && p0.forks == p1.forks && p0.tasks == p1.tasks) {
-                                r = frames_settled(ctx, dfd, &blocks);
-                                if (r != 0)
-                                        break;
-                        }
-                }
-                /* the process moved under us: the later read opens the next try */
-                free(before);
-                before = TAKE_PTR(after);
-                sa_smaps_done(&a);
-                a = b;
-                memset(&b, 0, sizeof(b));
-        }
-        if (r >= 0 && attempt == CAPTURE_ATTEMPTS) {
-                sa_warn(ctx, "PID %d kept changing during %u capture attempts: the capture may not replay cleanly",
-                        (int) pid, CAPTURE_ATTEMPTS);
-                after = TAKE_PTR(before);
-        }
         if (r >= 0)
-                r = write_file(dfd, name, after, strlen(after));
-        for (size_t v = 0; r >= 0 && v < _SA_VIEW_MAX; v++) {
-                const struct sa_pid_file *f = &sa_pid_files[v];
-
-                if (v == SA_VIEW_SMAPS)
-                        continue;
-                if (f->flags & SA_VIEW_SETTLED)
-                        r = write_view(ctx, mm, pid, dfd, f->name, settled[v]);
-                else
-                        /* the leader names the process and holds its start time */
-                        r = copy_proc(ctx, (f->flags & SA_VIEW_LEADER) ? pid : mm, pid, dfd, f->name);
-        }
+                r = settled = capture_settled(ctx, pid, mm, dfd, deadline, &frames, &smaps, &rollup, &status, u);
+        free(frames.v);
+        if (r <= SETTLED_NOT)
+                return r;
+        r = write_view(ctx, pid, dfd, "smaps", smaps);
+        if (r >= 0 && rollup)
+                r = write_view(ctx, pid, dfd, "smaps_rollup", rollup);
+        if (r >= 0 && status)
+                r = write_view(ctx, pid, dfd, "status", status);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(pid_files); i++)
+                /* the leader names the process and holds its start time */
+                r = copy_proc(ctx, streq(pid_files[i], "stat") || streq(pid_files[i], "comm") || streq(pid_files[i], "cgroup") ? pid : mm, pid, dfd,
+                              pid_files[i]);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(proc_files); i++)
                 r = copy_proc(ctx, 0, 0, dfd, proc_files[i]);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sys_files); i++)
                 r = copy_sys(ctx, dfd, sys_files[i]);
         if (r >= 0)
                 r = copy_node_map(ctx, dfd);
-        sa_smaps_done(&a);
-        sa_smaps_done(&b);
-        sa_smaps_done(&c);
-        free(blocks.v);
-        for (size_t v = 0; v < _SA_VIEW_MAX; v++)
-                free(settled[v]);
-        return r < 0 ? r : 0;
+        return r < 0 ? r : settled;
 }
 
 /*
@@ -432,11 +612,110 @@ static int capture_races(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir)
 }
 
 #define CAPTURE_VERIFY_ATTEMPTS 5
+/* A capture ends, taken or not, within this: a busy process is told why rather than chased. */
+#define CAPTURE_BUDGET_USEC (25 * 1000000ULL)
+/* --freeze=auto: the unfrozen tries before the target is stopped, and how long it stays stopped at most
+ * (a copy begun goes on to its end) */
+#define CAPTURE_UNFROZEN_USEC (2 * 1000000ULL)
+#define CAPTURE_STOPPED_USEC (1000000ULL)
 
-_export_ int smapsaudit_capture_pid(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir) {
-        _cleanup_close_ int dfd = -1;
+struct capture {
+        struct smapsaudit_ctx *ctx;
+        pid_t pid;
+        const char *dir;
+        int dfd, pidfd;
+        unsigned flags;
+        struct sa_freeze *frozen;
+        uint64_t stop_start, stopped_usec;
+        bool refused; /* --freeze=auto may not stop it */
+};
+
+static int capture_freeze(struct capture *c) {
         int r;
 
+        if (c->pidfd < 0)
+                return sa_error(c->ctx, -ESRCH, "PID %d: no such process", (int) c->pid);
+        c->stop_start = now_usec(CLOCK_MONOTONIC);
+        r = sa_freeze(c->pid, c->pidfd, &c->frozen, NULL);
+        if (r == -EBUSY)
+                return sa_error(c->ctx, r, "PID %d is already being traced (TracerPid in status): it cannot be frozen",
+                                (int) c->pid);
+        if (r < 0)
+                return sa_error(c->ctx, r, "PID %d: cannot freeze it with ptrace: %s", (int) c->pid, strerror(-r));
+        return 0;
+}
+
+static void capture_thaw(struct capture *c) {
+        if (!c->frozen)
+                return;
+        sa_thaw(c->frozen);
+        c->frozen = NULL;
+        c->stopped_usec += now_usec(CLOCK_MONOTONIC) - c->stop_start;
+}
+
+static int capture_run(struct capture *c) {
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC), deadline = t0 + CAPTURE_BUDGET_USEC;
+        struct unsettled u = {};
+        char why[256];
+        int r;
+
+        if (c->flags & SMAPSAUDIT_AUDIT_FREEZE) {
+                r = capture_freeze(c);
+                if (r < 0)
+                        return r;
+        }
+        for (unsigned i = 0; i < CAPTURE_VERIFY_ATTEMPTS; i++) {
+                bool may_stop = (c->flags & SMAPSAUDIT_AUDIT_FREEZE_AUTO) && !c->frozen;
+
+                r = capture_once(c->ctx, c->pid, c->dfd, may_stop ? MIN(deadline, t0 + CAPTURE_UNFROZEN_USEC) : deadline,
+                                 &u);
+                if (r == SETTLED_NOT && may_stop && !(c->refused = !sa_freeze_auto_allowed(c->pid))) {
+                        r = capture_freeze(c);
+                        if (r >= 0)
+                                r = capture_once(c->ctx, c->pid, c->dfd,
+                                                 MIN(deadline, now_usec(CLOCK_MONOTONIC) + CAPTURE_STOPPED_USEC), &u);
+                }
+                capture_thaw(c);
+                if (r < 0)
+                        return r;
+                if (r == SETTLED_NOT) {
+                        unsettled_text(&u, why, sizeof(why));
+                        return sa_error(c->ctx, -EAGAIN,
+                                        "PID %d changed in every one of %u copies of its memory in %.1f s (last: %s): "
+                                        "nothing was captured; %s",
+                                        (int) c->pid, u.attempts, (double) (now_usec(CLOCK_MONOTONIC) - t0) / 1e6, why,
+                                        c->stopped_usec ? "it changed while stopped too (ksmd, khugepaged, or the "
+                                                          "processes it shares pages with)" :
+                                        c->refused ? "--freeze=auto did not stop it: not root, or it is traced or "
+                                                     "stopped" :
+                                                     "--freeze=auto (root) stops it while it is copied");
+                }
+                r = capture_races(c->ctx, c->pid, c->dir);
+                if (r <= 0)
+                        return r;
+                if (now_usec(CLOCK_MONOTONIC) >= deadline)
+                        break;
+                /* the replay is the judge: a copy whose shared mapcounts moved may still agree with itself */
+                sa_debug(c->ctx, "PID %d: capture %u raced with mapcount changes elsewhere, taking it again",
+                         (int) c->pid, i + 1);
+                /* let a burst of process starts and exits elsewhere pass */
+                usleep(20000 * (i + 1));
+        }
+        sa_warn(c->ctx, "PID %d: other processes kept changing the mapcounts of pages it shares (%zu VMA(s) in "
+                        "the last copy); Pss and the shared/private split in the capture may not replay exactly",
+                (int) c->pid, u.vmas_shared);
+        return 0;
+}
+
+_export_ int smapsaudit_capture_pid_opts(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir,
+                                         const struct smapsaudit_audit_opts *opts) {
+        _cleanup_close_ int dfd = -1, pidfd = -1;
+        struct capture c = { .ctx = ctx, .pid = pid, .dir = dir, .flags = opts ? opts->flags : 0 };
+        int r;
+
+        if ((c.flags & (SMAPSAUDIT_AUDIT_FREEZE | SMAPSAUDIT_AUDIT_FREEZE_AUTO)) && !sa_ctx_live(ctx))
+                return sa_error(ctx, -EINVAL, "PID %d: freezing needs a live process, not files below %s", (int) pid,
+                                smapsaudit_ctx_get_proc_root(ctx));
         dfd = sa_capture_dir_open(dir, pid);
         if (dfd == -ENOTEMPTY)
                 return sa_error(ctx, dfd, "%s is not empty: a capture goes into a new directory", dir);
@@ -445,17 +724,22 @@ _export_ int smapsaudit_capture_pid(struct smapsaudit_ctx *ctx, pid_t pid, const
                                 "into a new directory", dir);
         if (dfd < 0)
                 return sa_error(ctx, dfd, "cannot make the capture directory %s: %s", dir, strerror(-dfd));
-        for (unsigned i = 0; i < CAPTURE_VERIFY_ATTEMPTS; i++) {
-                r = capture_once(ctx, pid, dfd);
-                if (r < 0)
-                        return r;
-                r = capture_races(ctx, pid, dir);
-                if (r <= 0)
-                        return r;
-                sa_debug(ctx, "PID %d: capture %u raced with mapcount changes elsewhere, taking it again", (int) pid, i + 1);
-                /* let a burst of process starts and exits elsewhere pass */
-                usleep(20000 * (i + 1));
+        /* the process the PID names now is the one stopped, or none */
+        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        c.dfd = dfd;
+        c.pidfd = pidfd;
+        r = capture_run(&c);
+        if (r < 0) {
+                /* half a capture would replay as findings: leave nothing */
+                (void) sa_capture_dir_clear(dfd);
+                return r == -ENOENT ? sa_error(ctx, -ESRCH, "PID %d: no such process", (int) pid) : r;
         }
-        sa_warn(ctx, "PID %d: shared pages kept changing mapcount; Pss in the capture may not replay exactly", (int) pid);
+        if (c.stopped_usec)
+                sa_warn(ctx, "PID %d was stopped for %.1f ms while its memory was copied", (int) pid,
+                        (double) c.stopped_usec / 1000);
         return 0;
+}
+
+_export_ int smapsaudit_capture_pid(struct smapsaudit_ctx *ctx, pid_t pid, const char *dir) {
+        return smapsaudit_capture_pid_opts(ctx, pid, dir, NULL);
 }

@@ -12,5 +12,6 @@ int sa_capture_dir_open(const char *dir, pid_t pid);
 int sa_capture_mkdir(int dirfd, const char *rel);
 int sa_capture_create(int dirfd, const char *rel, int flags);
 int sa_capture_open(int dirfd, const char *rel, int flags);
+int sa_capture_dir_clear(int dirfd);
 /* What smapsaudit_ksm_capture() writes into proc/PID of a capture. */
 #define SA_KSM_HASHES_FILE "smapsaudit-ksm-hashes"

@@ -15,7 +15,7 @@ struct smapsaudit_ctx;
 struct sa_events {
         uint64_t faults;      /* the target's minflt + majflt */
         uint64_t thp_fault;   /* vmstat: PMD-sized folios mapped by a fault */
-        uint64_t thp_other;   /* vmstat: PMD mappings made, split, moved or swapped without a fault */
+        uint64_t thp_other;   /* vmstat: PMD mappings made or moved without a fault (not splits) */
         uint64_t moved_pages; /* vmstat: base pages swapped in or out, or migrated */
         uint64_t ksm_pages;   /* KSM's pages_shared + pages_sharing */
         bool have_faults, have_vmstat, have_ksm;

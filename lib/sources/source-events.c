@@ -13,17 +13,23 @@
 #include "procfs.h"
 
 /*
- * The vmstat events that change PMD mappings (mm/vmstat.c vmstat_text,
- * 6.1–6.18). Faults map a PMD folio with thp_fault_alloc (anonymous),
- * thp_file_alloc (shmem) or thp_file_mapped (do_set_pmd); khugepaged and
- * MADV_COLLAPSE with thp_collapse_alloc; splits, migration and swap-out
- * have their own. Fallbacks and failures change nothing.
+ * The vmstat events that can make a PMD mapping appear between two reads
+ * (mm/vmstat.c vmstat_text, 6.1–6.18). Faults map a PMD folio with
+ * thp_fault_alloc (anonymous), thp_file_alloc (shmem) or thp_file_mapped
+ * (do_set_pmd); khugepaged and MADV_COLLAPSE with thp_collapse_alloc; a THP
+ * migration hides one behind a PMD migration entry and maps it again.
+ * Splits, whatever asks for them (ksmd before merging subpages, a partial
+ * unmap, the deferred-split shrinker), and THP swap-out only take PMD
+ * mappings away and add no page to any field (mm/huge_memory.c
+ * __split_huge_pmd_locked and split_huge_page keep every page mapped or
+ * behind a migration entry, which smaps and the walk both count as
+ * resident; swap-out moves the pages to Swap, counted page by page in
+ * pswpout): what fell between the reads was seen by the read before the
+ * walk, so they need no budget and are not counted. Fallbacks and
+ * failures change nothing.
  */
 static const char *const thp_fault_events[] = { "thp_fault_alloc", "thp_file_alloc", "thp_file_mapped" };
-static const char *const thp_other_events[] = {
-        "thp_collapse_alloc", "thp_split_pmd", "thp_split_pud", "thp_split_page", "thp_underused_split_page",
-        "thp_migration_success", "thp_migration_split", "thp_swpout",
-};
+static const char *const thp_other_events[] = { "thp_collapse_alloc", "thp_migration_success" };
 /* base pages moved under the target without it faulting: swap and migration */
 static const char *const moved_events[] = { "pswpin", "pswpout", "pgmigrate_success" };
 
