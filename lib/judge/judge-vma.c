@@ -5,6 +5,7 @@
  * a finding only once a later pass shows it again. No I/O: the second walk
  * and third smaps read it may need are in the pass (prejudge.c asks for them).
  */
+#include "hash.h"
 #include "pass.h"
 
 uint64_t sa_acc_moved(const struct sa_acc *a, const struct sa_acc *b, uint64_t fields) {
@@ -16,16 +17,23 @@ uint64_t sa_acc_moved(const struct sa_acc *a, const struct sa_acc *b, uint64_t f
         return m;
 }
 
-/* FNV-1a over both sides' pages per node: equal only if nothing moved. */
-static uint64_t numa_signature(const struct sa_vma_report *v) {
-        uint64_t h = 1469598103934665603ULL;
+static uint64_t hash_nodes(uint64_t h, const struct sa_node_count *c, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                uint64_t node = (uint64_t) c[i].node;
 
-        for (size_t i = 0; i < v->n_numa_kernel; i++)
-                h = (h ^ (v->numa_kernel[i].pages * 131 + (uint64_t) v->numa_kernel[i].node)) * 1099511628211ULL;
-        h = (h ^ 0xff) * 1099511628211ULL;
-        for (size_t i = 0; i < v->walk.n_nodes; i++)
-                h = (h ^ (v->walk.nodes[i].pages * 131 + (uint64_t) v->walk.nodes[i].node)) * 1099511628211ULL;
+                h = fnv1a_64(h, &node, sizeof(node));
+                h = fnv1a_64(h, &c[i].pages, sizeof(c[i].pages));
+        }
         return h;
+}
+
+/* Both sides' pages per node: equal only if nothing moved. */
+static uint64_t numa_signature(const struct sa_vma_report *v) {
+        static const uint8_t sep = 0xff;
+        uint64_t h = hash_nodes(FNV1A_64_INIT, v->numa_kernel, v->n_numa_kernel);
+
+        h = fnv1a_64(h, &sep, sizeof(sep));
+        return hash_nodes(h, v->walk.nodes, v->walk.n_nodes);
 }
 
 /* numa_maps counts in the VMA's page size. */
