@@ -156,6 +156,13 @@ def sweep():
     return sweep_done(before)
 
 
+def sanitized():
+    """Whether smapsauditd is an AddressSanitizer build: its RSS is then ASan's quarantine and shadow,
+    and a probe child's NUMA scans cross terabytes of shadow mappings, so neither is the daemon's own."""
+    ldd = subprocess.run(["ldd", env_path("SMAPSAUDITD")], capture_output=True, text=True).stdout
+    return "libasan" in ldd
+
+
 class Daemon:
     """smapsauditd with its own config file and state directory."""
 

@@ -51,6 +51,8 @@ class Memory(td.DaemonTestCase):
     def test_rss_bounded(self):
         if not td.env_path("WORKLOAD", required=False):
             self.skipTest("no workload binary")
+        if td.sanitized():
+            self.skipTest("an ASan build's RSS is its quarantine and shadow memory, not the daemon's")
         stop = threading.Event()
 
         def come_and_go():
