@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-login.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -12,10 +11,12 @@
 #include "smapsaudit.h"
 
 char *process_unit(pid_t pid) {
+        struct smapsaudit_ctx *ctx = NULL;
         char *unit = NULL;
 
-        if (sd_pid_get_unit(pid, &unit) < 0)
-                return NULL;
+        if (smapsaudit_ctx_new(&ctx) >= 0)
+                (void) smapsaudit_pid_unit(ctx, pid, &unit, NULL);
+        smapsaudit_ctx_unref(ctx);
         return unit;
 }
 
@@ -27,11 +28,11 @@ bool unit_name_matches(const char *u, const char *unit) {
         return streq(u, unit) || (!strchr(unit, '.') && strncmp(u, unit, l) == 0 && streq(u + l, ".service"));
 }
 
-bool process_in_unit(pid_t pid, const char *unit) {
+static bool process_in_unit(struct smapsaudit_ctx *ctx, pid_t pid, const char *unit) {
         _cleanup_free_ char *system = NULL, *user = NULL;
 
-        (void) sd_pid_get_unit(pid, &system);
-        (void) sd_pid_get_user_unit(pid, &user);
+        if (smapsaudit_pid_unit(ctx, pid, &system, &user) < 0)
+                return false;
         return unit_name_matches(system, unit) || unit_name_matches(user, unit);
 }
 
@@ -63,7 +64,6 @@ int select_processes(const char *comm, const char *unit, pid_t **ret, size_t *re
         r = smapsaudit_ctx_new(&ctx);
         if (r >= 0)
                 r = smapsaudit_list_processes(ctx, &procs, &n_procs);
-        smapsaudit_ctx_unref(ctx);
         if (r >= 0 && n_procs > 0 && !(pids = calloc(n_procs, sizeof(pid_t))))
                 r = -ENOMEM;
         if (r < 0) {
@@ -76,7 +76,7 @@ int select_processes(const char *comm, const char *unit, pid_t **ret, size_t *re
                         continue;
                 if (comm && regexec(&re, procs[i].comm, 0, NULL, 0) != 0)
                         continue;
-                if (unit && !process_in_unit(procs[i].pid, unit))
+                if (unit && !process_in_unit(ctx, procs[i].pid, unit))
                         continue;
                 pids[n++] = procs[i].pid;
         }
@@ -85,6 +85,7 @@ int select_processes(const char *comm, const char *unit, pid_t **ret, size_t *re
         *ret_n = n;
         r = 0;
 finish:
+        smapsaudit_ctx_unref(ctx);
         if (comm)
                 regfree(&re);
         return r;

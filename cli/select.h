@@ -12,9 +12,8 @@
  * NULL. This process is never one. Prints why it failed. */
 int select_processes(const char *comm, const char *unit, pid_t **ret, size_t *ret_n);
 
-/* The unit a process belongs to, as systemd names it, or NULL. malloc()ed. */
+/* The unit a process belongs to, as the library's reports name it (from its cgroup), or NULL.
+ * malloc()ed. */
 char *process_unit(pid_t pid);
 /* Whether u names unit: "foo" is foo.service, as systemctl reads it. */
 bool unit_name_matches(const char *u, const char *unit);
-/* Whether it belongs to unit, or to the user unit of that name ("foo" is foo.service). */
-bool process_in_unit(pid_t pid, const char *unit);

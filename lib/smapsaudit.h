@@ -142,6 +142,10 @@ const char *smapsaudit_report_get_comm(const struct smapsaudit_report *r);
  * no unit. */
 const char *smapsaudit_report_get_unit(const struct smapsaudit_report *r);
 const char *smapsaudit_report_get_cgroup(const struct smapsaudit_report *r);
+/* The systemd unit of a live process (or of one in a capture) from its cgroup, as the reports
+ * name it, and, when ret_user_unit is not NULL, its user unit below a user@UID.service (NULL when
+ * there is none). Both malloc()ed, NULL when the cgroup names none. -ENOENT: no such process. */
+int smapsaudit_pid_unit(struct smapsaudit_ctx *ctx, pid_t pid, char **ret_unit, char **ret_user_unit);
 enum smapsaudit_verdict smapsaudit_report_get_verdict(const struct smapsaudit_report *r);
 /* Non-NULL when the audit ended early (e.g. "process exited"). */
 const char *smapsaudit_report_get_error(const struct smapsaudit_report *r);

@@ -12,6 +12,7 @@
 
 #include "macro.h"
 #include "procfs.h"
+#include "smapsaudit.h"
 #include "sources.h"
 
 /* The unit types a process's cgroup can be named after. */
@@ -55,9 +56,51 @@ int sa_cgroup_unit(const char *path, char **ret) {
         return 0;
 }
 
+/*
+ * The user unit below a user manager's unit, as systemd's cg_path_get_user_unit()
+ * finds it: the first unit of the path must be user@UID.service, and the user unit
+ * is the first unit below it, slices skipped ("…/user@1000.service/app.slice/
+ * foo.service" is foo.service). NULL when the process is not under a user manager.
+ */
+int sa_cgroup_user_unit(const char *path, char **ret) {
+        _cleanup_free_ char *manager = NULL;
+        const char *below;
+        int r;
+
+        *ret = NULL;
+        r = sa_cgroup_unit(path, &manager);
+        if (r < 0 || !manager || !startswith(manager, "user@") || strlen(manager) <= strlen(".service") ||
+            !streq(manager + strlen(manager) - strlen(".service"), ".service"))
+                return r;
+        below = strstr(path, manager);
+        if (!below)
+                return 0;
+        return sa_cgroup_unit(below + strlen(manager), ret);
+}
+
+_export_ int smapsaudit_pid_unit(struct smapsaudit_ctx *ctx, pid_t pid, char **ret_unit, char **ret_user_unit) {
+        _cleanup_free_ char *cgroup = NULL, *unit = NULL, *user_unit = NULL;
+        int r;
+
+        if (!ctx || pid <= 0 || !ret_unit)
+                return -EINVAL;
+        r = sa_cgroup_read(ctx, pid, &cgroup, &unit);
+        if (r < 0)
+                return r;
+        if (ret_user_unit) {
+                r = sa_cgroup_user_unit(cgroup, &user_unit);
+                if (r < 0)
+                        return r;
+                *ret_user_unit = TAKE_PTR(user_unit);
+        }
+        *ret_unit = TAKE_PTR(unit);
+        return 0;
+}
+
 int sa_cgroup_read(struct smapsaudit_ctx *ctx, pid_t pid, char **ret_cgroup, char **ret_unit) {
         _cleanup_free_ char *text = NULL, *cgroup = NULL;
         char *line, *save = NULL;
+        bool legacy = false;
         int r;
 
         *ret_cgroup = *ret_unit = NULL;
@@ -65,12 +108,19 @@ int sa_cgroup_read(struct smapsaudit_ctx *ctx, pid_t pid, char **ret_cgroup, cha
         if (r < 0)
                 return r;
 
-        /* cgroup v2's "0::PATH"; on a hybrid hierarchy, systemd's own "N:name=systemd:PATH". */
+        /*
+         * systemd tracks units in the unified hierarchy ("0::PATH") when there is one, hybrid
+         * setups included; only a legacy setup, where that line says "/", names them in its own
+         * "N:name=systemd:PATH" hierarchy (cg_pid_get_path() for the systemd controller).
+         */
         for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 const char *path = startswith(line, "0::");
                 char *c;
 
-                if (!path && (c = strstr(line, ":name=systemd:")))
+                if (path) {
+                        if (!*path || (streq(path, "/") && legacy))
+                                continue;
+                } else if ((c = strstr(line, ":name=systemd:")) && !cgroup)
                         path = c + strlen(":name=systemd:");
                 if (!path || !*path)
                         continue;
@@ -78,8 +128,7 @@ int sa_cgroup_read(struct smapsaudit_ctx *ctx, pid_t pid, char **ret_cgroup, cha
                 cgroup = strdup(path);
                 if (!cgroup)
                         return -ENOMEM;
-                if (!startswith(line, "0::"))
-                        break;
+                legacy = !startswith(line, "0::");
         }
         if (!cgroup)
                 return -ENODATA;

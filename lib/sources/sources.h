@@ -144,6 +144,7 @@ int sa_sched_parse(const char *buf, struct sa_sched_numa *ret);
 int sa_cgroup_read(struct smapsaudit_ctx *ctx, pid_t pid, char **ret_cgroup, char **ret_unit);
 /* The unit of a cgroup path, as systemd's cg_path_get_unit(): *ret NULL when it names none. */
 int sa_cgroup_unit(const char *path, char **ret);
+int sa_cgroup_user_unit(const char *path, char **ret);
 
 /* Bits of struct sa_ksm_sys's have mask: the order of ksm_sys_files in source-ksm.c. */
 enum {

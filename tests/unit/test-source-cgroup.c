@@ -15,6 +15,23 @@ static void unit_of(const char *path, const char *want) {
         is_str(unit, want, "unit of %s", path);
 }
 
+static void user_unit_of(const char *path, const char *want) {
+        _cleanup_free_ char *unit = NULL;
+
+        is_i64(sa_cgroup_user_unit(path, &unit), 0, "%s parses", path);
+        is_str(unit, want, "user unit of %s", path);
+}
+
+static void test_user_unit(void) {
+        user_unit_of("/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service", "foo.service");
+        user_unit_of("/user.slice/user-1000.slice/user@1000.service/app.slice/app-bar@1.service/sub", "app-bar@1.service");
+        /* the user manager itself, a session and a system service have no user unit */
+        user_unit_of("/user.slice/user-1000.slice/user@1000.service/init.scope", "init.scope");
+        user_unit_of("/user.slice/user-1000.slice/user@1000.service", NULL);
+        user_unit_of("/user.slice/user-1000.slice/session-3.scope", NULL);
+        user_unit_of("/system.slice/postgresql.service", NULL);
+}
+
 static void test_unit(void) {
         unit_of("/system.slice/postgresql.service", "postgresql.service");
         unit_of("/system.slice/system-getty.slice/getty@tty1.service", "getty@tty1.service");
@@ -57,6 +74,10 @@ static void test_read(void) {
                                "0::/system.slice/cron.service\n");
         write_cgroup(root, 12, "5:memory:/lxc/a\n3:cpu:/lxc/a\n");
         write_cgroup(root, 13, "0::/\n");
+        /* hybrid, as on this project's CI machine: systemd's v1 hierarchy says "/", the unified one the unit */
+        write_cgroup(root, 15, "9:name=systemd:/\n4:memory:/x\n0::/sa-test.service\n");
+        /* legacy: the unified line says "/", systemd's own hierarchy names the unit */
+        write_cgroup(root, 16, "1:name=systemd:/system.slice/atd.service\n0::/\n");
 
         is_i64(sa_cgroup_read(ctx, 10, &cgroup, &unit), 0, "cgroup v2");
         is_str(cgroup, "/system.slice/nginx.service", "v2 path");
@@ -74,6 +95,14 @@ static void test_read(void) {
         ok(!unit, "no unit");
         free(cgroup);
         is_i64(sa_cgroup_read(ctx, 14, &cgroup, &unit), -ENOENT, "no such process");
+        is_i64(sa_cgroup_read(ctx, 15, &cgroup, &unit), 0, "hybrid, systemd's v1 hierarchy at its root");
+        is_str(unit, "sa-test.service", "the unified hierarchy's unit, as systemd tracks it there");
+        free(cgroup);
+        free(unit);
+        is_i64(sa_cgroup_read(ctx, 16, &cgroup, &unit), 0, "legacy");
+        is_str(unit, "atd.service", "name=systemd's unit when the unified line is the root");
+        free(cgroup);
+        free(unit);
 
         smapsaudit_ctx_unref(ctx);
         {
@@ -86,6 +115,7 @@ static void test_read(void) {
 
 int main(void) {
         test_unit();
+        test_user_unit();
         test_read();
         return tap_done();
 }
