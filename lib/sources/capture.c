@@ -448,8 +448,7 @@ enum {
  * copy whose own pages held is kept (SETTLED_BUT_SHARED).
  */
 static int capture_settled(struct smapsaudit_ctx *ctx, pid_t pid, pid_t mm, int dfd, uint64_t deadline,
-                           struct frames *frames, char **ret_smaps, char **ret_rollup, char **ret_status,
-                           struct unsettled *u) {
+                           struct frames *frames, char **ret_smaps, char **settled, struct unsettled *u) {
         _cleanup_free_ char *before = NULL, *after = NULL, *kept = NULL;
         _cleanup_free_ bool *shared = NULL;
         struct sa_smaps a = {}, b = {};
@@ -476,12 +475,13 @@ static int capture_settled(struct smapsaudit_ctx *ctx, pid_t pid, pid_t mm, int 
                 shared = nv;
                 u->vmas_moved = smaps_moved(&a, &b, &u->layout_moved, shared, &u->vmas_shared);
                 if (u->vmas_moved == 0) {
-                        /* the rollup and status must belong to the same settled state */
-                        free(*ret_rollup);
-                        free(*ret_status);
-                        *ret_rollup = *ret_status = NULL;
-                        (void) sa_read_pid_file(ctx, mm, "smaps_rollup", ret_rollup, NULL);
-                        (void) sa_read_pid_file(ctx, mm, "status", ret_status, NULL);
+                        /* the rollup, status and numa_maps must belong to the same settled state */
+                        for (size_t v = 0; v < _SA_VIEW_MAX; v++)
+                                if (sa_pid_files[v].flags & SA_VIEW_SETTLED) {
+                                        free(settled[v]);
+                                        settled[v] = NULL;
+                                        (void) sa_read_pid_file(ctx, mm, sa_pid_files[v].name, &settled[v], NULL);
+                                }
                         free(before);
                         before = TAKE_PTR(after);
                         sa_smaps_done(&a);
@@ -530,10 +530,6 @@ static int capture_settled(struct smapsaudit_ctx *ctx, pid_t pid, pid_t mm, int 
 }
 
 static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, int dfd, uint64_t deadline, struct unsettled *u) {
-        static const char *const pid_files[] = {
-                "numa_maps", "ksm_stat", "ksm_merging_pages", "stat",
-                "sched", "maps", "comm", "cgroup",
-        };
         static const char *const proc_files[] = {
                 "vmstat", "swaps", "meminfo", "sys/kernel/osrelease", "sys/kernel/numa_balancing", "config.gz",
         };
@@ -546,7 +542,8 @@ static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, int dfd, uint64_t
                 "kernel/mm/ksm/full_scans", "kernel/mm/ksm/stable_node_chains", "kernel/mm/ksm/stable_node_dups",
                 "kernel/mm/ksm/ksm_zero_pages", "kernel/mm/ksm/general_profit",
         };
-        _cleanup_free_ char *piddir = NULL, *smaps = NULL, *rollup = NULL, *status = NULL;
+        _cleanup_free_ char *piddir = NULL, *smaps = NULL;
+        char *views[_SA_VIEW_MAX] = {}; /* the views read in the settled window, beside its smaps */
         struct frames frames = {};
         pid_t mm = sa_mm_pid(ctx, pid);
         int r, settled = SETTLED_NOT;
@@ -555,19 +552,25 @@ static int capture_once(struct smapsaudit_ctx *ctx, pid_t pid, int dfd, uint64_t
                 return -ENOMEM;
         r = sa_capture_mkdir(dfd, piddir);
         if (r >= 0)
-                r = settled = capture_settled(ctx, pid, mm, dfd, deadline, &frames, &smaps, &rollup, &status, u);
+                r = settled = capture_settled(ctx, pid, mm, dfd, deadline, &frames, &smaps, views, u);
         free(frames.v);
-        if (r <= SETTLED_NOT)
-                return r;
-        r = write_view(ctx, pid, dfd, "smaps", smaps);
-        if (r >= 0 && rollup)
-                r = write_view(ctx, pid, dfd, "smaps_rollup", rollup);
-        if (r >= 0 && status)
-                r = write_view(ctx, pid, dfd, "status", status);
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(pid_files); i++)
-                /* the leader names the process and holds its start time */
-                r = copy_proc(ctx, streq(pid_files[i], "stat") || streq(pid_files[i], "comm") || streq(pid_files[i], "cgroup") ? pid : mm, pid, dfd,
-                              pid_files[i]);
+        if (r > SETTLED_NOT)
+                r = write_view(ctx, pid, dfd, sa_pid_files[SA_VIEW_SMAPS].name, smaps);
+        for (size_t v = 0; settled > SETTLED_NOT && r >= 0 && v < _SA_VIEW_MAX; v++) {
+                const struct sa_pid_file *f = &sa_pid_files[v];
+
+                if (v == SA_VIEW_SMAPS)
+                        continue;
+                if (f->flags & SA_VIEW_SETTLED)
+                        r = views[v] ? write_view(ctx, pid, dfd, f->name, views[v]) : 0;
+                else
+                        /* the leader names the process and holds its start time */
+                        r = copy_proc(ctx, (f->flags & SA_VIEW_LEADER) ? pid : mm, pid, dfd, f->name);
+        }
+        for (size_t v = 0; v < _SA_VIEW_MAX; v++)
+                free(views[v]);
+        if (r < 0 || settled <= SETTLED_NOT)
+                return r < 0 ? r : settled;
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(proc_files); i++)
                 r = copy_proc(ctx, 0, 0, dfd, proc_files[i]);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sys_files); i++)
