@@ -60,7 +60,8 @@ static int walk_vma(struct audit *a, const struct sa_smaps_vma *k, struct sa_acc
         if (skip_walk(k) || cls.special)
                 return 0;
         r = sa_walk_range(a->walker, k->start, k->end,
-                          (cls.mergeable ? 0 : SA_RANGE_SKIP_EXCLUSIVE_ANON) | (cls.hugetlb ? 0 : SA_RANGE_PMD_FOLIOS),
+                          (cls.mergeable ? 0 : SA_RANGE_SKIP_EXCLUSIVE_ANON) | (cls.hugetlb ? 0 : SA_RANGE_PMD_FOLIOS) |
+                                  (cls.anon_only ? SA_RANGE_ANON_ONLY : 0),
                           on_batch, &b);
         if (r < 0)
                 return r;

@@ -68,7 +68,7 @@ unsigned long rollup_churn_stop(void) {
 }
 
 static void build_rollup_churn(const void *arg, struct shape_info *info) {
-        uintptr_t first, last_end;
+        uintptr_t first = 0, last_end = 0; /* gcc -O2 cannot see that rollup_churn_start sets both on success */
         int r;
 
         (void) arg;

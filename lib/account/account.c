@@ -45,6 +45,9 @@ void sa_vma_classify(const struct sa_smaps_vma *v, struct sa_vma_class *c) {
         c->shmem = startswith(n, "/memfd:") || startswith(n, "/dev/shm/") || startswith(n, "/SYSV") ||
                    streq(n, "/dev/zero (deleted)") || startswith(n, "[anon_shmem");
         c->file = c->shmem || v->inode != 0;
+        /* the kernel's special mappings ([vdso], [vvar], [uprobes]) have no inode either, but map its own pages */
+        c->anon_only = !c->file && !c->special && v->perms[3] == 'p' &&
+                       (!*n || streq(n, "[heap]") || startswith(n, "[stack") || startswith(n, "[anon:"));
 }
 
 int sa_acc_add_node(struct sa_acc *acc, int node, uint64_t pages) {

@@ -34,6 +34,7 @@ struct sa_vma_class {
         bool mergeable;
         bool shmem;       /* shmem-backed mapping: swap may hide from pagemap */
         bool file;        /* file or shmem pages: one fault may map a whole large folio */
+        bool anon_only;   /* private anonymous: anonymous pages and the zero page, nothing else */
         uint64_t hugetlb_page_size;
         uint64_t size;
 };

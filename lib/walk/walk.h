@@ -62,6 +62,8 @@ enum {
         SA_RANGE_SKIP_EXCLUSIVE_ANON = 1u << 0,
         /* the caller accounts whole folios: a PMD-mapped THP may come as one pmd_folio entry */
         SA_RANGE_PMD_FOLIOS = 1u << 1,
+        /* a private anonymous mapping: every page in it is anonymous or the zero page */
+        SA_RANGE_ANON_ONLY = 1u << 2,
 };
 
 /* Calls fn with batches of populated pages (present or swap-type) of [start, end). */

@@ -6,6 +6,7 @@
  * walk allows.
  */
 #include "account.h"
+#include "macro.h"
 #include "missing.h"
 #include "tap.h"
 
@@ -482,6 +483,43 @@ static void test_classify(void) {
         ok(!c.shmem, "no name");
 }
 
+/* Only where the kernel can map nothing but anonymous pages may the scan leave PAGE_IS_FILE out. */
+static void test_anon_only(void) {
+        static const struct {
+                const char *name, *perms;
+                uint64_t inode, vmflags;
+                bool anon_only;
+        } rows[] = {
+                { NULL, "rw-p", 0, 0, true },
+                { "[heap]", "rw-p", 0, 0, true },
+                { "[stack]", "rw-p", 0, 0, true },
+                { "[anon:jemalloc]", "rw-p", 0, 0, true },
+                { NULL, "---p", 0, 0, true },                   /* PROT_NONE anonymous */
+                { NULL, "rw-p", 0, SA_VMF(SA_VM_MG), true },    /* KSM pages are anonymous */
+                { NULL, "rw-s", 0, 0, false },                  /* shared anonymous is shmem */
+                { "/dev/zero (deleted)", "rw-s", 1234, 0, false },
+                { "[anon_shmem:pool]", "rw-s", 0, 0, false },
+                { "/memfd:heap (deleted)", "rw-p", 0, 0, false },
+                { "/usr/lib/libc.so.6", "rw-p", 4321, 0, false }, /* CoW'd pages beside page cache */
+                { "/anon_hugepage (deleted)", "rw-p", 77, SA_VMF(SA_VM_HT), false },
+                { "[vdso]", "r-xp", 0, 0, false },
+                { "[vvar]", "r--p", 0, SA_VMF(SA_VM_PF) | SA_VMF(SA_VM_IO), false },
+                { "[uprobes]", "r-xp", 0, 0, false },
+                { NULL, "rw-p", 0, SA_VMF(SA_VM_PF), false },   /* a driver's PFN map */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                struct sa_smaps_vma v = { .start = 0x1000, .end = 0x5000, .name = (char *) rows[i].name,
+                                          .inode = rows[i].inode, .vmflags = rows[i].vmflags };
+                struct sa_vma_class c;
+
+                memcpy(v.perms, rows[i].perms, 5);
+                sa_vma_classify(&v, &c);
+                ok(c.anon_only == rows[i].anon_only, "anon_only of %s %s", rows[i].name ? rows[i].name : "(none)",
+                   rows[i].perms);
+        }
+}
+
 int main(void) {
         test_thp();
         test_pmd_folio();
@@ -493,5 +531,6 @@ int main(void) {
         test_vma_kinds();
         test_acc_add();
         test_classify();
+        test_anon_only();
         return tap_done();
 }
