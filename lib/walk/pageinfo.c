@@ -51,6 +51,8 @@ struct pageinfo {
 
 static void join_buffers_free(struct sa_join_buffers *b);
 static void node_map_free(struct sa_node_map *m);
+static struct sa_node_map *node_map(struct smapsaudit_ctx *ctx);
+static int node_of(struct sa_node_map *m, uint64_t pfn);
 
 static void pageinfo_free(void *p) {
         struct pageinfo *pi = p;
@@ -251,6 +253,7 @@ int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, u
         uint64_t *flags, *counts;
         size_t m = 0, folios = 0;
         bool sorted = true, uniform = sa_kernel_get(ctx)->mapcount == SA_MAPCOUNT_AVERAGE, alone;
+        struct sa_node_map *nodes = node_map(ctx);
 
         if (!b)
                 return -ENOMEM;
@@ -268,7 +271,7 @@ int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, u
                         continue;
                 if (pages[i].exclusive_anon) {
                         /* nothing to read for it, but numa_maps still counts it on its node */
-                        pages[i].node = sa_node_of_pfn(ctx, pfn);
+                        pages[i].node = node_of(nodes, pfn);
                         continue;
                 }
                 if (m > 0 && refs[m - 1].pfn > pfn)
@@ -298,7 +301,7 @@ int sa_kpage_join(struct smapsaudit_ctx *ctx, struct sa_page *pages, size_t n, u
                         struct sa_page *p = &pages[refs[k].idx];
                         p->kpf = flags[refs[k].pfn - first];
                         p->kpc = alone ? 0 : counts[refs[k].pfn - first];
-                        p->node = sa_node_of_pfn(ctx, refs[k].pfn);
+                        p->node = node_of(nodes, refs[k].pfn);
                         p->joined = true;
                 }
                 for (size_t k = i; k < j; k++)
@@ -424,13 +427,13 @@ bool sa_nodes_available(struct smapsaudit_ctx *ctx) {
         return node_map(ctx) != NULL;
 }
 
-int sa_node_of_pfn(struct smapsaudit_ctx *ctx, uint64_t pfn) {
-        struct sa_node_map *m = node_map(ctx);
+/* A single node holds every frame: no block to look up, which a big 4 KiB process would do a million times. */
+static int node_of(struct sa_node_map *m, uint64_t pfn) {
         size_t lo = 0, hi;
 
         if (!m)
                 return -1;
-        if (m->n == 0)
+        if (m->only_node >= 0 || m->n == 0)
                 return m->only_node;
         if (m->last < m->n && pfn >= m->ranges[m->last].start && pfn < m->ranges[m->last].end)
                 return m->ranges[m->last].node;
@@ -447,4 +450,8 @@ int sa_node_of_pfn(struct smapsaudit_ctx *ctx, uint64_t pfn) {
                 }
         }
         return m->only_node;
+}
+
+int sa_node_of_pfn(struct smapsaudit_ctx *ctx, uint64_t pfn) {
+        return node_of(node_map(ctx), pfn);
 }
