@@ -179,14 +179,14 @@ static void account_unjoined(const struct sa_account_rules *r, const struct sa_v
 }
 
 /*
- * An exclusively mapped anonymous page the walk chose not to join (see
- * walk.c): mapcount 1, so Pss is the whole page and it is private; the
+ * An exclusively mapped anonymous page the walk chose not to join, or a run
+ * of them (see walk.c): mapcount 1, so Pss is the whole page and it is private; the
  * dirty, referenced and lazy-free hints of kpageflags are not read.
  */
 static void account_exclusive_anon(const struct sa_vma_class *c, const struct sa_page *p, struct sa_acc *acc) {
-        const uint64_t sz = SA_PAGE_SIZE, pss = SA_PAGE_SIZE << SA_PSS_SHIFT;
+        const uint64_t n = p->count ? p->count : 1, sz = n * SA_PAGE_SIZE, pss = sz << SA_PSS_SHIFT;
 
-        acc->present_pages++;
+        acc->present_pages += n;
         add_exact(acc, SA_RSS, sz);
         add_exact(acc, SA_ST_RSS, sz);
         add_exact(acc, SA_PSS, pss);
@@ -202,9 +202,9 @@ static void account_exclusive_anon(const struct sa_vma_class *c, const struct sa
         if (c->locked)
                 add_exact(acc, SA_LOCKED, pss);
         if (p->node >= 0)
-                (void) sa_acc_add_node(acc, p->node, 1);
+                (void) sa_acc_add_node(acc, p->node, n);
         else
-                acc->numa_unknown_pages++;
+                acc->numa_unknown_pages += n;
 }
 
 /*

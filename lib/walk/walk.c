@@ -162,11 +162,14 @@ static void infer_pmd_mappings(struct sa_page *p, size_t n) {
  * PMD path evaluates bit 56 on the head page only (6.1, 6.15+), so
  * PMD-mapped pages, known only with PAGEMAP_SCAN, are always joined.
  */
+static bool is_exclusive_anon(const struct sa_page *p) {
+        return p->scanned && !p->pmd_mapped && !p->pfn_zero && !p->pmd_folio && !p->region &&
+               (p->pme & (PM_PRESENT | PM_MMAP_EXCLUSIVE | PM_FILE)) == (PM_PRESENT | PM_MMAP_EXCLUSIVE);
+}
+
 static void mark_exclusive_anon(struct sa_page *p, size_t n) {
         for (size_t i = 0; i < n; i++)
-                p[i].exclusive_anon = p[i].scanned && !p[i].pmd_mapped && !p[i].pfn_zero &&
-                                      (p[i].pme & (PM_PRESENT | PM_MMAP_EXCLUSIVE | PM_FILE)) ==
-                                              (PM_PRESENT | PM_MMAP_EXCLUSIVE);
+                p[i].exclusive_anon = is_exclusive_anon(&p[i]);
 }
 
 static int flush(struct sa_walker *w, sa_walk_batch_fn fn, void *userdata) {
@@ -211,8 +214,36 @@ static int read_pagemap(struct sa_walker *w, uint64_t start, size_t n) {
         return 0;
 }
 
+/*
+ * Exclusively mapped anonymous pages are accounted alike and joined with
+ * nothing (mark_exclusive_anon), so a run of them is one entry: a 4 GiB
+ * heap of 4 KiB pages is a few thousand entries instead of a million. The
+ * PFNs must run on too, inside one 2 MiB-aligned block of frames, so that
+ * the first frame's node is every frame's.
+ */
+static bool extends_run(struct sa_walker *w, uint64_t addr, uint64_t pme, uint64_t cats) {
+        struct sa_page *p = w->n_batch ? &w->batch[w->n_batch - 1] : NULL;
+        struct sa_page next = { .pme = pme, .scanned = cats != 0, .pmd_mapped = cats & PAGE_IS_HUGE,
+                                .pfn_zero = cats & PAGE_IS_PFNZERO };
+        uint64_t pfn = pme & PM_PFN_MASK, first;
+
+        if (!p || !w->kpage || !w->skip_exclusive_anon || !is_exclusive_anon(p) || !is_exclusive_anon(&next))
+                return false;
+        first = p->pme & PM_PFN_MASK;
+        if (addr != p->addr + p->count * SA_PAGE_SIZE || pfn != first + p->count ||
+            pfn / SA_PMD_PAGES != first / SA_PMD_PAGES)
+                return false;
+        p->count++;
+        w->stats.entries++;
+        return true;
+}
+
 static void add_page(struct sa_walker *w, uint64_t addr, uint64_t pme, uint64_t cats) {
-        struct sa_page *p = &w->batch[w->n_batch++];
+        struct sa_page *p;
+
+        if (extends_run(w, addr, pme, cats))
+                return;
+        p = &w->batch[w->n_batch++];
 
         *p = (struct sa_page) {
                 .addr = addr,

@@ -28,7 +28,8 @@ struct sa_page {
         bool exclusive_anon; /* PTE-mapped, anon, mapcount 1 by pagemap: not joined on purpose */
         bool region;         /* fast tier: stands for count pages of one PAGEMAP_SCAN region */
         bool pmd_folio;      /* stands for the SA_PMD_PAGES pages of a PMD-mapped THP, joined by its head */
-        uint64_t count;      /* pages this entry stands for: 1 unless region or pmd_folio */
+        uint64_t count;      /* pages this entry stands for: 1 unless region, pmd_folio or a run of
+                              * exclusive_anon pages at consecutive addresses and PFNs */
         /* pmd_folio: the kpagecount of each of its count pages, or NULL when every page has kpc (the
          * folio average of CONFIG_NO_PAGE_MAPCOUNT); the join's, valid until the batch callback returns */
         const uint64_t *folio_kpc;
