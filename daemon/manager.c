@@ -548,7 +548,7 @@ int manager_sweep_now(Manager *m) {
 
         if (m->sweep.running)
                 return 1;
-        if (manager_probe_running(m)) {
+        if (probe_boot_running(&m->probe)) {
                 m->probe.sweep_waiting = true;
                 set_status(m, "Probing kernel %s; the sweep starts when the probe ends.", m->probe.release);
                 return 1;
