@@ -133,7 +133,7 @@ int manager_reload(Manager *m);
 /* Starts a sweep unless one is running; either way > 0 says one is. While the kernel's probe runs,
  * the sweep waits for it to end. */
 int manager_sweep_now(Manager *m);
-/* The sweep timer: the first sweep at once when live. */
+/* The sweep timer; a daemon that replays captured files sweeps only when asked. */
 int manager_sweep_start(Manager *m);
 /* After a reload: the next sweep by the new interval, and the status says it. */
 void manager_sweep_reconfigure(Manager *m);
