@@ -128,14 +128,29 @@ Manager *manager_free(Manager *m);
 int manager_start(Manager *m);
 
 int manager_reload(Manager *m);
+
+/* manager-sweep.c */
 /* Starts a sweep unless one is running; either way > 0 says one is. While the kernel's probe runs,
  * the sweep waits for it to end. */
 int manager_sweep_now(Manager *m);
+/* The sweep timer; a daemon that replays captured files sweeps only when asked. */
+int manager_sweep_start(Manager *m);
+/* After a reload: the next sweep by the new interval, and the status says it. */
+void manager_sweep_reconfigure(Manager *m);
+void manager_sweep_on_listed(Manager *m, const Job *job);
+/* One of the sweep's audits ended: count it, escalate it, or go on to the next. */
+void manager_sweep_on_audited(Manager *m, const Job *job);
+
+/* manager-check.c */
 /* Queues an audit whose JSON report answers call; it takes pidfd and grant (the caller's opens,
  * unset for root), uid is the caller's. -EBUSY: too many waiting; -EUSERS: uid has as many as
  * [Check] MaxPerUser= allows; -EDQUOT: uid used its CPU time (manager_user_cpu_refusal()). */
 int manager_check(Manager *m, sd_bus_message *call, pid_t pid, int pidfd, Grant *grant, uid_t uid,
                   unsigned audit_flags, unsigned max_passes, unsigned report_flags);
+/* The CheckProgress timer. */
+int manager_check_start(Manager *m);
+
+/* manager-audit.c */
 /* 0 when uid, not root, may start a Check audit now; -EDQUOT when its audits used their CPU time
  * in this window, with *ret saying so and when to try again (NULL when out of memory). */
 int manager_user_cpu_refusal(Manager *m, uid_t uid, char **ret);

@@ -56,10 +56,6 @@ const char *probe_boot_state_to_string(ProbeBootState s) {
         return s < _PROBE_BOOT_STATE_MAX ? state_names[s] : NULL;
 }
 
-bool manager_probe_running(const Manager *m) {
-        return m->probe.state == PROBE_BOOT_RUNNING;
-}
-
 static void set_state(Manager *m, ProbeBootState s) {
         int r;
 

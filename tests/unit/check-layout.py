@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""lib/'s files depend on each other one way (TAP).
+"""A source tree's files depend on each other one way (TAP): lib/, and daemon/.
 
-1. Header names are unique across lib/'s folders: files include them by bare name.
-2. No #include cycle among lib/'s files.
-3. No cycle of calls between lib/'s source files: what one file's object
-   leaves undefined and another's defines is an edge (nm on the static archive).
+1. Header names are unique across the tree's folders: files include them by bare name.
+2. No #include cycle among the tree's files.
+3. No cycle of calls between the tree's source files: what one file's object
+   leaves undefined and another's defines is an edge (nm on the static archives
+   that hold the tree's objects).
 
-usage: check-layout.py LIB_DIR LIBSMAPSAUDIT_INTERNAL_A
+usage: check-layout.py DIR ARCHIVE...
 """
 
 import collections
@@ -69,25 +70,26 @@ class Tap:
 
 
 def main():
-    lib, archive = pathlib.Path(sys.argv[1]), sys.argv[2]
+    top, archives = pathlib.Path(sys.argv[1]), sys.argv[2:]
+    tree = top.name + '/'
     tap = Tap()
-    files = sorted(p for p in lib.rglob('*') if p.suffix in ('.c', '.h'))
+    files = sorted(p for p in top.rglob('*') if p.suffix in ('.c', '.h'))
 
     by_name = collections.defaultdict(list)
     for p in files:
-        by_name[p.name].append(p.relative_to(lib))
+        by_name[p.name].append(p.relative_to(top))
     same = ['%s: %s' % (n, ' '.join(map(str, ps))) for n, ps in by_name.items() if len(ps) > 1]
-    tap.ok(not same, 'every file name in lib/ is unique', same)
+    tap.ok(not same, 'every file name in %s is unique' % tree, same)
 
     includes = {}
     for p in files:
         names = INCLUDE.findall(p.read_text())
-        includes[str(p.relative_to(lib))] = sorted(str(by_name[n][0]) for n in names if n in by_name)
+        includes[str(p.relative_to(top))] = sorted(str(by_name[n][0]) for n in names if n in by_name)
     found = cycles(includes)
     diag = [line for comp in found for line in ['cycle: ' + ' '.join(comp)] + edges_within(includes, comp)]
     tap.ok(not found, 'no #include cycle among %d files' % len(files), diag)
 
-    out = subprocess.run(['nm', '-A', archive], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(['nm', '-A'] + archives, check=True, capture_output=True, text=True).stdout
     defined, undefined = {}, collections.defaultdict(set)
     for line in out.splitlines():
         m = re.match(r'[^:]*:([^:]+\.o):\s*(?:[0-9a-f]+)?\s+(\w)\s+(\S+)$', line)
@@ -103,10 +105,10 @@ def main():
             undefined[member].add(sym)
     calls = {m: sorted({defined[s] for s in syms if s in defined and defined[s] != m})
              for m, syms in undefined.items()}
-    tap.ok(len(calls) >= 10, 'nm read %d objects of %s' % (len(calls), archive))
+    tap.ok(len(calls) >= 10, 'nm read %d objects of %s' % (len(calls), ' '.join(archives)))
     found = cycles(calls)
     diag = [line for comp in found for line in ['cycle: ' + ' '.join(comp)] + edges_within(calls, comp)]
-    tap.ok(not found, 'no cycle of calls between lib/\'s source files', diag)
+    tap.ok(not found, 'no cycle of calls between %s\'s source files' % tree, diag)
 
     print('1..%d' % tap.n)
     return 1 if tap.failed else 0
