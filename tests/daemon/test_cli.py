@@ -6,7 +6,8 @@ filters, watch following a replayed bug, the pager, colours, -H/-M, check --comm
 help against the man page and the README.
 
 Where a terminal matters (pager, colours) the CLI runs on a pseudo-terminal. Needs root, as
-test_daemon.py; SMAPSAUDIT (the CLI) must be built.
+test_daemon.py; SMAPSAUDIT (the CLI) must be built. Longer than ~500 lines because every verb's
+cases share the one bus and daemon the module starts.
 """
 
 import contextlib

@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """smapsauditd on a private system bus.
 
+Longer than the ~500 lines a file is held to: its cases share one dbus-daemon and one daemon
+fixture (the module other daemon tests import as td), which a split would start twice.
+
 The test starts its own dbus-daemon with a system-bus configuration that includes the repo's
 policy file (systemd/org.smapsaudit.Auditor1.conf), points DBUS_SYSTEM_BUS_ADDRESS at it, and
 starts smapsauditd with a private state directory and configuration. Clients are busctl (the

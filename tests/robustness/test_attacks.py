@@ -26,6 +26,8 @@ acts as it). The daemon must give it what the kernel would, and nothing more:
   vfork()) returns within its deadline, with every thread running and none traced;
 - (as root, through the CLI) capture into a directory where the user planted links leaves what
   they point to untouched; a capture's directories are 0700 and its files 0600.
+
+One file past ~500 lines: every attack runs as the same created user against the same daemon.
 """
 
 import contextlib

@@ -3,7 +3,8 @@
  * sa_account_page() on synthetic joined pages: the kernel's smaps rules
  * (smaps_account, smaps_pte_entry, smaps_pmd_entry, smaps_hugetlb_range)
  * one page kind at a time, each field checked as the range [lo, hi] the
- * walk allows.
+ * walk allows. Longer than ~500 lines: one table-like case per page kind,
+ * all on the same synthetic-page helpers.
  */
 #include "account.h"
 #include "macro.h"
