@@ -12,21 +12,58 @@
 
 #define SCHEMA "smapsaudit.report/1"
 
-static json_object *field_cmp(const struct sa_field_cmp *c, enum sa_field f, const struct sa_acc *walk) {
+/*
+ * The few values that every VMA repeats (verdicts, booleans), made once per
+ * report and shared by reference: tens of thousands of VMAs print each
+ * about fifty of them.
+ */
+struct words {
+        json_object *verdict[SMAPSAUDIT_INCONCLUSIVE + 1], *not_judged, *boolean[2];
+};
+
+static int words_init(struct words *w) {
+        for (unsigned v = 0; v < ELEMENTSOF(w->verdict); v++)
+                w->verdict[v] = json_object_new_string(smapsaudit_verdict_to_string(v));
+        w->not_judged = json_object_new_string("not-judged");
+        w->boolean[0] = json_object_new_boolean(false);
+        w->boolean[1] = json_object_new_boolean(true);
+        for (unsigned v = 0; v < ELEMENTSOF(w->verdict); v++)
+                if (!w->verdict[v])
+                        return -ENOMEM;
+        return w->not_judged && w->boolean[0] && w->boolean[1] ? 0 : -ENOMEM;
+}
+
+static void words_done(struct words *w) {
+        for (unsigned v = 0; v < ELEMENTSOF(w->verdict); v++)
+                json_object_put(w->verdict[v]);
+        json_object_put(w->not_judged);
+        json_object_put(w->boolean[0]);
+        json_object_put(w->boolean[1]);
+}
+
+static json_object *word_verdict(const struct words *w, bool judged, enum smapsaudit_verdict v) {
+        if (!judged)
+                return json_object_get(w->not_judged);
+        if ((unsigned) v < ELEMENTSOF(w->verdict))
+                return json_object_get(w->verdict[v]);
+        return json_object_new_string(smapsaudit_verdict_to_string(v));
+}
+
+static json_object *field_cmp(const struct words *wd, const struct sa_field_cmp *c, enum sa_field f,
+                              const struct sa_acc *walk) {
         json_object *o = json_object_new_object();
         uint64_t lo = sa_field_to_kb(f, walk->f[f].lo), hi = sa_field_to_kb(f, walk->f[f].hi);
         bool exact = lo == hi;
 
         if (c->judged)
-                sa_json_add_u64(o, "kernel_kb", c->kernel_kb);
-        sa_json_add_u64(o, "walk_kb", c->judged && c->kernel_kb > hi ? hi : lo);
+                sa_json_put(o, "kernel_kb", sa_json_u64(c->kernel_kb));
+        sa_json_put(o, "walk_kb", sa_json_u64(c->judged && c->kernel_kb > hi ? hi : lo));
         if (!exact) {
-                sa_json_add_u64(o, "walk_lo_kb", lo);
-                sa_json_add_u64(o, "walk_hi_kb", hi);
+                sa_json_put(o, "walk_lo_kb", sa_json_u64(lo));
+                sa_json_put(o, "walk_hi_kb", sa_json_u64(hi));
         }
-        json_object_object_add(o, "exact", json_object_new_boolean(sa_fields[f].exact == SA_EXACT && exact));
-        json_object_object_add(o, "verdict", json_object_new_string(c->judged ? smapsaudit_verdict_to_string(c->verdict)
-                                                                              : "not-judged"));
+        sa_json_put(o, "exact", json_object_get(wd->boolean[sa_fields[f].exact == SA_EXACT && exact]));
+        sa_json_put(o, "verdict", word_verdict(wd, c->judged, c->verdict));
         return o;
 }
 
@@ -41,41 +78,40 @@ static json_object *nodes_object(const struct sa_node_count *n, size_t count) {
         return o;
 }
 
-static json_object *vma_object(const struct sa_vma_report *v) {
+static json_object *vma_object(const struct words *wd, const struct sa_vma_report *v) {
         json_object *o = json_object_new_object(), *fields = json_object_new_object(), *w;
 
-        json_object_object_add(o, "start", sa_json_hex(v->kernel.start));
-        json_object_object_add(o, "end", sa_json_hex(v->kernel.end));
-        json_object_object_add(o, "perms", json_object_new_string(v->kernel.perms));
-        json_object_object_add(o, "name", json_object_new_string(v->kernel.name ? v->kernel.name : ""));
-        json_object_object_add(o, "tags", sa_json_tags(v->tags));
-        json_object_object_add(o, "verdict", json_object_new_string(smapsaudit_verdict_to_string(v->verdict)));
-        sa_json_add_u64(o, "churn_budget_kb", v->churn_kb);
-        sa_json_add_u64(o, "pmd_churn_budget_kb", v->pmd_churn_kb);
+        sa_json_put(o, "start", sa_json_hex(v->kernel.start));
+        sa_json_put(o, "end", sa_json_hex(v->kernel.end));
+        sa_json_put(o, "perms", json_object_new_string(v->kernel.perms));
+        sa_json_put(o, "name", json_object_new_string(v->kernel.name ? v->kernel.name : ""));
+        sa_json_put(o, "tags", sa_json_tags(v->tags));
+        sa_json_put(o, "verdict", word_verdict(wd, true, v->verdict));
+        sa_json_put(o, "churn_budget_kb", sa_json_u64(v->churn_kb));
+        sa_json_put(o, "pmd_churn_budget_kb", sa_json_u64(v->pmd_churn_kb));
         for (unsigned f = 0; f <= SA_PRIVATE; f++) {
                 bool have = f >= _SA_SMAPS_FIELD_MAX || (v->kernel.have & (1ULL << f));
                 if (!have || sa_fields[f].rollup_only)
                         continue;
-                json_object_object_add(fields, sa_fields[f].name, field_cmp(&v->cmp[f], f, &v->walk));
+                sa_json_put(fields, sa_fields[f].name, field_cmp(wd, &v->cmp[f], f, &v->walk));
         }
-        json_object_object_add(o, "fields", fields);
+        sa_json_put(o, "fields", fields);
         w = json_object_new_object();
-        sa_json_add_u64(w, "present_pages", v->walk.present_pages);
-        sa_json_add_u64(w, "pmd_thps", v->walk.pmd_thps);
-        sa_json_add_u64(w, "ksm_pages", v->walk.ksm_pages);
-        sa_json_add_u64(w, "zero_pages", v->walk.zero_pages);
-        sa_json_add_u64(w, "swap_pages", v->walk.swap_pages);
-        sa_json_add_u64(w, "guard_pages", v->walk.guard_pages);
-        sa_json_add_u64(w, "migration_pages", v->walk.migration_pages);
-        json_object_object_add(o, "walk", w);
+        sa_json_put(w, "present_pages", sa_json_u64(v->walk.present_pages));
+        sa_json_put(w, "pmd_thps", sa_json_u64(v->walk.pmd_thps));
+        sa_json_put(w, "ksm_pages", sa_json_u64(v->walk.ksm_pages));
+        sa_json_put(w, "zero_pages", sa_json_u64(v->walk.zero_pages));
+        sa_json_put(w, "swap_pages", sa_json_u64(v->walk.swap_pages));
+        sa_json_put(w, "guard_pages", sa_json_u64(v->walk.guard_pages));
+        sa_json_put(w, "migration_pages", sa_json_u64(v->walk.migration_pages));
+        sa_json_put(o, "walk", w);
         if (v->have_numa_kernel || v->walk.n_nodes) {
                 json_object *n = json_object_new_object();
                 if (v->have_numa_kernel)
-                        json_object_object_add(n, "kernel_pages", nodes_object(v->numa_kernel, v->n_numa_kernel));
-                json_object_object_add(n, "walk_pages", nodes_object(v->walk.nodes, v->walk.n_nodes));
-                json_object_object_add(n, "verdict", json_object_new_string(
-                        v->numa_judged ? smapsaudit_verdict_to_string(v->numa_verdict) : "not-judged"));
-                json_object_object_add(o, "numa", n);
+                        sa_json_put(n, "kernel_pages", nodes_object(v->numa_kernel, v->n_numa_kernel));
+                sa_json_put(n, "walk_pages", nodes_object(v->walk.nodes, v->walk.n_nodes));
+                sa_json_put(n, "verdict", word_verdict(wd, v->numa_judged, v->numa_verdict));
+                sa_json_put(o, "numa", n);
         }
         return o;
 }
@@ -167,11 +203,13 @@ static json_object *ksm_object(const struct sa_ksm_report *k) {
 }
 
 /*
- * The "vmas" array is written one VMA at a time: a json-c object costs
- * about 1 KiB per hash table, close to 40 KiB for one VMA's fields, and a
- * process may have 65,530 VMAs. Each VMA is built, printed and freed in
- * turn, with the separators and indentation json-c gives an array at this
- * level, so the text is the same as a whole tree's.
+ * The "vmas" array is written one VMA at a time, straight to the output: a
+ * json-c object costs about 1 KiB per hash table, close to 40 KiB for one
+ * VMA's fields, and a process may have 65,530 VMAs, whose report runs to
+ * some 150 MB. The rest of the report is printed by json-c with an empty
+ * "vmas" that only notes where the array goes; each VMA is built, printed
+ * and freed in turn there, with the separators and indentation json-c
+ * gives an array at that level, so the text is the same as a whole tree's.
  */
 static void indent(struct printbuf *pb, int level, int flags) {
         if (flags & JSON_C_TO_STRING_PRETTY)
@@ -183,6 +221,7 @@ static void indent(struct printbuf *pb, int level, int flags) {
 struct vmas_json {
         const struct smapsaudit_report *r;
         bool compact;
+        int at, level, flags;   /* where json-c printed the array, and how */
 };
 
 /* What a compact report keeps: the VMAs a reader has to look at. */
@@ -190,12 +229,31 @@ static bool vma_worth_printing(const struct vmas_json *vj, const struct sa_vma_r
         return !vj->compact || v->verdict != SMAPSAUDIT_CONSISTENT;
 }
 
-static int vmas_to_json_string(json_object *jso, struct printbuf *pb, int level, int flags) {
-        const struct vmas_json *vj = json_object_get_userdata(jso);
-        const struct smapsaudit_report *r = vj->r;
-        bool pretty = flags & JSON_C_TO_STRING_PRETTY, spaced = (flags & JSON_C_TO_STRING_SPACED) && !pretty;
-        size_t printed = 0;
+static int vmas_placeholder(json_object *jso, struct printbuf *pb, int level, int flags) {
+        struct vmas_json *vj = json_object_get_userdata(jso);
 
+        vj->at = pb->bpos;
+        vj->level = level;
+        vj->flags = flags;
+        return 0;
+}
+
+/* The array that vmas_placeholder() stood for; pb is scratch space for one VMA at a time. */
+static int write_vmas(const struct vmas_json *vj, struct printbuf *pb, FILE *f) {
+        const struct smapsaudit_report *r = vj->r;
+        int level = vj->level, flags = vj->flags;
+        bool pretty = flags & JSON_C_TO_STRING_PRETTY, spaced = (flags & JSON_C_TO_STRING_SPACED) && !pretty;
+        struct printbuf *nl_indent = printbuf_new();
+        struct words wd = {};
+        size_t printed = 0;
+        int ret = nl_indent ? words_init(&wd) : -ENOMEM;
+
+        if (ret < 0)
+                goto out;
+        /* what each line break inside a VMA becomes at this level */
+        printbuf_memappend(nl_indent, "\n", 1);
+        indent(nl_indent, level + 1, flags);
+        printbuf_reset(pb);
         printbuf_memappend(pb, "[", 1);
         if (pretty)
                 printbuf_memappend(pb, "\n", 1);
@@ -205,9 +263,10 @@ static int vmas_to_json_string(json_object *jso, struct printbuf *pb, int level,
 
                 if (!vma_worth_printing(vj, &r->vmas[i]))
                         continue;
-                v = vma_object(&r->vmas[i]);
+                ret = -ENOMEM;
+                v = vma_object(&wd, &r->vmas[i]);
                 if (!v)
-                        return -1;
+                        goto out;
                 if (printed++ > 0) {
                         printbuf_memappend(pb, ",", 1);
                         if (pretty)
@@ -219,22 +278,34 @@ static int vmas_to_json_string(json_object *jso, struct printbuf *pb, int level,
                 s = json_object_to_json_string_ext(v, flags);
                 if (!s) {
                         json_object_put(v);
-                        return -1;
+                        goto out;
                 }
                 /* printed at level 0: every line after the first moves in to this level */
                 for (const char *nl; (nl = strchr(s, '\n')); s = nl + 1) {
-                        printbuf_memappend(pb, s, (int) (nl - s + 1));
-                        indent(pb, level + 1, flags);
+                        printbuf_memappend(pb, s, (int) (nl - s));
+                        printbuf_memappend(pb, nl_indent->buf, nl_indent->bpos);
                 }
                 printbuf_memappend(pb, s, (int) strlen(s));
                 json_object_put(v);
+                ret = -EIO;
+                if (fwrite(pb->buf, 1, (size_t) pb->bpos, f) != (size_t) pb->bpos)
+                        goto out;
+                printbuf_reset(pb);
         }
         if (pretty) {
                 if (printed)
                         printbuf_memappend(pb, "\n", 1);
                 indent(pb, level, flags);
         }
-        return spaced ? printbuf_memappend(pb, " ]", 2) : printbuf_memappend(pb, "]", 1);
+        if (spaced)
+                printbuf_memappend(pb, " ]", 2);
+        else
+                printbuf_memappend(pb, "]", 1);
+        ret = fwrite(pb->buf, 1, (size_t) pb->bpos, f) == (size_t) pb->bpos ? 0 : -EIO;
+out:
+        words_done(&wd);
+        printbuf_free(nl_indent);
+        return ret;
 }
 
 static json_object *report_object(const struct smapsaudit_report *r, unsigned flags, struct vmas_json *vj) {
@@ -287,7 +358,7 @@ static json_object *report_object(const struct smapsaudit_report *r, unsigned fl
         for (size_t i = 0; i < r->n_vmas; i++)
                 omitted += !vma_worth_printing(vj, &r->vmas[i]);
         a = json_object_new_array();
-        json_object_set_serializer(a, vmas_to_json_string, vj, NULL);
+        json_object_set_serializer(a, vmas_placeholder, vj, NULL);
         json_object_object_add(o, "vmas", a);
         if (vj->compact || r->vmas_omitted)
                 sa_json_add_u64(o, "vmas_omitted", r->vmas_omitted + omitted);
@@ -310,20 +381,46 @@ static json_object *report_object(const struct smapsaudit_report *r, unsigned fl
         return o;
 }
 
-_export_ int smapsaudit_report_to_json(const struct smapsaudit_report *r, unsigned flags, char **ret) {
-        struct vmas_json vj;
+_export_ int smapsaudit_report_write_json(const struct smapsaudit_report *r, unsigned flags, FILE *f) {
+        struct vmas_json vj = {};
         json_object *o = report_object(r, flags, &vj);
+        struct printbuf *pb = printbuf_new();
         const char *s;
-        char *copy;
+        size_t len;
+        int ret = -ENOMEM;
 
-        if (!o)
-                return -ENOMEM;
-        s = json_object_to_json_string_ext(o, (flags & SMAPSAUDIT_REPORT_PRETTY) ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
-                                                                                 : JSON_C_TO_STRING_PLAIN);
-        copy = s ? strdup(s) : NULL;
+        if (!o || !pb)
+                goto out;
+        s = json_object_to_json_string_length(o, (flags & SMAPSAUDIT_REPORT_PRETTY) ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+                                                                                     : JSON_C_TO_STRING_PLAIN, &len);
+        if (!s)
+                goto out;
+        ret = -EIO;
+        if (fwrite(s, 1, (size_t) vj.at, f) != (size_t) vj.at)
+                goto out;
+        ret = write_vmas(&vj, pb, f);
+        if (ret >= 0 && fwrite(s + vj.at, 1, len - (size_t) vj.at, f) != len - (size_t) vj.at)
+                ret = -EIO;
+out:
+        printbuf_free(pb);
         json_object_put(o);
-        if (!copy)
+        return ret;
+}
+
+_export_ int smapsaudit_report_to_json(const struct smapsaudit_report *r, unsigned flags, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+        FILE *f = open_memstream(&buf, &size);
+        int err;
+
+        if (!f)
                 return -ENOMEM;
-        *ret = copy;
+        err = smapsaudit_report_write_json(r, flags, f);
+        /* the buffer is only complete, and its size known, once the stream is closed */
+        if (fclose(f) != 0 && err >= 0)
+                err = -ENOMEM;
+        if (err < 0)
+                return err == -EIO ? -ENOMEM : err;
+        *ret = TAKE_PTR(buf);
         return 0;
 }
