@@ -103,7 +103,7 @@ void sa_prejudge(const struct sa_judge *j, const struct sa_pass *p, struct sa_re
                         continue;
                 stable = sa_judge_vma_inputs(j, A, B, ka, kb, &p->walks[ai], &v, &budget);
                 sa_compare_vma(&v, stable, false);
-                if (sa_disagreements(v.cmp, _SA_FIELD_MAX) & SA_MAPCOUNT_BOTH_WAYS)
+                if (sa_disagreements(v.cmp, ELEMENTSOF(v.cmp)) & SA_MAPCOUNT_BOTH_WAYS)
                         req->rewalk[ai] = req->third_smaps = true;
         }
         if (p->need_totals) {

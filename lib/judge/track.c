@@ -147,6 +147,12 @@ bool sa_judge_walk_stands(const struct sa_judge *j, size_t t, const struct sa_sm
 }
 
 void sa_judge_done(struct sa_judge *j) {
+        while (j->sightings) {
+                struct sa_vma_sighting *next = j->sightings->next;
+
+                free(j->sightings);
+                j->sightings = next;
+        }
         free(j->track);
         j->track = NULL;
         j->n_track_alloc = 0;

@@ -20,10 +20,10 @@
 #include "walk.h"
 
 struct sa_field_cmp {
-        bool judged;             /* kernel value stable and compared */
         uint64_t kernel_kb;
         uint64_t walk_lo_kb, walk_hi_kb;
         enum smapsaudit_verdict verdict;
+        bool judged;             /* kernel value stable and compared */
 };
 
 struct sa_vma_report {
@@ -32,7 +32,7 @@ struct sa_vma_report {
         unsigned tags;
         enum smapsaudit_verdict verdict;
         bool stable;
-        struct sa_field_cmp cmp[_SA_FIELD_MAX];
+        struct sa_field_cmp cmp[SA_PRIVATE + 1]; /* the fields smaps has per VMA */
         struct sa_node_count *numa_kernel;  /* numa_maps N<n>= (4K pages) */
         size_t n_numa_kernel;
         bool have_numa_kernel;
