@@ -134,8 +134,8 @@ int sa_judge_vma(struct sa_judge *j, const struct sa_pass *p, size_t ai) {
         size_t i = p->idx[ai];
         struct sa_vma_report *v = &j->r->vmas[i];
         struct sa_vma_track *t = &j->track[i];
-        const struct sa_smaps_vma *ka = sa_smaps_find(&A->smaps, v->kernel.start, v->kernel.end);
-        const struct sa_smaps_vma *kb = sa_smaps_find(&B->smaps, v->kernel.start, v->kernel.end);
+        const struct sa_smaps_vma *ka = sa_smaps_find_near(&A->smaps, ai, v->kernel.start, v->kernel.end);
+        const struct sa_smaps_vma *kb = sa_smaps_find_near(&B->smaps, ai, v->kernel.start, v->kernel.end);
         const struct sa_numa_vma *nb = B->have_numa ? sa_numa_maps_find(&B->numa, v->kernel.start) : NULL;
         bool nodes = nb && (j->r->walk_mode & SA_WALK_NODES);
         uint64_t stable, mask, mapcount, confirmed;
@@ -261,7 +261,7 @@ void sa_judge_note_churn(struct sa_judge *j, const struct sa_pass *p) {
 
         for (size_t i = 0; i < A->smaps.n; i++) {
                 const struct sa_smaps_vma *x = &A->smaps.vmas[i];
-                const struct sa_smaps_vma *y = sa_smaps_find(&B->smaps, x->start, x->end);
+                const struct sa_smaps_vma *y = sa_smaps_find_near(&B->smaps, i, x->start, x->end);
                 struct sa_vma_track *t = &j->track[p->idx[i]];
 
                 if (!y || !sa_smaps_core_stable(x, y)) {
@@ -271,7 +271,7 @@ void sa_judge_note_churn(struct sa_judge *j, const struct sa_pass *p) {
                         moving += MAX(sa_vma_rss_kb(x), sa_vma_rss_kb(y));
         }
         for (size_t i = 0; i < B->smaps.n; i++)
-                if (!sa_smaps_find(&A->smaps, B->smaps.vmas[i].start, B->smaps.vmas[i].end))
+                if (!sa_smaps_find_near(&A->smaps, i, B->smaps.vmas[i].start, B->smaps.vmas[i].end))
                         changed += sa_vma_rss_kb(&B->smaps.vmas[i]);
         j->transient_kb = MAX(j->transient_kb, changed);
         j->moving_kb = moving;

@@ -94,7 +94,7 @@ void sa_prejudge(const struct sa_judge *j, const struct sa_pass *p, struct sa_re
 
         for (size_t ai = 0; ai < A->smaps.n; ai++) {
                 const struct sa_smaps_vma *ka = &A->smaps.vmas[ai];
-                const struct sa_smaps_vma *kb = sa_smaps_find(&B->smaps, ka->start, ka->end);
+                const struct sa_smaps_vma *kb = sa_smaps_find_near(&B->smaps, ai, ka->start, ka->end);
                 struct sa_vma_report v = {};
                 struct sa_budget budget;
                 uint64_t stable;

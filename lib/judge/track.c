@@ -84,7 +84,7 @@ void sa_judge_unmapped(struct sa_judge *j, const struct sa_pass *p) {
         for (size_t i = 0; i < p->A->smaps.n; i++) {
                 const struct sa_smaps_vma *x = &p->A->smaps.vmas[i];
 
-                if (!sa_smaps_find(&p->B->smaps, x->start, x->end))
+                if (!sa_smaps_find_near(&p->B->smaps, i, x->start, x->end))
                         j->track[p->idx[i]].present = false;
         }
 }

@@ -306,3 +306,16 @@ const struct sa_smaps_vma *sa_smaps_find(const struct sa_smaps *s, uint64_t star
         }
         return NULL;
 }
+
+/*
+ * Two reads of one process list the same VMAs at the same places unless
+ * something was mapped or unmapped between them: a VMA of one is looked
+ * for at its own index in the other first. Taken only where no neighbour
+ * has the same start, it is what the binary search finds.
+ */
+const struct sa_smaps_vma *sa_smaps_find_near(const struct sa_smaps *s, size_t near, uint64_t start, uint64_t end) {
+        if (near < s->n && s->vmas[near].start == start && (near == 0 || s->vmas[near - 1].start < start) &&
+            (near + 1 == s->n || s->vmas[near + 1].start > start))
+                return s->vmas[near].end == end ? &s->vmas[near] : NULL;
+        return sa_smaps_find(s, start, end);
+}
