@@ -78,8 +78,37 @@ static json_object *nodes_object(const struct sa_node_count *n, size_t count) {
         return o;
 }
 
-static json_object *vma_object(const struct words *wd, const struct sa_vma_report *v) {
-        json_object *o = json_object_new_object(), *fields = json_object_new_object(), *w;
+static json_object *fields_object(const struct words *wd, const struct sa_vma_report *v) {
+        json_object *fields = json_object_new_object();
+
+        for (unsigned f = 0; f <= SA_PRIVATE; f++) {
+                bool have = f >= _SA_SMAPS_FIELD_MAX || (v->kernel.have & (1ULL << f));
+                if (!have || sa_fields[f].rollup_only)
+                        continue;
+                sa_json_put(fields, sa_fields[f].name, field_cmp(wd, &v->cmp[f], f, &v->walk));
+        }
+        return fields;
+}
+
+/* Whether fields_object() prints the same of a and b. */
+static bool same_fields(const struct sa_vma_report *a, const struct sa_vma_report *b) {
+        uint64_t mask = (1ULL << _SA_SMAPS_FIELD_MAX) - 1;
+
+        if ((a->kernel.have & mask) != (b->kernel.have & mask))
+                return false;
+        for (unsigned f = 0; f <= SA_PRIVATE; f++) {
+                const struct sa_field_cmp *x = &a->cmp[f], *y = &b->cmp[f];
+
+                if (x->judged != y->judged || a->walk.f[f].lo != b->walk.f[f].lo || a->walk.f[f].hi != b->walk.f[f].hi ||
+                    (x->judged && (x->kernel_kb != y->kernel_kb || x->verdict != y->verdict)))
+                        return false;
+        }
+        return true;
+}
+
+/* Takes a reference on fields. */
+static json_object *vma_object(const struct words *wd, const struct sa_vma_report *v, json_object *fields) {
+        json_object *o = json_object_new_object(), *w;
 
         sa_json_put(o, "start", sa_json_hex(v->kernel.start));
         sa_json_put(o, "end", sa_json_hex(v->kernel.end));
@@ -89,12 +118,6 @@ static json_object *vma_object(const struct words *wd, const struct sa_vma_repor
         sa_json_put(o, "verdict", word_verdict(wd, true, v->verdict));
         sa_json_put(o, "churn_budget_kb", sa_json_u64(v->churn_kb));
         sa_json_put(o, "pmd_churn_budget_kb", sa_json_u64(v->pmd_churn_kb));
-        for (unsigned f = 0; f <= SA_PRIVATE; f++) {
-                bool have = f >= _SA_SMAPS_FIELD_MAX || (v->kernel.have & (1ULL << f));
-                if (!have || sa_fields[f].rollup_only)
-                        continue;
-                sa_json_put(fields, sa_fields[f].name, field_cmp(wd, &v->cmp[f], f, &v->walk));
-        }
         sa_json_put(o, "fields", fields);
         w = json_object_new_object();
         sa_json_put(w, "present_pages", sa_json_u64(v->walk.present_pages));
@@ -238,33 +261,98 @@ static int vmas_placeholder(json_object *jso, struct printbuf *pb, int level, in
         return 0;
 }
 
+/* s, printed at level 0, as it reads a level deeper: every line break followed by nl_indent. */
+static void append_indented(struct printbuf *pb, const char *s, const struct printbuf *nl_indent) {
+        for (const char *nl; (nl = strchr(s, '\n')); s = nl + 1) {
+                printbuf_memappend(pb, s, (int) (nl - s));
+                printbuf_memappend(pb, nl_indent->buf, nl_indent->bpos);
+        }
+        printbuf_memappend(pb, s, (int) strlen(s));
+}
+
+static int print_text(json_object *jso, struct printbuf *pb, int level, int flags) {
+        const struct printbuf *text = json_object_get_userdata(jso);
+
+        (void) flags;
+        /* made for the "fields" of a VMA object printed on its own */
+        if (level != 1)
+                return -1;
+        return printbuf_memappend(pb, text->buf, text->bpos);
+}
+
+static void free_text(json_object *jso, void *userdata) {
+        (void) jso;
+        printbuf_free(userdata);
+}
+
+/*
+ * A VMA's "fields" are most of its text, and neighbours often print the
+ * same (a run of one-page VMAs, each with its page): json-c's text of the
+ * last one is kept, and printed as it is for the next VMA that has the same.
+ */
+struct fields_cache {
+        const struct sa_vma_report *of;
+        json_object *text;
+        struct printbuf *nl_indent;     /* a line break one level in */
+};
+
+static json_object *cached_fields(struct fields_cache *c, const struct words *wd, const struct sa_vma_report *v,
+                                  int flags) {
+        json_object *fields, *text;
+        struct printbuf *pb;
+        const char *s;
+
+        if (c->of && same_fields(c->of, v))
+                return json_object_get(c->text);
+        fields = fields_object(wd, v);
+        s = fields ? json_object_to_json_string_ext(fields, flags) : NULL;
+        pb = s ? printbuf_new() : NULL;
+        text = pb ? json_object_new_object() : NULL;
+        if (!text) {
+                printbuf_free(pb);
+                json_object_put(fields);
+                return NULL;
+        }
+        append_indented(pb, s, c->nl_indent);
+        json_object_put(fields);
+        json_object_set_serializer(text, print_text, pb, free_text);
+        json_object_put(c->text);
+        c->text = text;
+        c->of = v;
+        return json_object_get(text);
+}
+
 /* The array that vmas_placeholder() stood for; pb is scratch space for one VMA at a time. */
 static int write_vmas(const struct vmas_json *vj, struct printbuf *pb, FILE *f) {
         const struct smapsaudit_report *r = vj->r;
         int level = vj->level, flags = vj->flags;
         bool pretty = flags & JSON_C_TO_STRING_PRETTY, spaced = (flags & JSON_C_TO_STRING_SPACED) && !pretty;
         struct printbuf *nl_indent = printbuf_new();
+        struct fields_cache fc = { .nl_indent = printbuf_new() };
         struct words wd = {};
         size_t printed = 0;
-        int ret = nl_indent ? words_init(&wd) : -ENOMEM;
+        int ret = nl_indent && fc.nl_indent ? words_init(&wd) : -ENOMEM;
 
         if (ret < 0)
                 goto out;
-        /* what each line break inside a VMA becomes at this level */
+        /* what each line break inside a VMA becomes at this level, and inside its "fields" */
         printbuf_memappend(nl_indent, "\n", 1);
         indent(nl_indent, level + 1, flags);
+        printbuf_memappend(fc.nl_indent, "\n", 1);
+        indent(fc.nl_indent, 1, flags);
         printbuf_reset(pb);
         printbuf_memappend(pb, "[", 1);
         if (pretty)
                 printbuf_memappend(pb, "\n", 1);
         for (size_t i = 0; i < r->n_vmas; i++) {
-                json_object *v;
+                json_object *v, *fields;
                 const char *s;
 
                 if (!vma_worth_printing(vj, &r->vmas[i]))
                         continue;
                 ret = -ENOMEM;
-                v = vma_object(&wd, &r->vmas[i]);
+                fields = cached_fields(&fc, &wd, &r->vmas[i], flags);
+                v = fields ? vma_object(&wd, &r->vmas[i], fields) : NULL;
                 if (!v)
                         goto out;
                 if (printed++ > 0) {
@@ -281,11 +369,7 @@ static int write_vmas(const struct vmas_json *vj, struct printbuf *pb, FILE *f) 
                         goto out;
                 }
                 /* printed at level 0: every line after the first moves in to this level */
-                for (const char *nl; (nl = strchr(s, '\n')); s = nl + 1) {
-                        printbuf_memappend(pb, s, (int) (nl - s));
-                        printbuf_memappend(pb, nl_indent->buf, nl_indent->bpos);
-                }
-                printbuf_memappend(pb, s, (int) strlen(s));
+                append_indented(pb, s, nl_indent);
                 json_object_put(v);
                 ret = -EIO;
                 if (fwrite(pb->buf, 1, (size_t) pb->bpos, f) != (size_t) pb->bpos)
@@ -303,6 +387,8 @@ static int write_vmas(const struct vmas_json *vj, struct printbuf *pb, FILE *f) 
                 printbuf_memappend(pb, "]", 1);
         ret = fwrite(pb->buf, 1, (size_t) pb->bpos, f) == (size_t) pb->bpos ? 0 : -EIO;
 out:
+        json_object_put(fc.text);
+        printbuf_free(fc.nl_indent);
         words_done(&wd);
         printbuf_free(nl_indent);
         return ret;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The JSON report is written VMA by VMA, straight to its stream, yet reads
- * as json-c prints the whole document: parsing it and printing it again
- * with json-c gives the same bytes, in every flavour the library writes,
- * and the stream and the string are the same document.
+ * The JSON report is written VMA by VMA, straight to its stream, with the
+ * text of a VMA's fields printed again for a neighbour that has the same,
+ * yet reads as json-c prints the whole document: parsing it and printing
+ * it again with json-c gives the same bytes, in every flavour the library
+ * writes, and the stream and the string are the same document.
  */
 #include <json-c/json.h>
 
@@ -43,11 +44,13 @@ static struct smapsaudit_report *make_report(void) {
         snprintf(r->comm, sizeof(r->comm), "many \"vmas\"");
         snprintf(r->kernel, sizeof(r->kernel), "6.18.0-test");
         r->verdict = SMAPSAUDIT_INCONCLUSIVE;
-        r->vmas = calloc(4, sizeof(*r->vmas));
+        r->vmas = calloc(5, sizeof(*r->vmas));
         add_vma(r, 0x400000, "/usr/bin/a b/\\tab\t", SMAPSAUDIT_CONSISTENT, true, true);
         add_vma(r, 0x500000, "", SMAPSAUDIT_INCONCLUSIVE, false, false);
         add_vma(r, 0x600000, "[heap]", SMAPSAUDIT_UNDER_ACCOUNTED, true, false);
         add_vma(r, 0x700000, "[stack]", SMAPSAUDIT_CONSISTENT, true, true);
+        /* the same fields as the VMA before it: their text is printed again */
+        add_vma(r, 0x800000, "[stack]", SMAPSAUDIT_CONSISTENT, true, false);
         sa_report_note(r, "a note");
         return r;
 }
@@ -81,6 +84,27 @@ static void test_flavour(struct smapsaudit_report *r, unsigned flags, int json_c
         json_object_put(o);
 }
 
+/* Each VMA's own fields, whichever text was printed for them. */
+static void test_fields(struct smapsaudit_report *r) {
+        static const char *const want[] = { "consistent", "not-judged", "under-accounted", "consistent", "consistent" };
+        _cleanup_free_ char *json = NULL;
+        json_object *o, *a = NULL;
+
+        is_i64(smapsaudit_report_to_json(r, SMAPSAUDIT_REPORT_PRETTY, &json), 0, "to JSON");
+        o = json_tokener_parse(json);
+        ok(o && json_object_object_get_ex(o, "vmas", &a), "a \"vmas\" array");
+        for (size_t i = 0; a && i < ELEMENTSOF(want); i++) {
+                json_object *rss = NULL, *v = NULL, *k = NULL;
+
+                json_object_object_get_ex(json_object_array_get_idx(a, i), "fields", &rss);
+                json_object_object_get_ex(rss, "Rss", &rss);
+                json_object_object_get_ex(rss, "verdict", &v);
+                is_str(v ? json_object_get_string(v) : "", want[i], "VMA %zu: its Rss verdict", i);
+                ok(json_object_object_get_ex(rss, "kernel_kb", &k) == (i != 1), "VMA %zu: a kernel figure if judged", i);
+        }
+        json_object_put(o);
+}
+
 static void test_stream_fails(struct smapsaudit_report *r) {
         FILE *f = fopen("/dev/full", "we");
 
@@ -96,15 +120,16 @@ int main(void) {
         struct smapsaudit_report *r = make_report();
 
         ok(r, "a report");
-        test_flavour(r, 0, JSON_C_TO_STRING_PLAIN, 4, "plain");
-        test_flavour(r, SMAPSAUDIT_REPORT_PRETTY, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED, 4, "pretty");
+        test_flavour(r, 0, JSON_C_TO_STRING_PLAIN, 5, "plain");
+        test_flavour(r, SMAPSAUDIT_REPORT_PRETTY, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED, 5, "pretty");
+        test_fields(r);
         test_flavour(r, SMAPSAUDIT_REPORT_COMPACT, JSON_C_TO_STRING_PLAIN, 2, "compact");
         test_flavour(r, SMAPSAUDIT_REPORT_COMPACT | SMAPSAUDIT_REPORT_PRETTY,
                      JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED, 2, "compact, pretty");
         r->n_vmas = 0;
         test_flavour(r, SMAPSAUDIT_REPORT_PRETTY, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED, 0, "no VMAs");
         test_stream_fails(r);
-        r->n_vmas = 4;
+        r->n_vmas = 5;
         smapsaudit_report_unref(r);
         return tap_done();
 }
