@@ -90,7 +90,7 @@ static json_object *fields_object(const struct words *wd, const struct sa_vma_re
         return fields;
 }
 
-/* Whether fields_object() prints the same of a and b. */
+/* Whether fields_object() prints the same of a and b; and so on for the other parts below. */
 static bool same_fields(const struct sa_vma_report *a, const struct sa_vma_report *b) {
         uint64_t mask = (1ULL << _SA_SMAPS_FIELD_MAX) - 1;
 
@@ -106,9 +106,84 @@ static bool same_fields(const struct sa_vma_report *a, const struct sa_vma_repor
         return true;
 }
 
-/* Takes a reference on fields. */
-static json_object *vma_object(const struct words *wd, const struct sa_vma_report *v, json_object *fields) {
-        json_object *o = json_object_new_object(), *w;
+static json_object *walk_object(const struct words *wd, const struct sa_vma_report *v) {
+        json_object *w = json_object_new_object();
+
+        (void) wd;
+        sa_json_put(w, "present_pages", sa_json_u64(v->walk.present_pages));
+        sa_json_put(w, "pmd_thps", sa_json_u64(v->walk.pmd_thps));
+        sa_json_put(w, "ksm_pages", sa_json_u64(v->walk.ksm_pages));
+        sa_json_put(w, "zero_pages", sa_json_u64(v->walk.zero_pages));
+        sa_json_put(w, "swap_pages", sa_json_u64(v->walk.swap_pages));
+        sa_json_put(w, "guard_pages", sa_json_u64(v->walk.guard_pages));
+        sa_json_put(w, "migration_pages", sa_json_u64(v->walk.migration_pages));
+        return w;
+}
+
+static bool same_walk(const struct sa_vma_report *a, const struct sa_vma_report *b) {
+        return a->walk.present_pages == b->walk.present_pages && a->walk.pmd_thps == b->walk.pmd_thps &&
+               a->walk.ksm_pages == b->walk.ksm_pages && a->walk.zero_pages == b->walk.zero_pages &&
+               a->walk.swap_pages == b->walk.swap_pages && a->walk.guard_pages == b->walk.guard_pages &&
+               a->walk.migration_pages == b->walk.migration_pages;
+}
+
+static bool has_numa(const struct sa_vma_report *v) {
+        return v->have_numa_kernel || v->walk.n_nodes;
+}
+
+static json_object *numa_object(const struct words *wd, const struct sa_vma_report *v) {
+        json_object *n = json_object_new_object();
+
+        if (v->have_numa_kernel)
+                sa_json_put(n, "kernel_pages", nodes_object(v->numa_kernel, v->n_numa_kernel));
+        sa_json_put(n, "walk_pages", nodes_object(v->walk.nodes, v->walk.n_nodes));
+        sa_json_put(n, "verdict", word_verdict(wd, v->numa_judged, v->numa_verdict));
+        return n;
+}
+
+static bool same_nodes(const struct sa_node_count *a, size_t na, const struct sa_node_count *b, size_t nb) {
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++)
+                if (a[i].node != b[i].node || a[i].pages != b[i].pages)
+                        return false;
+        return true;
+}
+
+static bool same_numa(const struct sa_vma_report *a, const struct sa_vma_report *b) {
+        return a->have_numa_kernel == b->have_numa_kernel &&
+               (!a->have_numa_kernel || same_nodes(a->numa_kernel, a->n_numa_kernel, b->numa_kernel, b->n_numa_kernel)) &&
+               same_nodes(a->walk.nodes, a->walk.n_nodes, b->walk.nodes, b->walk.n_nodes) &&
+               a->numa_judged == b->numa_judged && (!a->numa_judged || a->numa_verdict == b->numa_verdict);
+}
+
+/*
+ * A VMA's "fields", "walk" and "numa" are most of its text, and neighbours
+ * often print the same (a run of one-page VMAs, each with its page). The
+ * VMA object holds a marker for each (MARK and the part's number, which
+ * json-c never prints: it escapes control characters in strings); json-c's
+ * text of the part, as the last VMA that had it printed it, goes in its place.
+ */
+#define MARK '\001'
+
+enum {
+        PART_FIELDS,
+        PART_WALK,
+        PART_NUMA,
+        _PART_MAX,
+};
+
+static const struct part {
+        json_object *(*build)(const struct words *wd, const struct sa_vma_report *v);
+        bool (*same)(const struct sa_vma_report *a, const struct sa_vma_report *b);
+} parts[_PART_MAX] = {
+        [PART_FIELDS] = { fields_object, same_fields },
+        [PART_WALK] = { walk_object, same_walk },
+        [PART_NUMA] = { numa_object, same_numa },
+};
+
+static json_object *vma_object(const struct words *wd, const struct sa_vma_report *v, json_object *const marks[]) {
+        json_object *o = json_object_new_object();
 
         sa_json_put(o, "start", sa_json_hex(v->kernel.start));
         sa_json_put(o, "end", sa_json_hex(v->kernel.end));
@@ -118,24 +193,10 @@ static json_object *vma_object(const struct words *wd, const struct sa_vma_repor
         sa_json_put(o, "verdict", word_verdict(wd, true, v->verdict));
         sa_json_put(o, "churn_budget_kb", sa_json_u64(v->churn_kb));
         sa_json_put(o, "pmd_churn_budget_kb", sa_json_u64(v->pmd_churn_kb));
-        sa_json_put(o, "fields", fields);
-        w = json_object_new_object();
-        sa_json_put(w, "present_pages", sa_json_u64(v->walk.present_pages));
-        sa_json_put(w, "pmd_thps", sa_json_u64(v->walk.pmd_thps));
-        sa_json_put(w, "ksm_pages", sa_json_u64(v->walk.ksm_pages));
-        sa_json_put(w, "zero_pages", sa_json_u64(v->walk.zero_pages));
-        sa_json_put(w, "swap_pages", sa_json_u64(v->walk.swap_pages));
-        sa_json_put(w, "guard_pages", sa_json_u64(v->walk.guard_pages));
-        sa_json_put(w, "migration_pages", sa_json_u64(v->walk.migration_pages));
-        sa_json_put(o, "walk", w);
-        if (v->have_numa_kernel || v->walk.n_nodes) {
-                json_object *n = json_object_new_object();
-                if (v->have_numa_kernel)
-                        sa_json_put(n, "kernel_pages", nodes_object(v->numa_kernel, v->n_numa_kernel));
-                sa_json_put(n, "walk_pages", nodes_object(v->walk.nodes, v->walk.n_nodes));
-                sa_json_put(n, "verdict", word_verdict(wd, v->numa_judged, v->numa_verdict));
-                sa_json_put(o, "numa", n);
-        }
+        sa_json_put(o, "fields", json_object_get(marks[PART_FIELDS]));
+        sa_json_put(o, "walk", json_object_get(marks[PART_WALK]));
+        if (has_numa(v))
+                sa_json_put(o, "numa", json_object_get(marks[PART_NUMA]));
         return o;
 }
 
@@ -261,7 +322,7 @@ static int vmas_placeholder(json_object *jso, struct printbuf *pb, int level, in
         return 0;
 }
 
-/* s, printed at level 0, as it reads a level deeper: every line break followed by nl_indent. */
+/* s, printed at level 0, as it reads deeper: every line break followed by nl_indent. */
 static void append_indented(struct printbuf *pb, const char *s, const struct printbuf *nl_indent) {
         for (const char *nl; (nl = strchr(s, '\n')); s = nl + 1) {
                 printbuf_memappend(pb, s, (int) (nl - s));
@@ -270,56 +331,62 @@ static void append_indented(struct printbuf *pb, const char *s, const struct pri
         printbuf_memappend(pb, s, (int) strlen(s));
 }
 
-static int print_text(json_object *jso, struct printbuf *pb, int level, int flags) {
-        const struct printbuf *text = json_object_get_userdata(jso);
+static int print_mark(json_object *jso, struct printbuf *pb, int level, int flags) {
+        const char mark[2] = { MARK, (char) ('0' + (uintptr_t) json_object_get_userdata(jso)) };
 
         (void) flags;
-        /* made for the "fields" of a VMA object printed on its own */
+        /* only in a VMA object printed on its own, where part_text() was made for */
         if (level != 1)
                 return -1;
-        return printbuf_memappend(pb, text->buf, text->bpos);
+        return printbuf_memappend(pb, mark, sizeof(mark));
 }
 
-static void free_text(json_object *jso, void *userdata) {
-        (void) jso;
-        printbuf_free(userdata);
-}
-
-/*
- * A VMA's "fields" are most of its text, and neighbours often print the
- * same (a run of one-page VMAs, each with its page): json-c's text of the
- * last one is kept, and printed as it is for the next VMA that has the same.
- */
-struct fields_cache {
-        const struct sa_vma_report *of;
-        json_object *text;
-        struct printbuf *nl_indent;     /* a line break one level in */
+struct part_text {
+        const struct sa_vma_report *of; /* the VMA it was made for */
+        struct printbuf *text;
 };
 
-static json_object *cached_fields(struct fields_cache *c, const struct words *wd, const struct sa_vma_report *v,
-                                  int flags) {
-        json_object *fields, *text;
-        struct printbuf *pb;
+/* The text of part k of v, indented by nl_indent: the last one's again if it is the same. */
+static int part_text(struct part_text *t, unsigned k, const struct words *wd, const struct sa_vma_report *v,
+                     int flags, const struct printbuf *nl_indent) {
+        json_object *o;
         const char *s;
 
-        if (c->of && same_fields(c->of, v))
-                return json_object_get(c->text);
-        fields = fields_object(wd, v);
-        s = fields ? json_object_to_json_string_ext(fields, flags) : NULL;
-        pb = s ? printbuf_new() : NULL;
-        text = pb ? json_object_new_object() : NULL;
-        if (!text) {
-                printbuf_free(pb);
-                json_object_put(fields);
-                return NULL;
+        if (t->of && parts[k].same(t->of, v))
+                return 0;
+        t->of = NULL;
+        o = parts[k].build(wd, v);
+        s = o ? json_object_to_json_string_ext(o, flags) : NULL;
+        if (!s) {
+                json_object_put(o);
+                return -ENOMEM;
         }
-        append_indented(pb, s, c->nl_indent);
-        json_object_put(fields);
-        json_object_set_serializer(text, print_text, pb, free_text);
-        json_object_put(c->text);
-        c->text = text;
-        c->of = v;
-        return json_object_get(text);
+        printbuf_reset(t->text);
+        append_indented(t->text, s, nl_indent);
+        json_object_put(o);
+        t->of = v;
+        return 0;
+}
+
+/* s, a VMA printed at level 0, indented by nl_indent, with each part's text where its mark is. */
+static void append_vma(struct printbuf *pb, const char *s, const struct printbuf *nl_indent,
+                       const struct part_text *texts) {
+        for (;;) {
+                size_t n = strcspn(s, (const char[]) { '\n', MARK, 0 });
+
+                printbuf_memappend(pb, s, (int) n);
+                s += n;
+                if (*s == '\n') {
+                        printbuf_memappend(pb, nl_indent->buf, nl_indent->bpos);
+                        s++;
+                } else if (*s == MARK) {
+                        const struct printbuf *t = texts[s[1] - '0'].text;
+
+                        printbuf_memappend(pb, t->buf, t->bpos);
+                        s += 2;
+                } else
+                        break;
+        }
 }
 
 /* The array that vmas_placeholder() stood for; pb is scratch space for one VMA at a time. */
@@ -327,32 +394,47 @@ static int write_vmas(const struct vmas_json *vj, struct printbuf *pb, FILE *f) 
         const struct smapsaudit_report *r = vj->r;
         int level = vj->level, flags = vj->flags;
         bool pretty = flags & JSON_C_TO_STRING_PRETTY, spaced = (flags & JSON_C_TO_STRING_SPACED) && !pretty;
-        struct printbuf *nl_indent = printbuf_new();
-        struct fields_cache fc = { .nl_indent = printbuf_new() };
+        struct printbuf *nl_indent = printbuf_new(), *nl_part = printbuf_new();
+        struct part_text texts[_PART_MAX] = {};
+        json_object *marks[_PART_MAX] = {};
         struct words wd = {};
         size_t printed = 0;
-        int ret = nl_indent && fc.nl_indent ? words_init(&wd) : -ENOMEM;
+        int ret = nl_indent && nl_part ? words_init(&wd) : -ENOMEM;
 
+        for (unsigned k = 0; k < _PART_MAX && ret >= 0; k++) {
+                texts[k].text = printbuf_new();
+                marks[k] = json_object_new_object();
+                if (!texts[k].text || !marks[k])
+                        ret = -ENOMEM;
+                else
+                        json_object_set_serializer(marks[k], print_mark, (void *) (uintptr_t) k, NULL);
+        }
         if (ret < 0)
                 goto out;
-        /* what each line break inside a VMA becomes at this level, and inside its "fields" */
+        /* what each line break inside a VMA becomes at this level, and inside its parts */
         printbuf_memappend(nl_indent, "\n", 1);
         indent(nl_indent, level + 1, flags);
-        printbuf_memappend(fc.nl_indent, "\n", 1);
-        indent(fc.nl_indent, 1, flags);
+        printbuf_memappend(nl_part, "\n", 1);
+        indent(nl_part, level + 2, flags);
         printbuf_reset(pb);
         printbuf_memappend(pb, "[", 1);
         if (pretty)
                 printbuf_memappend(pb, "\n", 1);
         for (size_t i = 0; i < r->n_vmas; i++) {
-                json_object *v, *fields;
+                const struct sa_vma_report *vr = &r->vmas[i];
+                json_object *v;
                 const char *s;
 
-                if (!vma_worth_printing(vj, &r->vmas[i]))
+                if (!vma_worth_printing(vj, vr))
                         continue;
+                ret = 0;
+                for (unsigned k = 0; k < _PART_MAX && ret >= 0; k++)
+                        if (k != PART_NUMA || has_numa(vr))
+                                ret = part_text(&texts[k], k, &wd, vr, flags, nl_part);
+                if (ret < 0)
+                        goto out;
                 ret = -ENOMEM;
-                fields = cached_fields(&fc, &wd, &r->vmas[i], flags);
-                v = fields ? vma_object(&wd, &r->vmas[i], fields) : NULL;
+                v = vma_object(&wd, vr, marks);
                 if (!v)
                         goto out;
                 if (printed++ > 0) {
@@ -369,7 +451,7 @@ static int write_vmas(const struct vmas_json *vj, struct printbuf *pb, FILE *f) 
                         goto out;
                 }
                 /* printed at level 0: every line after the first moves in to this level */
-                append_indented(pb, s, nl_indent);
+                append_vma(pb, s, nl_indent, texts);
                 json_object_put(v);
                 ret = -EIO;
                 if (fwrite(pb->buf, 1, (size_t) pb->bpos, f) != (size_t) pb->bpos)
@@ -387,10 +469,13 @@ static int write_vmas(const struct vmas_json *vj, struct printbuf *pb, FILE *f) 
                 printbuf_memappend(pb, "]", 1);
         ret = fwrite(pb->buf, 1, (size_t) pb->bpos, f) == (size_t) pb->bpos ? 0 : -EIO;
 out:
-        json_object_put(fc.text);
-        printbuf_free(fc.nl_indent);
+        for (unsigned k = 0; k < _PART_MAX; k++) {
+                printbuf_free(texts[k].text);
+                json_object_put(marks[k]);
+        }
         words_done(&wd);
         printbuf_free(nl_indent);
+        printbuf_free(nl_part);
         return ret;
 }
 

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The JSON report is written VMA by VMA, straight to its stream, with the
- * text of a VMA's fields printed again for a neighbour that has the same,
- * yet reads as json-c prints the whole document: parsing it and printing
- * it again with json-c gives the same bytes, in every flavour the library
- * writes, and the stream and the string are the same document.
+ * text of a VMA's fields, walk and NUMA part printed again for a neighbour
+ * that has the same, yet reads as json-c prints the whole document:
+ * parsing it and printing it again with json-c gives the same bytes, in
+ * every flavour the library writes, each VMA has its own parts, and the
+ * stream and the string are the same document.
  */
 #include <json-c/json.h>
 
@@ -48,8 +49,9 @@ static struct smapsaudit_report *make_report(void) {
         add_vma(r, 0x400000, "/usr/bin/a b/\\tab\t", SMAPSAUDIT_CONSISTENT, true, true);
         add_vma(r, 0x500000, "", SMAPSAUDIT_INCONCLUSIVE, false, false);
         add_vma(r, 0x600000, "[heap]", SMAPSAUDIT_UNDER_ACCOUNTED, true, false);
+        r->vmas[2].walk.present_pages = 1;
         add_vma(r, 0x700000, "[stack]", SMAPSAUDIT_CONSISTENT, true, true);
-        /* the same fields as the VMA before it: their text is printed again */
+        /* the same fields and walk as the VMA before it, but no numa_maps: their text is printed again */
         add_vma(r, 0x800000, "[stack]", SMAPSAUDIT_CONSISTENT, true, false);
         sa_report_note(r, "a note");
         return r;
@@ -84,9 +86,11 @@ static void test_flavour(struct smapsaudit_report *r, unsigned flags, int json_c
         json_object_put(o);
 }
 
-/* Each VMA's own fields, whichever text was printed for them. */
+/* Each VMA's own fields, walk and NUMA part, whichever text was printed for them. */
 static void test_fields(struct smapsaudit_report *r) {
         static const char *const want[] = { "consistent", "not-judged", "under-accounted", "consistent", "consistent" };
+        static const int64_t present[] = { 2, 2, 1, 2, 2 };
+        static const bool numa[] = { true, false, false, true, false };
         _cleanup_free_ char *json = NULL;
         json_object *o, *a = NULL;
 
@@ -101,6 +105,11 @@ static void test_fields(struct smapsaudit_report *r) {
                 json_object_object_get_ex(rss, "verdict", &v);
                 is_str(v ? json_object_get_string(v) : "", want[i], "VMA %zu: its Rss verdict", i);
                 ok(json_object_object_get_ex(rss, "kernel_kb", &k) == (i != 1), "VMA %zu: a kernel figure if judged", i);
+                json_object_object_get_ex(json_object_array_get_idx(a, i), "walk", &v);
+                json_object_object_get_ex(v, "present_pages", &v);
+                is_i64(v ? json_object_get_int64(v) : -1, present[i], "VMA %zu: its present pages", i);
+                ok(json_object_object_get_ex(json_object_array_get_idx(a, i), "numa", NULL) == numa[i],
+                   "VMA %zu: a NUMA part if it has one", i);
         }
         json_object_put(o);
 }
