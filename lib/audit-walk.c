@@ -144,21 +144,21 @@ int sa_audit_walk_pass(struct audit *a, unsigned pass, struct sa_pass *p, bool *
                 /* set first: a walk that fails half way holds what it counted, for the caller to free */
                 walked[i] = true;
                 r = walk_one(a, &s->vmas[i], &p->walks[i]);
-                if (r < 0) {
-                        sa_walker_scan_ahead(a->walker, 0, 0);
-                        return r;
-                }
+                if (r < 0)
+                        goto out;
                 sa_acc_add(&p->total, &p->walks[i]);
                 a->progress_done += vma_pages(&s->vmas[i]);
                 r = progress(a, a->progress_done);
                 if (r < 0)
-                        return r;
+                        goto out;
         }
-        /* the second walks the pre-judgement asks for scan afresh */
-        sa_walker_scan_ahead(a->walker, 0, 0);
         /* PAGEMAP_SCAN support is learned by trying it */
         a->r->walk_mode = sa_walker_mode(a->walker);
-        return 0;
+        r = 0;
+out:
+        /* the second walks the pre-judgement asks for scan afresh */
+        sa_walker_scan_ahead(a->walker, 0, 0);
+        return r;
 }
 
 int sa_audit_do_request(struct audit *a, struct sa_pass *p, const struct sa_request *req, struct sa_acc **again,
