@@ -84,6 +84,14 @@ struct sa_ksm_report {
         size_t n_checks;
 };
 
+/*
+ * report-json-vmas.c: the "vmas" array of the JSON report, written to f one
+ * VMA at a time as json-c prints an array at level with flags; and which
+ * VMAs a compact report has in it.
+ */
+int sa_report_write_json_vmas(const struct smapsaudit_report *r, bool compact, int level, int flags, FILE *f);
+bool sa_report_vma_in_json(const struct sa_vma_report *v, bool compact);
+
 struct smapsaudit_report {
         unsigned n_ref;
         pid_t pid;
