@@ -131,23 +131,23 @@ static void print_summary(const struct smapsaudit_report *rep) {
 
 /* A report as text, or added to the JSON array that several PIDs make. */
 static int output_report(struct smapsaudit_report *rep, bool summary, struct json_object *array) {
-        if (arg.json != JSON_OFF) {
+        if (arg.json != JSON_OFF && !array) {
+                pager_open();
+                /* written as it is made: a report of tens of thousands of VMAs runs to 100 MB and more;
+                 * as with text, a reader that went away (-EIO) does not change the exit status */
+                if (smapsaudit_report_write_json(rep, report_flags(), stdout) == -ENOMEM)
+                        return EXIT_TROUBLE;
+                putchar('\n');
+        } else if (arg.json != JSON_OFF) {
                 _cleanup_free_ char *json = NULL;
                 struct json_object *o;
-                int r;
 
-                r = smapsaudit_report_to_json(rep, report_flags(), &json);
-                if (r < 0)
+                if (smapsaudit_report_to_json(rep, report_flags(), &json) < 0)
                         return EXIT_TROUBLE;
-                if (!array) {
-                        pager_open();
-                        puts(json);
-                } else {
-                        o = json_tokener_parse(json);
-                        if (!o || json_object_array_add(array, o) < 0) {
-                                json_object_put(o);
-                                return EXIT_TROUBLE;
-                        }
+                o = json_tokener_parse(json);
+                if (!o || json_object_array_add(array, o) < 0) {
+                        json_object_put(o);
+                        return EXIT_TROUBLE;
                 }
         } else if (summary)
                 print_summary(rep);

@@ -88,40 +88,78 @@ static int walk_one(struct audit *a, const struct sa_smaps_vma *k, struct sa_acc
         return 0;
 }
 
+/* Whether the pass walks VMA i of its first views: undecided, or the totals need a walk that no longer stands. */
+static bool pass_walks(struct audit *a, const struct sa_pass *p, size_t i) {
+        const struct sa_smaps *s = &p->A->smaps;
+
+        return a->j.track[p->idx[i]].state != SA_VMA_DONE ||
+               (p->need_totals && !sa_judge_walk_stands(&a->j, p->idx[i], &s->vmas[i]));
+}
+
+/*
+ * A process with tens of thousands of small VMAs costs a PAGEMAP_SCAN and
+ * a pagemap read each: the next ones the pass walks, if small, are scanned
+ * and read together. At most SCAN_AHEAD_VMAS of them in SA_SCAN_AHEAD_PAGES
+ * of address space, so that each one's pagemap and scan are read within
+ * microseconds of each other, and all within a few hundred of its walk.
+ */
+#define SCAN_AHEAD_VMAS 64
+
+static bool scans_alone(const struct sa_smaps_vma *k) {
+        struct sa_vma_class cls;
+
+        sa_vma_classify(k, &cls);
+        return skip_walk(k) || cls.special || cls.hugetlb;
+}
+
+static void scan_ahead(struct audit *a, const struct sa_pass *p, size_t i, size_t *ahead_end) {
+        const struct sa_smaps *s = &p->A->smaps;
+        size_t j;
+
+        if (i < *ahead_end)
+                return;
+        for (j = i; j < s->n && j - i < SCAN_AHEAD_VMAS && pass_walks(a, p, j) && !scans_alone(&s->vmas[j]); j++)
+                if ((s->vmas[j].end - s->vmas[i].start) / SA_PAGE_SIZE > SA_SCAN_AHEAD_PAGES)
+                        break;
+        *ahead_end = MAX(j, i + 1);
+        sa_walker_scan_ahead(a->walker, j - i > 1 ? s->vmas[i].start : 0, j - i > 1 ? s->vmas[j - 1].end : 0);
+}
+
 int sa_audit_walk_pass(struct audit *a, unsigned pass, struct sa_pass *p, bool *walked) {
         const struct sa_smaps *s = &p->A->smaps;
-        const struct sa_vma_track *track = a->j.track;
+        size_t ahead_end = 0;
         int r;
 
         a->progress_pass = pass;
         a->progress_done = a->progress_total = 0;
         for (size_t i = 0; i < s->n; i++)
-                if (track[p->idx[i]].state != SA_VMA_DONE ||
-                    (p->need_totals && !sa_judge_walk_stands(&a->j, p->idx[i], &s->vmas[i])))
+                if (pass_walks(a, p, i))
                         a->progress_total += vma_pages(&s->vmas[i]);
         for (size_t i = 0; i < s->n; i++) {
-                if (track[p->idx[i]].state == SA_VMA_DONE) {
-                        if (!p->need_totals)
-                                continue;
-                        if (sa_judge_walk_stands(&a->j, p->idx[i], &s->vmas[i])) {
+                if (!pass_walks(a, p, i)) {
+                        if (p->need_totals)
                                 sa_acc_add(&p->total, &a->r->vmas[p->idx[i]].walk);
-                                continue;
-                        }
+                        continue;
                 }
+                scan_ahead(a, p, i, &ahead_end);
                 /* set first: a walk that fails half way holds what it counted, for the caller to free */
                 walked[i] = true;
                 r = walk_one(a, &s->vmas[i], &p->walks[i]);
                 if (r < 0)
-                        return r;
+                        goto out;
                 sa_acc_add(&p->total, &p->walks[i]);
                 a->progress_done += vma_pages(&s->vmas[i]);
                 r = progress(a, a->progress_done);
                 if (r < 0)
-                        return r;
+                        goto out;
         }
         /* PAGEMAP_SCAN support is learned by trying it */
         a->r->walk_mode = sa_walker_mode(a->walker);
-        return 0;
+        r = 0;
+out:
+        /* the second walks the pre-judgement asks for scan afresh */
+        sa_walker_scan_ahead(a->walker, 0, 0);
+        return r;
 }
 
 int sa_audit_do_request(struct audit *a, struct sa_pass *p, const struct sa_request *req, struct sa_acc **again,

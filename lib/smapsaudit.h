@@ -166,6 +166,8 @@ enum smapsaudit_report_flags {
 };
 /* JSON (schema smapsaudit.report/1); *ret is malloc()ed. */
 int smapsaudit_report_to_json(const struct smapsaudit_report *r, unsigned flags, char **ret);
+/* The same JSON written to f as it is made, without the whole document in memory: -EIO when f fails. */
+int smapsaudit_report_write_json(const struct smapsaudit_report *r, unsigned flags, FILE *f);
 int smapsaudit_report_print_text(const struct smapsaudit_report *r, FILE *f, unsigned flags);
 /* A JSON report (e.g. from smapsauditd) as a report object again. */
 int smapsaudit_report_from_json(const char *json, struct smapsaudit_report **ret);

@@ -134,8 +134,8 @@ int sa_judge_vma(struct sa_judge *j, const struct sa_pass *p, size_t ai) {
         size_t i = p->idx[ai];
         struct sa_vma_report *v = &j->r->vmas[i];
         struct sa_vma_track *t = &j->track[i];
-        const struct sa_smaps_vma *ka = sa_smaps_find(&A->smaps, v->kernel.start, v->kernel.end);
-        const struct sa_smaps_vma *kb = sa_smaps_find(&B->smaps, v->kernel.start, v->kernel.end);
+        const struct sa_smaps_vma *ka = sa_smaps_find_near(&A->smaps, ai, v->kernel.start, v->kernel.end);
+        const struct sa_smaps_vma *kb = sa_smaps_find_near(&B->smaps, ai, v->kernel.start, v->kernel.end);
         const struct sa_numa_vma *nb = B->have_numa ? sa_numa_maps_find(&B->numa, v->kernel.start) : NULL;
         bool nodes = nb && (j->r->walk_mode & SA_WALK_NODES);
         uint64_t stable, mask, mapcount, confirmed;
@@ -169,11 +169,12 @@ int sa_judge_vma(struct sa_judge *j, const struct sa_pass *p, size_t ai) {
          * mapcount field that disagrees stands only if a second walk, after
          * the second smaps read, finds the same counts.
          */
-        if ((sa_disagreements(v->cmp, _SA_FIELD_MAX) & SA_MAPCOUNT_BOTH_WAYS) && !mapcounts_held(p, ai, kb, &v->walk)) {
+        if ((sa_disagreements(v->cmp, ELEMENTSOF(v->cmp)) & SA_MAPCOUNT_BOTH_WAYS) &&
+            !mapcounts_held(p, ai, kb, &v->walk)) {
                 stable &= ~MAPCOUNT_SENSITIVE;
                 sa_compare_vma(v, stable, nodes);
         }
-        mask = sa_disagreements(v->cmp, _SA_FIELD_MAX);
+        mask = sa_disagreements(v->cmp, ELEMENTSOF(v->cmp));
         if (!v->stable) {
                 if (!(stable & CORE_FIELDS))
                         return 0;
@@ -204,7 +205,7 @@ int sa_judge_vma(struct sa_judge *j, const struct sa_pass *p, size_t ai) {
         t->moved = true;
         confirmed = t->prev_mask & mask;
         /* pages migrate between nodes at any time: the node counts must repeat exactly */
-        if ((confirmed & SA_NUMA_BIT) && numa_signature(v) != t->prev_numa)
+        if ((confirmed & SA_NUMA_BIT) && numa_signature(v) != t->prev->numa)
                 confirmed &= ~SA_NUMA_BIT;
         /*
          * Other processes mapping and unmapping shared pages move the
@@ -212,10 +213,10 @@ int sa_judge_vma(struct sa_judge *j, const struct sa_pass *p, size_t ai) {
          * it. A real mapcount-field bug gives the same numbers every time;
          * churn does not, so those fields must repeat exactly.
          */
-        for (unsigned f = 0; f <= SA_PRIVATE; f++)
+        for (unsigned f = 0; f <= SA_PRIVATE && confirmed; f++)
                 if ((MAPCOUNT_SENSITIVE & (1ULL << f)) &&
-                    (v->cmp[f].kernel_kb != t->prev_cmp[f].kernel_kb || v->walk.f[f].lo != t->prev_walk[f].lo ||
-                     v->walk.f[f].hi != t->prev_walk[f].hi))
+                    (v->cmp[f].kernel_kb != t->prev->cmp[f].kernel_kb || v->walk.f[f].lo != t->prev->walk[f].lo ||
+                     v->walk.f[f].hi != t->prev->walk[f].hi))
                         confirmed &= ~((1ULL << f) | (1ULL << (f + 32)));
         t->core_ok = (mask & ~SA_MAPCOUNT_BOTH_WAYS) == 0;
         if (confirmed) {
@@ -227,10 +228,17 @@ int sa_judge_vma(struct sa_judge *j, const struct sa_pass *p, size_t ai) {
                 return v->stable;
         }
         /* first sighting: keep it for a confirming pass */
+        if (!t->prev) {
+                t->prev = malloc(sizeof(*t->prev));
+                if (!t->prev)
+                        return -ENOMEM;
+                t->prev->next = j->sightings;
+                j->sightings = t->prev;
+        }
         t->prev_mask = mask;
-        t->prev_numa = numa_signature(v);
-        memcpy(t->prev_cmp, v->cmp, sizeof(t->prev_cmp));
-        memcpy(t->prev_walk, v->walk.f, sizeof(t->prev_walk));
+        t->prev->numa = numa_signature(v);
+        memcpy(t->prev->cmp, v->cmp, sizeof(t->prev->cmp));
+        memcpy(t->prev->walk, v->walk.f, sizeof(t->prev->walk));
         return v->stable;
 }
 
@@ -252,7 +260,8 @@ void sa_judge_note_churn(struct sa_judge *j, const struct sa_pass *p) {
         uint64_t changed = 0, moving = 0;
 
         for (size_t i = 0; i < A->smaps.n; i++) {
-                const struct sa_smaps_vma *x = &A->smaps.vmas[i], *y = sa_smaps_find(&B->smaps, x->start, x->end);
+                const struct sa_smaps_vma *x = &A->smaps.vmas[i];
+                const struct sa_smaps_vma *y = sa_smaps_find_near(&B->smaps, i, x->start, x->end);
                 struct sa_vma_track *t = &j->track[p->idx[i]];
 
                 if (!y || !sa_smaps_core_stable(x, y)) {
@@ -262,7 +271,7 @@ void sa_judge_note_churn(struct sa_judge *j, const struct sa_pass *p) {
                         moving += MAX(sa_vma_rss_kb(x), sa_vma_rss_kb(y));
         }
         for (size_t i = 0; i < B->smaps.n; i++)
-                if (!sa_smaps_find(&A->smaps, B->smaps.vmas[i].start, B->smaps.vmas[i].end))
+                if (!sa_smaps_find_near(&A->smaps, i, B->smaps.vmas[i].start, B->smaps.vmas[i].end))
                         changed += sa_vma_rss_kb(&B->smaps.vmas[i]);
         j->transient_kb = MAX(j->transient_kb, changed);
         j->moving_kb = moving;

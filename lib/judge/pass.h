@@ -34,6 +34,18 @@ enum sa_vma_state {
         SA_VMA_DONE,
 };
 
+/*
+ * A VMA's disagreement as an earlier pass saw it, for a later one to
+ * confirm. Few VMAs ever disagree: kept apart from the track of every VMA,
+ * which a process may have 65,530 of, and made at the first sighting.
+ */
+struct sa_vma_sighting {
+        struct sa_field_cmp cmp[SA_PRIVATE + 1];
+        struct sa_range walk[SA_PRIVATE + 1]; /* unrounded: any mapcount change shows */
+        uint64_t numa;            /* numa_signature() of that pass */
+        struct sa_vma_sighting *next; /* every one the judge made, freed together */
+};
+
 /* What the judge keeps of one VMA across passes. */
 struct sa_vma_track {
         enum sa_vma_state state;
@@ -41,9 +53,7 @@ struct sa_vma_track {
         bool core_ok;             /* stable and agreeing, but for mapcount fields that never held still */
         bool present;             /* in the latest views */
         uint64_t prev_mask;       /* disagreements seen in an earlier stable pass */
-        struct sa_field_cmp prev_cmp[SA_PRIVATE + 1];
-        struct sa_range prev_walk[SA_PRIVATE + 1]; /* unrounded: any mapcount change shows */
-        uint64_t prev_numa;       /* numa_signature() of that pass */
+        struct sa_vma_sighting *prev; /* what that pass saw of them; set with prev_mask */
         bool numa_settled;        /* numa_maps agreed in a stable pass, or has nothing to say */
         bool moved;               /* mapped, unmapped or changed between two views, or its walk disagreed */
         bool walk_exact;          /* settled with its walk matching the kernel without churn slack */
@@ -56,6 +66,7 @@ struct sa_judge {
         const struct sa_kernel *kernel;
         struct sa_vma_track *track; /* beside r->vmas, n_track_alloc of both allocated */
         size_t n_track_alloc;
+        struct sa_vma_sighting *sightings; /* the tracks' prev, and those of VMAs gone since */
         bool totals_done;
         uint64_t prev_rollup_mask, prev_status_mask;
         struct sa_field_cmp prev_rollup_cmp[_SA_FIELD_MAX];

@@ -94,7 +94,7 @@ void sa_prejudge(const struct sa_judge *j, const struct sa_pass *p, struct sa_re
 
         for (size_t ai = 0; ai < A->smaps.n; ai++) {
                 const struct sa_smaps_vma *ka = &A->smaps.vmas[ai];
-                const struct sa_smaps_vma *kb = sa_smaps_find(&B->smaps, ka->start, ka->end);
+                const struct sa_smaps_vma *kb = sa_smaps_find_near(&B->smaps, ai, ka->start, ka->end);
                 struct sa_vma_report v = {};
                 struct sa_budget budget;
                 uint64_t stable;
@@ -103,7 +103,7 @@ void sa_prejudge(const struct sa_judge *j, const struct sa_pass *p, struct sa_re
                         continue;
                 stable = sa_judge_vma_inputs(j, A, B, ka, kb, &p->walks[ai], &v, &budget);
                 sa_compare_vma(&v, stable, false);
-                if (sa_disagreements(v.cmp, _SA_FIELD_MAX) & SA_MAPCOUNT_BOTH_WAYS)
+                if (sa_disagreements(v.cmp, ELEMENTSOF(v.cmp)) & SA_MAPCOUNT_BOTH_WAYS)
                         req->rewalk[ai] = req->third_smaps = true;
         }
         if (p->need_totals) {

@@ -103,14 +103,14 @@ static void rollup_window(const struct sa_judge *j, const struct sa_views *A, co
                 w->under_kb += (MIN(under.thp_fault, under.faults) + under.thp_other) * j->units.pmd_kb;
         for (size_t i = 0; i < A->smaps.n; i++) {
                 const struct sa_smaps_vma *x = &A->smaps.vmas[i];
-                const struct sa_smaps_vma *y = sa_smaps_find(&B->smaps, x->start, x->end);
+                const struct sa_smaps_vma *y = sa_smaps_find_near(&B->smaps, i, x->start, x->end);
                 if (!y || !sa_smaps_core_stable(x, y))
                         add_vma_allowance(w, x, y);
                 if (!y)
                         came_went_kb = sat_add_kb(came_went_kb, status_allowance(x));
         }
         for (size_t i = 0; i < B->smaps.n; i++)
-                if (!sa_smaps_find(&A->smaps, B->smaps.vmas[i].start, B->smaps.vmas[i].end)) {
+                if (!sa_smaps_find_near(&A->smaps, i, B->smaps.vmas[i].start, B->smaps.vmas[i].end)) {
                         add_vma_allowance(w, NULL, &B->smaps.vmas[i]);
                         came_went_kb = sat_add_kb(came_went_kb, status_allowance(&B->smaps.vmas[i]));
                 }

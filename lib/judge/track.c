@@ -84,7 +84,7 @@ void sa_judge_unmapped(struct sa_judge *j, const struct sa_pass *p) {
         for (size_t i = 0; i < p->A->smaps.n; i++) {
                 const struct sa_smaps_vma *x = &p->A->smaps.vmas[i];
 
-                if (!sa_smaps_find(&p->B->smaps, x->start, x->end))
+                if (!sa_smaps_find_near(&p->B->smaps, i, x->start, x->end))
                         j->track[p->idx[i]].present = false;
         }
 }
@@ -147,6 +147,12 @@ bool sa_judge_walk_stands(const struct sa_judge *j, size_t t, const struct sa_sm
 }
 
 void sa_judge_done(struct sa_judge *j) {
+        while (j->sightings) {
+                struct sa_vma_sighting *next = j->sightings->next;
+
+                free(j->sightings);
+                j->sightings = next;
+        }
         free(j->track);
         j->track = NULL;
         j->n_track_alloc = 0;

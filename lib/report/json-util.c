@@ -28,8 +28,17 @@ json_object *sa_json_tags(unsigned tags) {
 }
 
 /* json-c's integers are signed: clamp rather than wrap. */
+json_object *sa_json_u64(uint64_t v) {
+        return json_object_new_int64((int64_t) MIN(v, (uint64_t) INT64_MAX));
+}
+
 void sa_json_add_u64(json_object *o, const char *k, uint64_t v) {
-        json_object_object_add(o, k, json_object_new_int64((int64_t) MIN(v, (uint64_t) INT64_MAX)));
+        json_object_object_add(o, k, sa_json_u64(v));
+}
+
+/* Neither copied nor looked up: for the report's many small objects, built once each. */
+void sa_json_put(json_object *o, const char *static_key, json_object *v) {
+        json_object_object_add_ex(o, static_key, v, JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT);
 }
 
 /* ksm_stat as the kernel printed it: the lines it had, under the kernel's names. */

@@ -12,74 +12,6 @@
 
 #define SCHEMA "smapsaudit.report/1"
 
-static json_object *field_cmp(const struct sa_field_cmp *c, enum sa_field f, const struct sa_acc *walk) {
-        json_object *o = json_object_new_object();
-        uint64_t lo = sa_field_to_kb(f, walk->f[f].lo), hi = sa_field_to_kb(f, walk->f[f].hi);
-        bool exact = lo == hi;
-
-        if (c->judged)
-                sa_json_add_u64(o, "kernel_kb", c->kernel_kb);
-        sa_json_add_u64(o, "walk_kb", c->judged && c->kernel_kb > hi ? hi : lo);
-        if (!exact) {
-                sa_json_add_u64(o, "walk_lo_kb", lo);
-                sa_json_add_u64(o, "walk_hi_kb", hi);
-        }
-        json_object_object_add(o, "exact", json_object_new_boolean(sa_fields[f].exact == SA_EXACT && exact));
-        json_object_object_add(o, "verdict", json_object_new_string(c->judged ? smapsaudit_verdict_to_string(c->verdict)
-                                                                              : "not-judged"));
-        return o;
-}
-
-static json_object *nodes_object(const struct sa_node_count *n, size_t count) {
-        json_object *o = json_object_new_object();
-
-        for (size_t i = 0; i < count; i++) {
-                char k[16];
-                snprintf(k, sizeof(k), "%d", n[i].node);
-                sa_json_add_u64(o, k, n[i].pages);
-        }
-        return o;
-}
-
-static json_object *vma_object(const struct sa_vma_report *v) {
-        json_object *o = json_object_new_object(), *fields = json_object_new_object(), *w;
-
-        json_object_object_add(o, "start", sa_json_hex(v->kernel.start));
-        json_object_object_add(o, "end", sa_json_hex(v->kernel.end));
-        json_object_object_add(o, "perms", json_object_new_string(v->kernel.perms));
-        json_object_object_add(o, "name", json_object_new_string(v->kernel.name ? v->kernel.name : ""));
-        json_object_object_add(o, "tags", sa_json_tags(v->tags));
-        json_object_object_add(o, "verdict", json_object_new_string(smapsaudit_verdict_to_string(v->verdict)));
-        sa_json_add_u64(o, "churn_budget_kb", v->churn_kb);
-        sa_json_add_u64(o, "pmd_churn_budget_kb", v->pmd_churn_kb);
-        for (unsigned f = 0; f <= SA_PRIVATE; f++) {
-                bool have = f >= _SA_SMAPS_FIELD_MAX || (v->kernel.have & (1ULL << f));
-                if (!have || sa_fields[f].rollup_only)
-                        continue;
-                json_object_object_add(fields, sa_fields[f].name, field_cmp(&v->cmp[f], f, &v->walk));
-        }
-        json_object_object_add(o, "fields", fields);
-        w = json_object_new_object();
-        sa_json_add_u64(w, "present_pages", v->walk.present_pages);
-        sa_json_add_u64(w, "pmd_thps", v->walk.pmd_thps);
-        sa_json_add_u64(w, "ksm_pages", v->walk.ksm_pages);
-        sa_json_add_u64(w, "zero_pages", v->walk.zero_pages);
-        sa_json_add_u64(w, "swap_pages", v->walk.swap_pages);
-        sa_json_add_u64(w, "guard_pages", v->walk.guard_pages);
-        sa_json_add_u64(w, "migration_pages", v->walk.migration_pages);
-        json_object_object_add(o, "walk", w);
-        if (v->have_numa_kernel || v->walk.n_nodes) {
-                json_object *n = json_object_new_object();
-                if (v->have_numa_kernel)
-                        json_object_object_add(n, "kernel_pages", nodes_object(v->numa_kernel, v->n_numa_kernel));
-                json_object_object_add(n, "walk_pages", nodes_object(v->walk.nodes, v->walk.n_nodes));
-                json_object_object_add(n, "verdict", json_object_new_string(
-                        v->numa_judged ? smapsaudit_verdict_to_string(v->numa_verdict) : "not-judged"));
-                json_object_object_add(o, "numa", n);
-        }
-        return o;
-}
-
 static json_object *totals_object(const struct smapsaudit_report *r) {
         json_object *o = json_object_new_object();
 
@@ -166,75 +98,19 @@ static json_object *ksm_object(const struct sa_ksm_report *k) {
         return o;
 }
 
-/*
- * The "vmas" array is written one VMA at a time: a json-c object costs
- * about 1 KiB per hash table, close to 40 KiB for one VMA's fields, and a
- * process may have 65,530 VMAs. Each VMA is built, printed and freed in
- * turn, with the separators and indentation json-c gives an array at this
- * level, so the text is the same as a whole tree's.
- */
-static void indent(struct printbuf *pb, int level, int flags) {
-        if (flags & JSON_C_TO_STRING_PRETTY)
-                for (int i = 0; i < level; i++)
-                        printbuf_memappend(pb, (flags & JSON_C_TO_STRING_PRETTY_TAB) ? "\t" : "  ",
-                                           (flags & JSON_C_TO_STRING_PRETTY_TAB) ? 1 : 2);
-}
-
+/* The "vmas" array as report-json-vmas.c writes it: json-c notes where it goes, and at what level. */
 struct vmas_json {
-        const struct smapsaudit_report *r;
         bool compact;
+        int at, level, flags;   /* where json-c printed the array, and how */
 };
 
-/* What a compact report keeps: the VMAs a reader has to look at. */
-static bool vma_worth_printing(const struct vmas_json *vj, const struct sa_vma_report *v) {
-        return !vj->compact || v->verdict != SMAPSAUDIT_CONSISTENT;
-}
+static int vmas_placeholder(json_object *jso, struct printbuf *pb, int level, int flags) {
+        struct vmas_json *vj = json_object_get_userdata(jso);
 
-static int vmas_to_json_string(json_object *jso, struct printbuf *pb, int level, int flags) {
-        const struct vmas_json *vj = json_object_get_userdata(jso);
-        const struct smapsaudit_report *r = vj->r;
-        bool pretty = flags & JSON_C_TO_STRING_PRETTY, spaced = (flags & JSON_C_TO_STRING_SPACED) && !pretty;
-        size_t printed = 0;
-
-        printbuf_memappend(pb, "[", 1);
-        if (pretty)
-                printbuf_memappend(pb, "\n", 1);
-        for (size_t i = 0; i < r->n_vmas; i++) {
-                json_object *v;
-                const char *s;
-
-                if (!vma_worth_printing(vj, &r->vmas[i]))
-                        continue;
-                v = vma_object(&r->vmas[i]);
-                if (!v)
-                        return -1;
-                if (printed++ > 0) {
-                        printbuf_memappend(pb, ",", 1);
-                        if (pretty)
-                                printbuf_memappend(pb, "\n", 1);
-                }
-                if (spaced)
-                        printbuf_memappend(pb, " ", 1);
-                indent(pb, level + 1, flags);
-                s = json_object_to_json_string_ext(v, flags);
-                if (!s) {
-                        json_object_put(v);
-                        return -1;
-                }
-                /* printed at level 0: every line after the first moves in to this level */
-                for (const char *nl; (nl = strchr(s, '\n')); s = nl + 1) {
-                        printbuf_memappend(pb, s, (int) (nl - s + 1));
-                        indent(pb, level + 1, flags);
-                }
-                printbuf_memappend(pb, s, (int) strlen(s));
-                json_object_put(v);
-        }
-        if (pretty) {
-                if (printed)
-                        printbuf_memappend(pb, "\n", 1);
-                indent(pb, level, flags);
-        }
-        return spaced ? printbuf_memappend(pb, " ]", 2) : printbuf_memappend(pb, "]", 1);
+        vj->at = pb->bpos;
+        vj->level = level;
+        vj->flags = flags;
+        return 0;
 }
 
 static json_object *report_object(const struct smapsaudit_report *r, unsigned flags, struct vmas_json *vj) {
@@ -283,11 +159,11 @@ static json_object *report_object(const struct smapsaudit_report *r, unsigned fl
         json_object_object_add(o, "coverage", m);
 
         json_object_object_add(o, "totals", totals_object(r));
-        *vj = (struct vmas_json) { r, flags & SMAPSAUDIT_REPORT_COMPACT };
+        *vj = (struct vmas_json) { .compact = flags & SMAPSAUDIT_REPORT_COMPACT };
         for (size_t i = 0; i < r->n_vmas; i++)
-                omitted += !vma_worth_printing(vj, &r->vmas[i]);
+                omitted += !sa_report_vma_in_json(&r->vmas[i], vj->compact);
         a = json_object_new_array();
-        json_object_set_serializer(a, vmas_to_json_string, vj, NULL);
+        json_object_set_serializer(a, vmas_placeholder, vj, NULL);
         json_object_object_add(o, "vmas", a);
         if (vj->compact || r->vmas_omitted)
                 sa_json_add_u64(o, "vmas_omitted", r->vmas_omitted + omitted);
@@ -310,20 +186,44 @@ static json_object *report_object(const struct smapsaudit_report *r, unsigned fl
         return o;
 }
 
-_export_ int smapsaudit_report_to_json(const struct smapsaudit_report *r, unsigned flags, char **ret) {
-        struct vmas_json vj;
+_export_ int smapsaudit_report_write_json(const struct smapsaudit_report *r, unsigned flags, FILE *f) {
+        struct vmas_json vj = {};
         json_object *o = report_object(r, flags, &vj);
         const char *s;
-        char *copy;
+        size_t len;
+        int ret = -ENOMEM;
 
         if (!o)
-                return -ENOMEM;
-        s = json_object_to_json_string_ext(o, (flags & SMAPSAUDIT_REPORT_PRETTY) ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
-                                                                                 : JSON_C_TO_STRING_PLAIN);
-        copy = s ? strdup(s) : NULL;
+                goto out;
+        s = json_object_to_json_string_length(o, (flags & SMAPSAUDIT_REPORT_PRETTY) ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+                                                                                     : JSON_C_TO_STRING_PLAIN, &len);
+        if (!s)
+                goto out;
+        ret = -EIO;
+        if (fwrite(s, 1, (size_t) vj.at, f) != (size_t) vj.at)
+                goto out;
+        ret = sa_report_write_json_vmas(r, vj.compact, vj.level, vj.flags, f);
+        if (ret >= 0 && fwrite(s + vj.at, 1, len - (size_t) vj.at, f) != len - (size_t) vj.at)
+                ret = -EIO;
+out:
         json_object_put(o);
-        if (!copy)
+        return ret;
+}
+
+_export_ int smapsaudit_report_to_json(const struct smapsaudit_report *r, unsigned flags, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+        FILE *f = open_memstream(&buf, &size);
+        int err;
+
+        if (!f)
                 return -ENOMEM;
-        *ret = copy;
+        err = smapsaudit_report_write_json(r, flags, f);
+        /* the buffer is only complete, and its size known, once the stream is closed */
+        if (fclose(f) != 0 && err >= 0)
+                err = -ENOMEM;
+        if (err < 0)
+                return err == -EIO ? -ENOMEM : err;
+        *ret = TAKE_PTR(buf);
         return 0;
 }

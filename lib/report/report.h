@@ -20,10 +20,10 @@
 #include "walk.h"
 
 struct sa_field_cmp {
-        bool judged;             /* kernel value stable and compared */
         uint64_t kernel_kb;
         uint64_t walk_lo_kb, walk_hi_kb;
         enum smapsaudit_verdict verdict;
+        bool judged;             /* kernel value stable and compared */
 };
 
 struct sa_vma_report {
@@ -32,7 +32,7 @@ struct sa_vma_report {
         unsigned tags;
         enum smapsaudit_verdict verdict;
         bool stable;
-        struct sa_field_cmp cmp[_SA_FIELD_MAX];
+        struct sa_field_cmp cmp[SA_PRIVATE + 1]; /* the fields smaps has per VMA */
         struct sa_node_count *numa_kernel;  /* numa_maps N<n>= (4K pages) */
         size_t n_numa_kernel;
         bool have_numa_kernel;
@@ -83,6 +83,14 @@ struct sa_ksm_report {
         struct sa_ksm_check checks[SA_KSM_PROC_INVS];
         size_t n_checks;
 };
+
+/*
+ * report-json-vmas.c: the "vmas" array of the JSON report, written to f one
+ * VMA at a time as json-c prints an array at level with flags; and which
+ * VMAs a compact report has in it.
+ */
+int sa_report_write_json_vmas(const struct smapsaudit_report *r, bool compact, int level, int flags, FILE *f);
+bool sa_report_vma_in_json(const struct sa_vma_report *v, bool compact);
 
 struct smapsaudit_report {
         unsigned n_ref;

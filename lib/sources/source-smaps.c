@@ -37,38 +37,89 @@ static uint64_t parse_vmflags(const char *s, const char *end) {
         return flags;
 }
 
-/* "7f00-7f10 rw-p 00000000 fe:00 1234    /path (deleted)" */
-static int parse_header(const char *line, size_t len, struct sa_smaps_vma *v) {
-        char tmp[512];
-        unsigned long long start, end, pgoff, inode;
-        unsigned maj, min;
-        size_t head = MIN(len, sizeof(tmp) - 1);
-        int name_at = 0;
+static const char *skip_space(const char *p, const char *e) {
+        while (p < e && isspace((unsigned char) *p))
+                p++;
+        return p;
+}
 
-        /* the numbers fit in the scratch copy; the name is taken from the line itself */
-        memcpy(tmp, line, head);
-        tmp[head] = 0;
-        if (sscanf(tmp, "%llx-%llx %4c %llx %x:%x %llu %n", &start, &end, v->perms, &pgoff,
-                   &maj, &min, &inode, &name_at) < 7 || name_at <= 0)
+/*
+ * A number in base 16 or 10 as sscanf() reads one, so that a line it took
+ * is still taken, and as it was: optional blanks, a sign, "0x" in base 16,
+ * UINT64_MAX on overflow. NULL when there are no digits.
+ */
+static const char *parse_num(const char *p, const char *e, unsigned base, uint64_t *ret) {
+        const char *digits;
+        bool minus = false, over = false, prefix = false;
+        uint64_t v = 0;
+
+        p = skip_space(p, e);
+        if (p < e && (*p == '-' || *p == '+'))
+                minus = *p++ == '-';
+        /* glibc takes "0x" alone for a 0 */
+        if (base == 16 && e - p >= 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+                p += 2;
+                prefix = true;
+        }
+        for (digits = p; p < e; p++) {
+                unsigned d;
+
+                if (isdigit((unsigned char) *p))
+                        d = (unsigned) (*p - '0');
+                else if (base == 16 && isxdigit((unsigned char) *p))
+                        d = (unsigned) (tolower((unsigned char) *p) - 'a' + 10);
+                else
+                        break;
+                over = over || v > (UINT64_MAX - d) / base;
+                v = v * base + d;
+        }
+        if (p == digits && !prefix)
+                return NULL;
+        *ret = over ? UINT64_MAX : minus ? -v : v;
+        return p;
+}
+
+/*
+ * "7f00-7f10 rw-p 00000000 fe:00 1234    /path (deleted)": by hand, not
+ * sscanf(), which costs as much as the rest of a 40,000-VMA smaps together.
+ */
+static int parse_header(const char *line, size_t len, struct sa_smaps_vma *v) {
+        const char *p = line, *e = line + len, *n;
+        uint64_t start, end, pgoff, maj, min, inode;
+
+        p = parse_num(p, e, 16, &start);
+        if (!p || p == e || *p != '-')
                 return -EBADMSG;
-        if (end < start)
+        p = parse_num(p + 1, e, 16, &end);
+        if (!p)
+                return -EBADMSG;
+        p = skip_space(p, e);
+        if (e - p < 4)
+                return -EBADMSG;
+        memcpy(v->perms, p, 4);
+        p = parse_num(p + 4, e, 16, &pgoff);
+        if (p)
+                p = parse_num(p, e, 16, &maj);
+        if (!p || p == e || *p != ':')
+                return -EBADMSG;
+        p = parse_num(p + 1, e, 16, &min);
+        if (p)
+                p = parse_num(p, e, 10, &inode);
+        if (!p || end < start)
                 return -EBADMSG;
         v->perms[4] = 0;
         v->start = start;
         v->end = end;
         v->pgoff = pgoff;
-        v->dev_major = maj;
-        v->dev_minor = min;
+        v->dev_major = (unsigned) maj;
+        v->dev_minor = (unsigned) min;
         v->inode = inode;
-        /* Keep the name from the real line: it may be longer than tmp. */
-        {
-                const char *n = line + name_at, *e = line + len;
-                while (e > n && isspace((unsigned char) e[-1]))
-                        e--;
-                v->name = strndup(n, (size_t) (e > n ? e - n : 0));
-                if (!v->name)
-                        return -ENOMEM;
-        }
+        n = skip_space(p, e);
+        while (e > n && isspace((unsigned char) e[-1]))
+                e--;
+        v->name = strndup(n, (size_t) (e - n));
+        if (!v->name)
+                return -ENOMEM;
         v->thp_eligible = -1;
         return 0;
 }
@@ -81,47 +132,104 @@ static bool is_header(const char *line, size_t len) {
         return i > 0 && i < len && line[i] == '-';
 }
 
-static void parse_field(const char *line, size_t len, struct sa_smaps_vma *v) {
-        const char *colon = memchr(line, ':', len);
-        char key[32], val[32];
-        size_t klen, vlen = 0;
-        const char *p;
-        uint64_t n;
+/* What a "Key:" line of a VMA is: one of these, or 0 ≤ a field of sa_fields[] < _SA_SMAPS_FIELD_MAX. */
+enum {
+        KEY_IGNORED = -1,
+        KEY_VMFLAGS = -2,
+        KEY_SIZE = -3,
+        KEY_KERNEL_PAGE = -4,
+        KEY_MMU_PAGE = -5,
+        KEY_THP_ELIGIBLE = -6,
+};
+
+static int key_kind(const char *key) {
         int f;
+
+        if (streq(key, "VmFlags"))
+                return KEY_VMFLAGS;
+        if (streq(key, "Size"))
+                return KEY_SIZE;
+        if (streq(key, "KernelPageSize"))
+                return KEY_KERNEL_PAGE;
+        if (streq(key, "MMUPageSize"))
+                return KEY_MMU_PAGE;
+        if (streq(key, "THPeligible"))
+                return KEY_THP_ELIGIBLE;
+        f = sa_field_from_name(key);
+        return f >= 0 && f < _SA_SMAPS_FIELD_MAX ? f : KEY_IGNORED;
+}
+
+/*
+ * The kernel prints the same keys in the same order for every VMA: what the
+ * key on each line of a VMA was is remembered by its place, and a line whose
+ * key is the one seen there before needs no lookup.
+ */
+struct key_cache {
+        struct {
+                char key[32];
+                size_t len;
+                int kind;
+        } at[64];
+        size_t line;            /* of the current VMA, after its header */
+};
+
+static int cached_kind(struct key_cache *c, const char *key, size_t klen) {
+        size_t i = c->line++;
+        char k[sizeof(c->at[0].key)];
+
+        if (i < ELEMENTSOF(c->at) && c->at[i].len == klen && memcmp(c->at[i].key, key, klen) == 0)
+                return c->at[i].kind;
+        memcpy(k, key, klen);
+        k[klen] = 0;
+        if (i >= ELEMENTSOF(c->at))
+                return key_kind(k);
+        memcpy(c->at[i].key, k, klen + 1);
+        c->at[i].len = klen;
+        return c->at[i].kind = key_kind(k);
+}
+
+static void parse_field(const char *line, size_t len, struct sa_smaps_vma *v, struct key_cache *c) {
+        const char *colon = memchr(line, ':', len), *p, *e = line + len;
+        size_t klen;
+        uint64_t n;
+        int kind;
 
         if (!colon)
                 return;
         klen = (size_t) (colon - line);
-        if (klen == 0 || klen >= sizeof(key))
+        if (klen == 0 || klen >= sizeof(c->at[0].key))
                 return;
-        memcpy(key, line, klen);
-        key[klen] = 0;
+        kind = cached_kind(c, line, klen);
         p = colon + 1;
-
-        if (streq(key, "VmFlags")) {
-                v->vmflags = parse_vmflags(p, line + len);
+        if (kind == KEY_VMFLAGS) {
+                v->vmflags = parse_vmflags(p, e);
                 v->have_vmflags = true;
                 return;
         }
-        while (p < line + len && isspace((unsigned char) *p))
+        if (kind == KEY_IGNORED)
+                return;
+        while (p < e && isspace((unsigned char) *p))
                 p++;
-        while (p < line + len && vlen < sizeof(val) - 1 && isdigit((unsigned char) *p))
-                val[vlen++] = *p++;
-        val[vlen] = 0;
-        if (parse_u64(val, &n) < 0)
+        /* the digits end at the line's end at the latest: a newline, or the buffer's NUL */
+        if (p == e || parse_u64_prefix(p, &n) < 0)
                 return;
 
-        if (streq(key, "Size"))
+        switch (kind) {
+        case KEY_SIZE:
                 v->size_kb = n;
-        else if (streq(key, "KernelPageSize"))
+                break;
+        case KEY_KERNEL_PAGE:
                 v->kernel_page_kb = n;
-        else if (streq(key, "MMUPageSize"))
+                break;
+        case KEY_MMU_PAGE:
                 v->mmu_page_kb = n;
-        else if (streq(key, "THPeligible"))
+                break;
+        case KEY_THP_ELIGIBLE:
                 v->thp_eligible = (int) MIN(n, 1u);
-        else if ((f = sa_field_from_name(key)) >= 0 && f < _SA_SMAPS_FIELD_MAX) {
-                v->kb[f] = n;
-                v->have |= 1ULL << f;
+                break;
+        default:
+                v->kb[kind] = n;
+                v->have |= 1ULL << kind;
         }
 }
 
@@ -138,6 +246,7 @@ int sa_smaps_parse(const char *buf, struct sa_smaps *ret) {
         size_t cap = 0;
         const char *line = buf;
         struct sa_smaps_vma *cur = NULL;
+        struct key_cache keys = {};
         int r;
 
         while (line && *line) {
@@ -157,6 +266,7 @@ int sa_smaps_parse(const char *buf, struct sa_smaps *ret) {
                         }
                         cur = &s.vmas[s.n];
                         memset(cur, 0, sizeof(*cur));
+                        keys.line = 0;
                         r = parse_header(line, len, cur);
                         if (r < 0) {
                                 free(cur->name);
@@ -166,7 +276,7 @@ int sa_smaps_parse(const char *buf, struct sa_smaps *ret) {
                         } else
                                 s.n++;
                 } else if (cur)
-                        parse_field(line, len, cur);
+                        parse_field(line, len, cur, &keys);
                 line = eol ? eol + 1 : NULL;
         }
         *ret = s;
@@ -195,4 +305,17 @@ const struct sa_smaps_vma *sa_smaps_find(const struct sa_smaps *s, uint64_t star
                         hi = mid;
         }
         return NULL;
+}
+
+/*
+ * Two reads of one process list the same VMAs at the same places unless
+ * something was mapped or unmapped between them: a VMA of one is looked
+ * for at its own index in the other first. Taken only where no neighbour
+ * has the same start, it is what the binary search finds.
+ */
+const struct sa_smaps_vma *sa_smaps_find_near(const struct sa_smaps *s, size_t near, uint64_t start, uint64_t end) {
+        if (near < s->n && s->vmas[near].start == start && (near == 0 || s->vmas[near - 1].start < start) &&
+            (near + 1 == s->n || s->vmas[near + 1].start > start))
+                return s->vmas[near].end == end ? &s->vmas[near] : NULL;
+        return sa_smaps_find(s, start, end);
 }

@@ -62,6 +62,8 @@ void sa_smaps_done(struct sa_smaps *s);
 bool sa_smaps_vma_equal(const struct sa_smaps_vma *a, const struct sa_smaps_vma *b);
 /* The VMA [start, end) of s, or NULL (s is in address order, as the kernel prints it). */
 const struct sa_smaps_vma *sa_smaps_find(const struct sa_smaps *s, uint64_t start, uint64_t end);
+/* The same, looked for at index near first: where it is in the other read of the same VMAs. */
+const struct sa_smaps_vma *sa_smaps_find_near(const struct sa_smaps *s, size_t near, uint64_t start, uint64_t end);
 
 struct sa_status {
         int64_t vm_rss, rss_anon, rss_file, rss_shmem, vm_swap, hugetlb; /* kB */

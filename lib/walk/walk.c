@@ -39,6 +39,17 @@ struct sa_walker {
         size_t n_folios;               /* pmd_folio entries in the batch */
         uint64_t *pme;
         struct page_region *regions;
+        /*
+         * sa_walker_scan_ahead(): the regions of a window [window_start,
+         * ahead_end) of small VMAs, [ahead_start, ahead_end) still to be
+         * walked, and the window's pagemap, read once for all of them.
+         */
+        struct page_region *ahead;
+        size_t n_ahead, next_ahead;
+        uint64_t window_start, ahead_start, ahead_end;
+        uint64_t *window_pme;
+        bool window_pme_read;
+        bool in_window;                /* the range being walked is the window's */
         struct sa_walk_stats stats;
 };
 
@@ -73,7 +84,9 @@ int sa_walker_new(struct smapsaudit_ctx *ctx, pid_t pid, unsigned audit_flags, s
         w->pme = malloc(BATCH * sizeof(*w->pme));
         /* zeroed all the same: valgrind does not know that PAGEMAP_SCAN fills them */
         w->regions = calloc(REGIONS, sizeof(*w->regions));
-        if (!w->batch || !w->pme || !w->regions) {
+        w->ahead = calloc(REGIONS, sizeof(*w->ahead));
+        w->window_pme = malloc(SA_SCAN_AHEAD_PAGES * sizeof(*w->window_pme));
+        if (!w->batch || !w->pme || !w->regions || !w->ahead || !w->window_pme) {
                 sa_walker_free(w);
                 return -ENOMEM;
         }
@@ -99,6 +112,8 @@ void sa_walker_free(struct sa_walker *w) {
         free(w->batch);
         free(w->pme);
         free(w->regions);
+        free(w->ahead);
+        free(w->window_pme);
         free(w);
 }
 
@@ -192,10 +207,35 @@ static int flush(struct sa_walker *w, sa_walk_batch_fn fn, void *userdata) {
         return r;
 }
 
+/*
+ * Entries of the window's pagemap, read in one go when the first of its
+ * VMAs needs them, right after the scan: false when they cannot be had.
+ */
+static bool window_pagemap(struct sa_walker *w, uint64_t start, size_t n) {
+        size_t len = (size_t) ((w->ahead_end - w->window_start) / SA_PAGE_SIZE);
+        ssize_t got;
+
+        if (!w->in_window || start < w->window_start || start + n * SA_PAGE_SIZE > w->ahead_end)
+                return false;
+        if (!w->window_pme_read) {
+                got = sa_pread_full(w->pagemap_fd, w->window_pme, len * sizeof(uint64_t),
+                                    (off_t) (w->window_start / SA_PAGE_SIZE * sizeof(uint64_t)));
+                w->stats.pagemap_reads++;
+                /* a short read is the range's own read's to explain */
+                if (got != (ssize_t) (len * sizeof(uint64_t)))
+                        return false;
+                w->window_pme_read = true;
+        }
+        memcpy(w->pme, &w->window_pme[(start - w->window_start) / SA_PAGE_SIZE], n * sizeof(uint64_t));
+        return true;
+}
+
 /* pagemap entries of [start, start + n pages) into w->pme */
 static int read_pagemap(struct sa_walker *w, uint64_t start, size_t n) {
         ssize_t got;
 
+        if (window_pagemap(w, start, n))
+                return 0;
         got = sa_pread_full(w->pagemap_fd, w->pme, n * sizeof(uint64_t),
                             (off_t) (start / SA_PAGE_SIZE * sizeof(uint64_t)));
         w->stats.pagemap_reads++;
@@ -347,21 +387,22 @@ static int queue_scanned(struct sa_walker *w, uint64_t start, uint64_t end, uint
  * anyway; only the fast tier's regions need it, and not where the mapping
  * can hold nothing but anonymous pages.
  */
-static uint64_t scan_mask(const struct sa_walker *w, bool regions) {
-        if (regions && !w->anon_only)
+static uint64_t scan_mask(const struct sa_walker *w, bool want_file) {
+        if (want_file)
                 return w->scan_return_mask;
         return w->scan_return_mask & ~(uint64_t) PAGE_IS_FILE;
 }
 
-static int scan_ioctl(struct sa_walker *w, uint64_t start, uint64_t end, bool regions, uint64_t *walk_end) {
+static int scan_ioctl(struct sa_walker *w, struct page_region *regions, uint64_t start, uint64_t end, bool want_file,
+                      uint64_t *walk_end) {
         struct pm_scan_arg arg = {
                 .size = sizeof(arg),
                 .start = start,
                 .end = end,
-                .vec = (uintptr_t) w->regions,
+                .vec = (uintptr_t) regions,
                 .vec_len = REGIONS,
                 .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-                .return_mask = scan_mask(w, regions),
+                .return_mask = scan_mask(w, want_file),
         };
         int n;
 
@@ -370,7 +411,7 @@ static int scan_ioctl(struct sa_walker *w, uint64_t start, uint64_t end, bool re
         if (n < 0 && errno == EINVAL && (w->scan_return_mask & PAGE_IS_GUARD)) {
                 /* PAGE_IS_GUARD is 6.15+; older kernels reject unknown categories */
                 w->scan_return_mask &= ~(uint64_t) PAGE_IS_GUARD;
-                return scan_ioctl(w, start, end, regions, walk_end);
+                return scan_ioctl(w, regions, start, end, want_file, walk_end);
         }
         if (n < 0)
                 return negative_errno();
@@ -411,29 +452,101 @@ static int queue_region(struct sa_walker *w, const struct page_region *rg, sa_wa
         return 0;
 }
 
-static int walk_scan(struct sa_walker *w, uint64_t start, uint64_t end, sa_walk_batch_fn fn, void *userdata) {
-        bool fast = (w->flags & SMAPSAUDIT_AUDIT_FAST) && w->skip_exclusive_anon;
-        uint64_t pos = start;
-        bool found = false;
+static int queue_found(struct sa_walker *w, const struct page_region *rg, sa_walk_batch_fn fn, void *userdata) {
+        if ((w->flags & SMAPSAUDIT_AUDIT_FAST) && w->skip_exclusive_anon)
+                return queue_region(w, rg, fn, userdata);
+        return queue_scanned(w, rg->start, rg->end, rg->categories, fn, userdata);
+}
 
-        while (pos < end) {
-                uint64_t walk_end = end, reported = pos;
-                int n, r;
+/*
+ * Regions in address order, each within [start, end) and none empty: what
+ * PAGEMAP_SCAN gives, or the kernel's answer made no sense.
+ */
+static bool regions_valid(const struct page_region *rg, int n, uint64_t start, uint64_t end) {
+        for (int i = 0; i < n; start = rg[i].end, i++)
+                if (rg[i].end <= rg[i].start || rg[i].start < start || rg[i].end > end)
+                        return false;
+        return true;
+}
 
-                n = scan_ioctl(w, pos, end, fast, &walk_end);
-                if (n < 0)
-                        return n;
-                for (int i = 0; i < n; i++) {
-                        const struct page_region *rg = &w->regions[i];
-                        if (rg->end <= rg->start || rg->start < reported || rg->end > end)
-                                return -EBADMSG;
-                        if (fast)
-                                r = queue_region(w, rg, fn, userdata);
-                        else
-                                r = queue_scanned(w, rg->start, rg->end, rg->categories, fn, userdata);
+void sa_walker_scan_ahead(struct sa_walker *w, uint64_t start, uint64_t end) {
+        uint64_t walk_end;
+        int n;
+
+        w->n_ahead = w->next_ahead = 0;
+        w->window_start = w->ahead_start = w->ahead_end = 0;
+        w->window_pme_read = false;
+        if (w->scan <= 0 || start >= end || (end - start) / SA_PAGE_SIZE > SA_SCAN_AHEAD_PAGES)
+                return;
+        /* the fast tier's regions of a file mapping in the window need the category */
+        n = scan_ioctl(w, w->ahead, start, end, w->flags & SMAPSAUDIT_AUDIT_FAST, &walk_end);
+        /*
+         * A failure, an answer that makes no sense or a full vector (which
+         * may have stopped short of end, see walk_scan) leaves the VMAs to
+         * their own scans, which say what went wrong where.
+         */
+        if (n < 0 || n == (int) REGIONS || !regions_valid(w->ahead, n, start, end))
+                return;
+        w->n_ahead = (size_t) n;
+        w->window_start = w->ahead_start = start;
+        w->ahead_end = end;
+}
+
+/*
+ * [start, end) from the regions sa_walker_scan_ahead() found, cut at its
+ * bounds as a scan of this range alone cuts them. Each is handed out once,
+ * in address order: a range walked again, or out of order, is scanned again.
+ */
+static int walk_ahead(struct sa_walker *w, uint64_t start, uint64_t end, bool *found, sa_walk_batch_fn fn,
+                      void *userdata) {
+        w->ahead_start = end;
+        for (; w->next_ahead < w->n_ahead && w->ahead[w->next_ahead].start < end; w->next_ahead++) {
+                const struct page_region *a = &w->ahead[w->next_ahead];
+                struct page_region rg = {
+                        .start = MAX(a->start, start), .end = MIN(a->end, end), .categories = a->categories
+                };
+
+                if (rg.start < rg.end) {
+                        int r = queue_found(w, &rg, fn, userdata);
                         if (r < 0)
                                 return r;
-                        reported = rg->end;
+                        *found = true;
+                }
+                /* the rest of it is the next range's */
+                if (a->end > end)
+                        break;
+        }
+        return 0;
+}
+
+static int walk_scan(struct sa_walker *w, uint64_t start, uint64_t end, sa_walk_batch_fn fn, void *userdata) {
+        uint64_t pos = start;
+        bool found = false;
+        int r;
+
+        w->in_window = start >= w->ahead_start && end <= w->ahead_end && w->ahead_start < w->ahead_end;
+        if (w->in_window) {
+                r = walk_ahead(w, start, end, &found, fn, userdata);
+                if (r < 0)
+                        return r;
+                pos = end;
+        }
+        while (pos < end) {
+                uint64_t walk_end = end, reported = pos;
+                int n;
+
+                n = scan_ioctl(w, w->regions, pos, end,
+                               (w->flags & SMAPSAUDIT_AUDIT_FAST) && w->skip_exclusive_anon && !w->anon_only,
+                               &walk_end);
+                if (n < 0)
+                        return n;
+                if (!regions_valid(w->regions, n, pos, end))
+                        return -EBADMSG;
+                for (int i = 0; i < n; i++) {
+                        r = queue_found(w, &w->regions[i], fn, userdata);
+                        if (r < 0)
+                                return r;
+                        reported = w->regions[i].end;
                         found = true;
                 }
                 /*
@@ -450,6 +563,8 @@ static int walk_scan(struct sa_walker *w, uint64_t start, uint64_t end, sa_walk_
                         walk_end = end;
                 pos = MAX(MAX(walk_end, reported), pos + SA_PAGE_SIZE);
         }
+        /* what follows reads the pagemap of this mm now, not as it was when the window was read */
+        w->in_window = false;
         /*
          * do_pagemap_scan() takes no reference on the mm: on 6.18.2 a pagemap
          * opened before an exec scans the dead mm, which has no VMAs left, as
@@ -457,7 +572,7 @@ static int walk_scan(struct sa_walker *w, uint64_t start, uint64_t end, sa_walk_
          * which: a live mm answers one entry, a dead one nothing.
          */
         if (!found) {
-                int r = read_pagemap(w, start, 1);
+                r = read_pagemap(w, start, 1);
                 if (r < 0)
                         return r;
         }
@@ -477,6 +592,7 @@ int sa_walk_range(struct sa_walker *w, uint64_t start, uint64_t end, unsigned ra
         w->n_folios = 0;
         if (w->scan != 0) {
                 r = walk_scan(w, start, end, fn, userdata);
+                w->in_window = false;
                 if (r >= 0) {
                         w->scan = 1;
                         return r;

@@ -70,6 +70,15 @@ enum {
 /* Calls fn with batches of populated pages (present or swap-type) of [start, end). */
 int sa_walk_range(struct sa_walker *w, uint64_t start, uint64_t end, unsigned range_flags,
                   sa_walk_batch_fn fn, void *userdata);
+/*
+ * One PAGEMAP_SCAN and one pagemap read for the small VMAs in [start, end)
+ * that are walked next, in address order, instead of one each:
+ * sa_walk_range() of each takes its regions from it, once. Any other range, or one walked again, is scanned
+ * on its own; so is everything when this scan fails or does not fit one
+ * vector of regions. (0, 0) forgets it.
+ */
+#define SA_SCAN_AHEAD_PAGES 1024u   /* the most address space one such scan covers, holes included */
+void sa_walker_scan_ahead(struct sa_walker *w, uint64_t start, uint64_t end);
 
 /* pageinfo.c: the PFN join. */
 int sa_kpage_open(struct smapsaudit_ctx *ctx);
