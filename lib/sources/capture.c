@@ -115,6 +115,16 @@ static int copy_node_map(struct smapsaudit_ctx *ctx, int dfd) {
         return r;
 }
 
+/* shared[] holds a flag per VMA of the latest smaps read, which may have more VMAs than the one before. */
+static int shared_resize(bool **shared, size_t n) {
+        bool *nv = reallocarray(*shared, MAX(n, (size_t) 1), sizeof(**shared));
+
+        if (!nv)
+                return -ENOMEM;
+        *shared = nv;
+        return 0;
+}
+
 /*
  * How a and b differ: VMAs whose own pages moved (or that came or went:
  * *ret_layout) are counted in the return value; VMAs where only the
@@ -217,8 +227,6 @@ static int capture_settled(struct smapsaudit_ctx *ctx, pid_t pid, pid_t mm, int 
 
         r = read_smaps(ctx, mm, &before, &a);
         for (; r >= 0; free(before), before = TAKE_PTR(after), sa_smaps_done(&a), a = b, memset(&b, 0, sizeof(b))) {
-                bool *nv;
-
                 u->attempts += full;
                 r = sa_capture_pages(ctx, mm, pid, dfd, &a, full ? NULL : shared, frames);
                 if (r < 0)
@@ -226,12 +234,9 @@ static int capture_settled(struct smapsaudit_ctx *ctx, pid_t pid, pid_t mm, int 
                 r = read_smaps(ctx, mm, &after, &b);
                 if (r < 0)
                         break;
-                nv = reallocarray(shared, MAX(b.n, (size_t) 1), sizeof(*shared));
-                if (!nv) {
-                        r = -ENOMEM;
+                r = shared_resize(&shared, b.n);
+                if (r < 0)
                         break;
-                }
-                shared = nv;
                 u->vmas_moved = smaps_moved(&a, &b, &u->layout_moved, shared, &u->vmas_shared);
                 if (u->vmas_moved == 0) {
                         /* the rollup, status and numa_maps must belong to the same settled state */
@@ -247,6 +252,8 @@ static int capture_settled(struct smapsaudit_ctx *ctx, pid_t pid, pid_t mm, int 
                         a = b;
                         memset(&b, 0, sizeof(b));
                         r = read_smaps(ctx, mm, &after, &b);
+                        if (r >= 0)
+                                r = shared_resize(&shared, b.n);
                         if (r < 0)
                                 break;
                         u->vmas_moved = smaps_moved(&a, &b, &u->layout_moved, shared, &u->vmas_shared);
